@@ -1,0 +1,277 @@
+/*
+ * slm.h — the one public header of libslm: run, inspect and convert small language models.
+ *
+ * Overview
+ *   A model file (GGUF, or a llama2.c checkpoint plus its tokenizer) is opened with
+ *   slm_model_load(); the weights are mmap'd, never copied. A session (slm_session) owns the
+ *   KV cache for one sequence and evaluates tokens; a sampler (slm_sampler) picks the next
+ *   token from the logits. slm_generate() strings these together, streaming text through a
+ *   callback. Every function that can fail returns an slm_status; on failure
+ *   slm_last_error() gives a message naming the file and the field at fault.
+ *
+ * Worked example (error checks shortened):
+ *
+ *     slm_model *model;
+ *     if (slm_model_load("stories260K.bin", &(slm_model_params){ .tokenizer_path = "tok512.bin" },
+ *                        &model) != SLM_OK) { fprintf(stderr, "%s\n", slm_last_error()); return 1; }
+ *     slm_session *session;
+ *     slm_session_new(model, NULL, &session);
+ *     slm_generate_params gp = slm_generate_defaults();
+ *     gp.sampling.temperature = 0.0f;
+ *     slm_generate(session, "Once upon a time", &gp, print_piece, NULL, NULL);
+ *     slm_session_free(session);
+ *     slm_model_free(model);
+ *
+ * Memory: objects returned through `**out` parameters are owned by the caller and released with
+ * the matching *_free function; buffers documented as "free with slm_free" are plain heap memory.
+ * Strings returned as `const char *` are borrowed from the object they came from.
+ * Threads: the library keeps one worker pool per process (slm_set_threads). Handles are not
+ * thread-safe; use one session per thread.
+ */
+#ifndef SLM_H
+#define SLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status and errors */
+
+typedef enum {
+    SLM_OK = 0,
+    SLM_ERR_INVALID_ARG = 1, /* a caller passed a bad value */
+    SLM_ERR_IO = 2,          /* a file could not be opened, read, mapped or written */
+    SLM_ERR_FORMAT = 3,      /* a file is malformed, truncated or inconsistent */
+    SLM_ERR_UNSUPPORTED = 4, /* a valid file uses something slm does not implement */
+    SLM_ERR_NOMEM = 5,       /* an allocation failed */
+    SLM_ERR_RANGE = 6,       /* a value is out of range (token id, context length, ...) */
+} slm_status;
+
+/* The message of the last failure on this thread (never NULL; "" when none). Borrowed. */
+const char *slm_last_error(void);
+/* A short constant name for a status code, e.g. "format error". Borrowed, static. */
+const char *slm_status_name(slm_status status);
+/* Frees a buffer that the library handed to the caller (token arrays, decoded text). */
+void slm_free(void *ptr);
+/* The library version as "MAJOR.MINOR.PATCH". Static. */
+const char *slm_version(void);
+
+/* ------------------------------------------------------------------ process-wide settings */
+
+/* Sets the size of the process-wide worker pool (n <= 0: number of physical cores). */
+slm_status slm_set_threads(int n_threads);
+/* The size of the worker pool that kernels use now. */
+int slm_get_threads(void);
+/* The number of physical cores of this machine (at least 1). */
+int slm_physical_cores(void);
+/* The process's peak resident set size so far, in bytes. */
+size_t slm_peak_rss_bytes(void);
+/* A monotonic clock in seconds, for timing. */
+double slm_time_seconds(void);
+
+/* ------------------------------------------------------------------ tokenizer */
+
+typedef struct slm_tokenizer slm_tokenizer;
+
+/* Loads a tokenizer from a GGUF file (tokenizer.ggml.* metadata; vocabulary-only files work)
+ * or a llama2.c tokenizer.bin. The caller owns *out; free with slm_tokenizer_free. */
+slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out);
+/* Releases a tokenizer loaded with slm_tokenizer_load (NULL is fine). */
+void slm_tokenizer_free(slm_tokenizer *tok);
+/* Number of tokens in the vocabulary. */
+int slm_vocab_size(const slm_tokenizer *tok);
+/* Beginning-of-sequence token id, or -1 when the vocabulary has none. */
+int slm_token_bos(const slm_tokenizer *tok);
+/* End-of-sequence token id, or -1 when the vocabulary has none. */
+int slm_token_eos(const slm_tokenizer *tok);
+/* The stored text of a token (SentencePiece's "▁" marks a space), or NULL if id is out of range.
+ * Borrowed from the tokenizer. */
+const char *slm_token_text(const slm_tokenizer *tok, int id);
+
+/* Options for slm_tokenize. */
+typedef struct {
+    int add_bos;       /* prepend the BOS token (when the vocabulary has one) */
+    int parse_special; /* recognise control tokens such as "<s>" written in the text */
+} slm_tokenize_options;
+
+/* Encodes len bytes of text (any bytes: invalid UTF-8 is handled as SentencePiece does).
+ * *ids is a new array of *n_ids token ids owned by the caller (free with slm_free). */
+slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len,
+                        const slm_tokenize_options *opts, int32_t **ids, size_t *n_ids);
+/* Decodes token ids to text as SentencePiece's decoder does (dummy-prefix space removed,
+ * byte tokens joined, control tokens skipped). *text is NUL-terminated, owned by the caller
+ * (free with slm_free); *len excludes the NUL. */
+slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids,
+                          char **text, size_t *len);
+/* Writes the bytes that token `id` adds to a stream when it follows token `prev` (-1 at the
+ * start): spaces restored, byte tokens as raw bytes, control tokens as nothing. Returns the
+ * number of bytes written to buf (at most cap), or -1 if id is out of range. */
+int slm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct slm_model slm_model;
+
+/* Options for slm_model_load. */
+typedef struct {
+    const char *tokenizer_path; /* tokenizer for llama2.c checkpoints (NULL: tokenizer.bin or
+                                   tok<vocab>.bin beside the checkpoint); ignored for GGUF */
+} slm_model_params;
+
+/* Loads a model: a GGUF file or a llama2.c .bin checkpoint. Weights are mmap'd.
+ * params may be NULL. The caller owns *out; free with slm_model_free. */
+slm_status slm_model_load(const char *path, const slm_model_params *params, slm_model **out);
+/* Releases a model (NULL is fine). Sessions made from it must be freed first. */
+void slm_model_free(slm_model *model);
+/* The model's tokenizer, or NULL if it has none. Borrowed from the model. */
+const slm_tokenizer *slm_model_tokenizer(const slm_model *model);
+
+/* Hyper-parameters and sizes of a loaded model. */
+typedef struct {
+    const char *architecture; /* e.g. "llama"; borrowed from the model */
+    const char *name;         /* general.name or the file name; borrowed */
+    const char *file_format;  /* "gguf" or "llama2.c" */
+    int n_vocab, n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, n_ctx_train;
+    float rope_freq_base, norm_eps;
+    int64_t n_params;         /* number of weights */
+    size_t weight_bytes;      /* bytes of weight data */
+} slm_model_info;
+
+/* Fills *info with the model's hyper-parameters. */
+slm_status slm_model_get_info(const slm_model *model, slm_model_info *info);
+
+/* ------------------------------------------------------------------ file inspection */
+
+/* One tensor of a model file, as stored. */
+typedef struct {
+    const char *name;    /* borrowed from the file handle */
+    const char *type;    /* "f32", "f16", "q4_K", ... (static) */
+    int n_dims;
+    int64_t shape[4];    /* shape[0] is the fastest-varying (GGUF "ne") */
+    uint64_t offset;     /* byte offset of the data in the file */
+    uint64_t n_bytes;
+} slm_tensor_desc;
+
+typedef struct slm_file slm_file;
+
+/* Opens a GGUF file or llama2.c checkpoint for inspection (metadata and tensor table only).
+ * The caller owns *out; free with slm_file_close. */
+slm_status slm_file_open(const char *path, slm_file **out);
+/* Closes a file opened with slm_file_open (NULL is fine). */
+void slm_file_close(slm_file *file);
+/* The format of the file: "gguf vN" or "llama2.c vN". Borrowed. */
+const char *slm_file_format(const slm_file *file);
+/* Number of metadata entries. */
+size_t slm_file_n_metadata(const slm_file *file);
+/* The key of metadata entry i and its value rendered as text (long arrays abridged to at most
+ * max_items items, max_items <= 0 meaning all). *value is owned by the caller (slm_free). */
+slm_status slm_file_metadata(const slm_file *file, size_t i, const char **key, char **value,
+                             int max_items);
+/* Number of tensors. */
+size_t slm_file_n_tensors(const slm_file *file);
+/* Describes tensor i. */
+slm_status slm_file_tensor(const slm_file *file, size_t i, slm_tensor_desc *desc);
+
+/* ------------------------------------------------------------------ conversion */
+
+/* Writes a llama2.c checkpoint and its tokenizer as a GGUF v3 file (f32 weights, or f16 when
+ * to_f16 is set) that llama.cpp and slm load. name may be NULL. */
+slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
+                               const char *out_path, const char *name, int to_f16);
+
+/* ------------------------------------------------------------------ session */
+
+typedef struct slm_session slm_session;
+
+/* Options for slm_session_new. */
+typedef struct {
+    int n_ctx; /* context length in tokens (<= 0: the model's training context) */
+} slm_session_params;
+
+/* Creates a session with its KV cache (allocated once, here). params may be NULL.
+ * The caller owns *out; free with slm_session_free before the model. */
+slm_status slm_session_new(const slm_model *model, const slm_session_params *params,
+                           slm_session **out);
+/* Releases a session (NULL is fine). */
+void slm_session_free(slm_session *session);
+/* Forgets all evaluated tokens (the KV cache is kept allocated). */
+void slm_session_reset(slm_session *session);
+/* Number of tokens evaluated so far (the next token's position). */
+int slm_session_n_past(const slm_session *session);
+/* The session's context length. */
+int slm_session_n_ctx(const slm_session *session);
+/* Evaluates n tokens at the next positions and returns the logits after the last one:
+ * *logits points at n_vocab floats owned by the session, valid until the next call. */
+slm_status slm_session_eval(slm_session *session, const int32_t *tokens, size_t n,
+                            const float **logits);
+
+/* ------------------------------------------------------------------ sampling */
+
+/* Sampler settings. The chain runs: repetition penalty, top-k, top-p, min-p, temperature,
+ * then a draw; temperature <= 0 means greedy (argmax). */
+typedef struct {
+    float temperature;    /* default 0.8 */
+    int top_k;            /* 0 = off; default 40 */
+    float top_p;          /* 1 = off; default 0.95 */
+    float min_p;          /* 0 = off; default 0.05 */
+    float repeat_penalty; /* 1 = off; default 1.0 */
+    int repeat_last_n;    /* tokens of history the penalty looks at; default 64 */
+    uint64_t seed;        /* RNG seed; default 0x5eed */
+} slm_sampling_params;
+
+/* The default sampling settings. */
+slm_sampling_params slm_sampling_defaults(void);
+
+typedef struct slm_sampler slm_sampler;
+
+/* Creates a sampler for a vocabulary of n_vocab tokens. The caller owns *out. */
+slm_status slm_sampler_new(const slm_sampling_params *params, int n_vocab, slm_sampler **out);
+/* Releases a sampler (NULL is fine). */
+void slm_sampler_free(slm_sampler *sampler);
+/* Picks the next token from logits (n_vocab floats, not modified), given the ids generated so
+ * far (history, n_history), for the repetition penalty. */
+int slm_sampler_sample(slm_sampler *sampler, const float *logits, const int32_t *history,
+                       size_t n_history);
+
+/* ------------------------------------------------------------------ generation */
+
+/* Receives each new piece of text (UTF-8, complete characters) as it is produced.
+ * Return non-zero to stop generation. */
+typedef int (*slm_piece_fn)(const char *text, size_t len, void *user);
+
+/* Settings for slm_generate. */
+typedef struct {
+    slm_sampling_params sampling;
+    int n_predict;            /* new tokens to generate; < 0: until EOS or the context is full */
+    int max_positions;        /* > 0: stop once this many positions (prompt included) are done */
+    int add_bos;              /* prepend BOS to the prompt (default 1) */
+    int echo_prompt;          /* pass the prompt's text to the callback first (default 1) */
+    const char *const *stop;  /* NULL-terminated list of stop strings, or NULL */
+} slm_generate_params;
+
+/* Statistics of one slm_generate call. */
+typedef struct {
+    int n_prompt;         /* prompt tokens evaluated */
+    int n_generated;      /* tokens sampled */
+    double prompt_seconds;
+    double generate_seconds;
+    const char *stop_reason; /* "eos", "length", "stop string", "callback"; static */
+} slm_generate_stats;
+
+/* The default generation settings. */
+slm_generate_params slm_generate_defaults(void);
+
+/* Tokenizes prompt, evaluates it on a reset session and samples until a stop condition,
+ * calling on_piece with text as it is produced. stats may be NULL. */
+slm_status slm_generate(slm_session *session, const char *prompt,
+                        const slm_generate_params *params, slm_piece_fn on_piece, void *user,
+                        slm_generate_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLM_H */

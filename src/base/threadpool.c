@@ -1,0 +1,147 @@
+/* threadpool.c — a persistent pthread pool with a spin-then-sleep start signal and a spinning
+ * completion count. One pool per process, resized by slm_set_threads(). */
+#include "base/threadpool.h"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "base/error.h"
+#include "slm.h"
+
+#define SPIN_ROUNDS 200000
+
+typedef struct {
+    int n_threads;
+    pthread_t *threads;
+    atomic_uint generation; /* bumped to start a job */
+    atomic_int pending;     /* workers still running the current job */
+    atomic_int sleeping;    /* workers waiting on the condition variable */
+    atomic_int stop;
+    slm_pool_fn fn;
+    void *ctx;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+} pool;
+
+static pool g_pool = {.n_threads = 0};
+static pthread_mutex_t g_pool_config = PTHREAD_MUTEX_INITIALIZER;
+
+static void *worker_main(void *arg) {
+    int ith = (int)(intptr_t)arg;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load(&g_pool.generation)) == seen && !atomic_load(&g_pool.stop)) {
+            if (++spins < SPIN_ROUNDS) {
+                _mm_pause();
+                continue;
+            }
+            pthread_mutex_lock(&g_pool.mutex);
+            atomic_fetch_add(&g_pool.sleeping, 1);
+            while (atomic_load(&g_pool.generation) == seen && !atomic_load(&g_pool.stop))
+                pthread_cond_wait(&g_pool.wake, &g_pool.mutex);
+            atomic_fetch_sub(&g_pool.sleeping, 1);
+            pthread_mutex_unlock(&g_pool.mutex);
+            spins = 0;
+        }
+        if (atomic_load(&g_pool.stop)) break;
+        seen = gen;
+        g_pool.fn(g_pool.ctx, ith, g_pool.n_threads);
+        atomic_fetch_sub(&g_pool.pending, 1);
+    }
+    return NULL;
+}
+
+static void pool_shutdown(void) {
+    if (g_pool.n_threads <= 1) {
+        g_pool.n_threads = 0;
+        return;
+    }
+    pthread_mutex_lock(&g_pool.mutex);
+    atomic_store(&g_pool.stop, 1);
+    pthread_cond_broadcast(&g_pool.wake);
+    pthread_mutex_unlock(&g_pool.mutex);
+    for (int i = 1; i < g_pool.n_threads; i++) pthread_join(g_pool.threads[i - 1], NULL);
+    free(g_pool.threads);
+    pthread_mutex_destroy(&g_pool.mutex);
+    pthread_cond_destroy(&g_pool.wake);
+    g_pool.threads = NULL;
+    g_pool.n_threads = 0;
+}
+
+static void pool_at_exit(void) { pool_shutdown(); }
+
+static slm_status pool_start(int n) {
+    static int registered = 0;
+    if (!registered) {
+        atexit(pool_at_exit);
+        registered = 1;
+    }
+    g_pool.n_threads = 1;
+    if (n <= 1) return SLM_OK;
+    g_pool.threads = calloc((size_t)n - 1, sizeof(pthread_t));
+    if (!g_pool.threads) return slm_error(SLM_ERR_NOMEM, "out of memory creating the thread pool");
+    pthread_mutex_init(&g_pool.mutex, NULL);
+    pthread_cond_init(&g_pool.wake, NULL);
+    atomic_store(&g_pool.generation, 0);
+    atomic_store(&g_pool.pending, 0);
+    atomic_store(&g_pool.sleeping, 0);
+    atomic_store(&g_pool.stop, 0);
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&g_pool.threads[i - 1], NULL, worker_main, (void *)(intptr_t)i) != 0) {
+            g_pool.n_threads = i;
+            pool_shutdown();
+            g_pool.n_threads = 1;
+            return slm_error(SLM_ERR_IO, "cannot create worker thread %d", i);
+        }
+        g_pool.n_threads = i + 1;
+    }
+    return SLM_OK;
+}
+
+slm_status slm_set_threads(int n_threads) {
+    if (n_threads <= 0) n_threads = slm_physical_cores();
+    if (n_threads > 256) return slm_error(SLM_ERR_INVALID_ARG, "--threads %d: at most 256", n_threads);
+    pthread_mutex_lock(&g_pool_config);
+    slm_status st = SLM_OK;
+    if (g_pool.n_threads != n_threads) {
+        pool_shutdown();
+        st = pool_start(n_threads);
+    }
+    pthread_mutex_unlock(&g_pool_config);
+    return st;
+}
+
+int slm_get_threads(void) { return slm_pool_threads(); }
+
+int slm_pool_threads(void) {
+    if (g_pool.n_threads == 0) slm_set_threads(0);
+    return g_pool.n_threads;
+}
+
+void slm_pool_run(slm_pool_fn fn, void *ctx) {
+    int n = slm_pool_threads();
+    if (n <= 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    g_pool.fn = fn;
+    g_pool.ctx = ctx;
+    atomic_store(&g_pool.pending, n - 1);
+    atomic_fetch_add(&g_pool.generation, 1);
+    if (atomic_load(&g_pool.sleeping) > 0) {
+        pthread_mutex_lock(&g_pool.mutex);
+        pthread_cond_broadcast(&g_pool.wake);
+        pthread_mutex_unlock(&g_pool.mutex);
+    }
+    fn(ctx, 0, n);
+    int spins = 0;
+    while (atomic_load(&g_pool.pending) > 0) {
+        if (++spins < SPIN_ROUNDS) _mm_pause();
+        else sched_yield();
+    }
+}

@@ -1,0 +1,10 @@
+/* commands.h — the slm subcommands, one file each. Each returns the process exit code. */
+#ifndef SLM_CLI_COMMANDS_H
+#define SLM_CLI_COMMANDS_H
+
+int cmd_generate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif

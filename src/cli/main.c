@@ -1,0 +1,47 @@
+/* main.c — the slm command: dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "slm.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command g_commands[] = {
+    {"generate", cmd_generate, "generate text from a prompt"},
+    {"info", cmd_info, "show a model file's architecture, metadata and tensors"},
+    {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
+    {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer to GGUF"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "slm %s — run small language models on the CPU\n\nusage: slm COMMAND [options]\n\ncommands:\n",
+            slm_version());
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", g_commands[i].name, g_commands[i].help);
+    fprintf(out, "\n'slm COMMAND --help' shows the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("slm %s\n", slm_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        if (strcmp(argv[1], g_commands[i].name) == 0) return g_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,190 @@
+/* dot.c — dot products per weight type: scalar references and AVX2+FMA+F16C versions, with
+ * the choice made once from the CPU's features (SLM_NO_SIMD=1 forces the references). */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+float dot_f32_scalar(const float *a, const float *b, size_t n) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+float dot_f16_scalar(const uint16_t *a, const float *b, size_t n) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) sum += slm_f16_to_f32(a[i]) * b[i];
+    return sum;
+}
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, const float *b, size_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+           acc3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_t *a, const float *b, size_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256 a1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8)));
+        acc0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += slm_f16_to_f32(a[i]) * b[i];
+    return sum;
+}
+
+typedef float (*dot_f32_fn)(const float *, const float *, size_t);
+typedef float (*dot_f16_fn)(const uint16_t *, const float *, size_t);
+
+static dot_f32_fn g_dot_f32;
+static dot_f16_fn g_dot_f16;
+static const char *g_simd_name;
+
+static bool cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+void kernels_force_scalar(bool scalar) {
+    if (!scalar && cpu_has_avx2()) {
+        g_dot_f32 = dot_f32_avx2;
+        g_dot_f16 = dot_f16_avx2;
+        g_simd_name = "avx2";
+    } else {
+        g_dot_f32 = dot_f32_scalar;
+        g_dot_f16 = dot_f16_scalar;
+        g_simd_name = "scalar";
+    }
+}
+
+static void ensure_selected(void) {
+    if (!g_dot_f32) {
+        const char *env = getenv("SLM_NO_SIMD");
+        kernels_force_scalar(env && strcmp(env, "0") != 0);
+    }
+}
+
+const char *kernels_simd_name(void) {
+    ensure_selected();
+    return g_simd_name;
+}
+
+float dot_f32(const float *a, const float *b, size_t n) {
+    ensure_selected();
+    return g_dot_f32(a, b, n);
+}
+
+float dot_f16(const uint16_t *a, const float *b, size_t n) {
+    ensure_selected();
+    return g_dot_f16(a, b, n);
+}
+
+bool kernels_type_supported(slm_type type) {
+    return type == SLM_TYPE_F32 || type == SLM_TYPE_F16 || type == SLM_TYPE_BF16;
+}
+
+void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out) {
+    const void *row = slm_tensor_row(t, r);
+    int64_t n = t->ne[0];
+    switch (t->type) {
+    case SLM_TYPE_F32: memcpy(out, row, (size_t)n * sizeof(float)); break;
+    case SLM_TYPE_F16:
+        for (int64_t i = 0; i < n; i++) out[i] = slm_f16_to_f32(((const uint16_t *)row)[i]);
+        break;
+    case SLM_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++) out[i] = slm_bf16_to_f32(((const uint16_t *)row)[i]);
+        break;
+    default: memset(out, 0, (size_t)n * sizeof(float)); break;
+    }
+}
+
+/* Row r of W dotted with x. */
+static inline float row_dot(const slm_tensor *w, int64_t r, const float *x) {
+    const void *row = slm_tensor_row(w, r);
+    size_t n = (size_t)w->ne[0];
+    switch (w->type) {
+    case SLM_TYPE_F32: return g_dot_f32(row, x, n);
+    case SLM_TYPE_F16: return g_dot_f16(row, x, n);
+    case SLM_TYPE_BF16: {
+        float sum = 0.0f;
+        for (size_t i = 0; i < n; i++) sum += slm_bf16_to_f32(((const uint16_t *)row)[i]) * x[i];
+        return sum;
+    }
+    default: return 0.0f;
+    }
+}
+
+#include "base/threadpool.h"
+
+/* Products smaller than this (in multiply-adds) run on the calling thread alone: the pool's
+ * hand-off costs more than the work. */
+#define PARALLEL_MIN_MACS (1 << 15)
+
+typedef struct {
+    const matvec_job *jobs;
+    int n_jobs;
+    int64_t total_rows;
+    const float *x;
+} matvec_ctx;
+
+static void matvec_range(const matvec_ctx *c, int64_t begin, int64_t end) {
+    int64_t base = 0;
+    for (int j = 0; j < c->n_jobs && begin < end; j++) {
+        const matvec_job *job = &c->jobs[j];
+        int64_t rows = slm_tensor_rows(job->w);
+        int64_t lo = begin > base ? begin - base : 0, hi = end - base < rows ? end - base : rows;
+        for (int64_t r = lo; r < hi; r++) job->out[r] = row_dot(job->w, r, c->x);
+        base += rows;
+    }
+}
+
+static void matvec_worker(void *ctx, int ith, int nth) {
+    const matvec_ctx *c = ctx;
+    /* Split in whole groups of 4 rows so neighbouring threads do not share cache lines. */
+    int64_t groups = (c->total_rows + 3) / 4;
+    int begin, end;
+    slm_split_range((int)groups, ith, nth, &begin, &end);
+    int64_t lo = (int64_t)begin * 4, hi = (int64_t)end * 4;
+    matvec_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
+}
+
+void matvec_multi(const matvec_job *jobs, int n_jobs, const float *x) {
+    ensure_selected();
+    matvec_ctx c = {jobs, n_jobs, 0, x};
+    int64_t macs = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        c.total_rows += slm_tensor_rows(jobs[j].w);
+        macs += slm_tensor_rows(jobs[j].w) * jobs[j].w->ne[0];
+    }
+    if (macs < PARALLEL_MIN_MACS || slm_pool_threads() == 1) matvec_range(&c, 0, c.total_rows);
+    else slm_pool_run(matvec_worker, &c);
+}
+
+void matvec(float *out, const slm_tensor *w, const float *x) {
+    matvec_job job = {out, w};
+    matvec_multi(&job, 1, x);
+}

@@ -1,0 +1,51 @@
+/* kernels.h — the numeric work of inference: dot products and matrix x vector products per
+ * weight type (scalar reference + AVX2/FMA/F16C paths chosen at run time), and the small ops
+ * of a transformer block (RMSNorm, RoPE, softmax, SiLU). */
+#ifndef SLM_KERNELS_KERNELS_H
+#define SLM_KERNELS_KERNELS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tensor/tensor.h"
+
+/* True if the weight type has a matvec kernel. */
+bool kernels_type_supported(slm_type type);
+/* Selects the scalar reference kernels (true) or the best SIMD kernels the CPU has (false).
+ * SIMD is the default unless the environment sets SLM_NO_SIMD=1. */
+void kernels_force_scalar(bool scalar);
+/* Name of the kernel set in use: "avx2" or "scalar". */
+const char *kernels_simd_name(void);
+
+/* dot(a, b) of n floats, scalar reference. */
+float dot_f32_scalar(const float *a, const float *b, size_t n);
+/* dot(row of f16, x) of n elements, scalar reference. */
+float dot_f16_scalar(const uint16_t *a, const float *b, size_t n);
+/* The same with the selected (possibly SIMD) kernels. */
+float dot_f32(const float *a, const float *b, size_t n);
+float dot_f16(const uint16_t *a, const float *b, size_t n);
+/* Converts row r of a tensor to n floats (f32, f16, bf16). */
+void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out);
+
+/* One matrix x vector product out = W x: W is (rows, cols), x (cols), out (rows). */
+typedef struct {
+    float *out;
+    const slm_tensor *w;
+} matvec_job;
+
+/* Runs n_jobs products that share the input x on the thread pool (rows split across threads;
+ * small products run on the caller alone). */
+void matvec_multi(const matvec_job *jobs, int n_jobs, const float *x);
+/* out = W x on the thread pool. */
+void matvec(float *out, const slm_tensor *w, const float *x);
+
+/* out = x / sqrt(mean(x^2) + eps) * weight, n elements (out may alias x). */
+void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+/* In-place softmax of n values. */
+void softmax(float *x, int n);
+/* Rotates pairs (x[2i], x[2i+1]) of each of n_heads heads of head_dim by angle pos*freq[i],
+ * given cos/sin tables of head_dim/2 entries for this position. */
+void rope_pairs(float *x, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
+/* a[i] = silu(a[i]) * b[i]. */
+void swiglu(float *a, const float *b, int n);
+
+#endif

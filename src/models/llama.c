@@ -1,0 +1,232 @@
+/* llama.c — the Llama architecture (also Llama 2, TinyLlama, SmolLM, llama2.c models):
+ *   x = embed[token]
+ *   per layer:  x += Wo · attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))   n = RMSNorm
+ *               x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))
+ *   logits = Wout · n(x)
+ * Attention is causal and grouped: query head h reads key/value head h / (n_head/n_head_kv).
+ * RoPE rotates adjacent pairs (x[2i], x[2i+1]) by pos * base^(-2i/head_dim). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
+
+/* ---------------------------------------------------------------- binding from GGUF */
+
+/* Finds tensor `name`, checks its shape against (ne0, ne1) (ne1 = 0 for a vector) and that
+ * it has a kernel, and fills *t. */
+static slm_status bind(slm_model *m, const char *name, int64_t ne0, int64_t ne1, slm_tensor *t) {
+    const gguf_tensor *g = gguf_find_tensor(&m->gguf, name);
+    const char *path = m->gguf.file.path;
+    if (!g) return slm_error(SLM_ERR_FORMAT, "%s: missing tensor '%s'", path, name);
+    int want_dims = ne1 ? 2 : 1;
+    if ((int)g->n_dims != want_dims || g->ne[0] != ne0 || (ne1 && g->ne[1] != ne1))
+        return slm_error(SLM_ERR_FORMAT, "%s: tensor '%s' has shape [%" PRId64 ", %" PRId64 "] (%u dims), expected [%" PRId64 ", %" PRId64 "]",
+                         path, name, g->ne[0], g->n_dims > 1 ? g->ne[1] : 1, g->n_dims, ne0, ne1 ? ne1 : 1);
+    if (!kernels_type_supported(g->type))
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which has no kernel yet",
+                         path, name, slm_type_info(g->type)->name);
+    if (!ne1 && g->type != SLM_TYPE_F32)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: norm tensor '%s' must be f32, not %s", path, name,
+                         slm_type_info(g->type)->name);
+    memset(t, 0, sizeof *t);
+    t->name = g->name;
+    t->type = g->type;
+    t->n_dims = (int)g->n_dims;
+    for (int d = 0; d < 4; d++) t->ne[d] = g->ne[d];
+    uint64_t rb;
+    slm_type_row_bytes(g->type, (uint64_t)g->ne[0], &rb);
+    t->row_bytes = (size_t)rb;
+    t->data = g->data;
+    return SLM_OK;
+}
+
+static slm_status get_int(slm_model *m, const char *arch, const char *key, int required, int fallback, int lo, int hi, int *out) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    int64_t v;
+    if (!gguf_find(&m->gguf, full)) {
+        if (required) return slm_error(SLM_ERR_FORMAT, "%s: missing metadata key %s", m->gguf.file.path, full);
+        *out = fallback;
+        return SLM_OK;
+    }
+    if (!gguf_get_int(&m->gguf, full, &v) || v < lo || v > hi)
+        return slm_error(SLM_ERR_FORMAT, "%s: metadata %s is not an integer in [%d, %d]", m->gguf.file.path, full, lo, hi);
+    *out = (int)v;
+    return SLM_OK;
+}
+
+static float get_float(slm_model *m, const char *arch, const char *key, float fallback) {
+    char full[128];
+    double v;
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    return gguf_get_float(&m->gguf, full, &v) ? (float)v : fallback;
+}
+
+/* Checks the hyper-parameters that the forward pass relies on. */
+static slm_status check_hparams(const char *path, const model_hparams *hp) {
+    if (hp->n_head % hp->n_head_kv != 0)
+        return slm_error(SLM_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", path, hp->n_head, hp->n_head_kv);
+    if (hp->head_dim % 2 != 0 || hp->head_dim <= 0)
+        return slm_error(SLM_ERR_FORMAT, "%s: head size %d must be even and positive", path, hp->head_dim);
+    if (!(hp->norm_eps > 0.0f) || !(hp->rope_freq_base > 0.0f))
+        return slm_error(SLM_ERR_FORMAT, "%s: layer_norm_rms_epsilon and rope.freq_base must be positive", path);
+    return SLM_OK;
+}
+
+slm_status llama_bind_gguf(slm_model *m, const char *arch) {
+    model_hparams *hp = &m->hp;
+    const char *path = m->gguf.file.path;
+    slm_status st;
+    if ((st = get_int(m, arch, "embedding_length", 1, 0, 1, 1 << 20, &hp->n_embd)) ||
+        (st = get_int(m, arch, "feed_forward_length", 1, 0, 1, 1 << 22, &hp->n_ff)) ||
+        (st = get_int(m, arch, "block_count", 1, 0, 1, 4096, &hp->n_layer)) ||
+        (st = get_int(m, arch, "attention.head_count", 1, 0, 1, 4096, &hp->n_head)) ||
+        (st = get_int(m, arch, "attention.head_count_kv", 0, hp->n_head, 1, 4096, &hp->n_head_kv)) ||
+        (st = get_int(m, arch, "context_length", 0, 2048, 1, 1 << 24, &hp->n_ctx_train)))
+        return st;
+    if (hp->n_embd % hp->n_head != 0)
+        return slm_error(SLM_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", path, hp->n_embd, hp->n_head);
+    if ((st = get_int(m, arch, "attention.key_length", 0, hp->n_embd / hp->n_head, 2, 1 << 16, &hp->head_dim))) return st;
+    int rope_dim = 0;
+    if ((st = get_int(m, arch, "rope.dimension_count", 0, hp->head_dim, 1, 1 << 16, &rope_dim))) return st;
+    if (rope_dim != hp->head_dim)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: partial RoPE (rope.dimension_count %d < head size %d) is not supported", path, rope_dim, hp->head_dim);
+    hp->rope_freq_base = get_float(m, arch, "rope.freq_base", 10000.0f);
+    hp->norm_eps = get_float(m, arch, "attention.layer_norm_rms_epsilon", 1e-5f);
+    if ((st = check_hparams(path, hp))) return st;
+
+    const gguf_tensor *emb = gguf_find_tensor(&m->gguf, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return slm_error(SLM_ERR_FORMAT, "%s: missing or malformed tensor 'token_embd.weight'", path);
+    if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24)) return slm_error(SLM_ERR_FORMAT, "%s: token_embd.weight has %" PRId64 " rows", path, emb->ne[1]);
+    hp->n_vocab = (int)emb->ne[1];
+    int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim, KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    if ((st = bind(m, "token_embd.weight", E, hp->n_vocab, &m->tok_embd)) ||
+        (st = bind(m, "output_norm.weight", E, 0, &m->output_norm)))
+        return st;
+    if (gguf_find_tensor(&m->gguf, "output.weight")) {
+        if ((st = bind(m, "output.weight", E, hp->n_vocab, &m->output))) return st;
+    } else m->output = m->tok_embd;
+    m->layers = calloc((size_t)hp->n_layer, sizeof(llama_layer));
+    if (!m->layers) return slm_error(SLM_ERR_NOMEM, "out of memory for layers");
+    for (int l = 0; l < hp->n_layer; l++) {
+        llama_layer *L = &m->layers[l];
+        char n[9][64];
+        const char *suffix[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
+        for (int i = 0; i < 9; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s.weight", l, suffix[i]);
+        if ((st = bind(m, n[0], E, 0, &L->attn_norm)) || (st = bind(m, n[1], E, Q, &L->wq)) ||
+            (st = bind(m, n[2], E, KV, &L->wk)) || (st = bind(m, n[3], E, KV, &L->wv)) ||
+            (st = bind(m, n[4], Q, E, &L->wo)) || (st = bind(m, n[5], E, 0, &L->ffn_norm)) ||
+            (st = bind(m, n[6], E, F, &L->w_gate)) || (st = bind(m, n[7], E, F, &L->w_up)) ||
+            (st = bind(m, n[8], F, E, &L->w_down)))
+            return st;
+    }
+    m->forward = llama_forward;
+    return SLM_OK;
+}
+
+/* ---------------------------------------------------------------- binding from llama2.c */
+
+static slm_tensor f32_view(const char *name, const float *data, int64_t rows, int64_t cols) {
+    slm_tensor t = {.name = name, .type = SLM_TYPE_F32, .n_dims = rows > 1 ? 2 : 1, .data = data};
+    t.ne[0] = cols;
+    t.ne[1] = rows;
+    t.ne[2] = t.ne[3] = 1;
+    t.row_bytes = (size_t)cols * sizeof(float);
+    return t;
+}
+
+slm_status llama_bind_llama2c(slm_model *m) {
+    const llama2c_config *c = &m->ckpt.config;
+    const llama2c_weights *w = &m->ckpt.w;
+    model_hparams *hp = &m->hp;
+    hp->n_vocab = c->vocab_size;
+    hp->n_embd = c->dim;
+    hp->n_ff = c->hidden_dim;
+    hp->n_layer = c->n_layers;
+    hp->n_head = c->n_heads;
+    hp->n_head_kv = c->n_kv_heads;
+    hp->head_dim = c->dim / c->n_heads;
+    hp->n_ctx_train = c->seq_len;
+    hp->rope_freq_base = 10000.0f;
+    hp->norm_eps = 1e-5f;
+    int64_t E = hp->n_embd, F = hp->n_ff, KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    m->tok_embd = f32_view("token_embedding", w->token_embedding, hp->n_vocab, E);
+    m->output_norm = f32_view("rms_final", w->rms_final, 1, E);
+    m->output = f32_view("wcls", w->wcls, hp->n_vocab, E);
+    m->layers = calloc((size_t)hp->n_layer, sizeof(llama_layer));
+    if (!m->layers) return slm_error(SLM_ERR_NOMEM, "out of memory for layers");
+    for (int l = 0; l < hp->n_layer; l++) {
+        llama_layer *L = &m->layers[l];
+        L->attn_norm = f32_view("rms_att", w->rms_att + l * E, 1, E);
+        L->wq = f32_view("wq", w->wq + l * E * E, E, E);
+        L->wk = f32_view("wk", w->wk + l * KV * E, KV, E);
+        L->wv = f32_view("wv", w->wv + l * KV * E, KV, E);
+        L->wo = f32_view("wo", w->wo + l * E * E, E, E);
+        L->ffn_norm = f32_view("rms_ffn", w->rms_ffn + l * E, 1, E);
+        L->w_gate = f32_view("w1", w->w1 + l * F * E, F, E);
+        L->w_up = f32_view("w3", w->w3 + l * F * E, F, E);
+        L->w_down = f32_view("w2", w->w2 + l * E * F, E, F);
+    }
+    m->forward = llama_forward;
+    return SLM_OK;
+}
+
+/* ---------------------------------------------------------------- forward pass */
+
+slm_status llama_forward(const slm_model *m, model_state *s, int token, int pos, float **logits) {
+    const model_hparams *hp = &m->hp;
+    if (token < 0 || token >= hp->n_vocab)
+        return slm_error(SLM_ERR_RANGE, "token id %d is outside the vocabulary (%d)", token, hp->n_vocab);
+    if (pos < 0 || pos >= s->n_ctx)
+        return slm_error(SLM_ERR_RANGE, "position %d is outside the context (%d tokens)", pos, s->n_ctx);
+    const int E = hp->n_embd, hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, group = hp->n_head / hp->n_head_kv;
+    const float att_scale = 1.0f / sqrtf((float)hd);
+    float *x = s->x;
+    tensor_row_to_f32(&m->tok_embd, token, x);
+    for (int i = 0; i < hd / 2; i++) {
+        float angle = (float)pos * s->rope_freq[i];
+        s->rope_cos[i] = cosf(angle);
+        s->rope_sin[i] = sinf(angle);
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        const llama_layer *L = &m->layers[l];
+        float *kc = s->key_cache + ((size_t)l * s->n_ctx) * kv_dim;
+        float *vc = s->value_cache + ((size_t)l * s->n_ctx) * kv_dim;
+        rmsnorm(s->xb, x, L->attn_norm.data, E, hp->norm_eps);
+        matvec_job qkv[3] = {{s->q, &L->wq}, {kc + (size_t)pos * kv_dim, &L->wk}, {vc + (size_t)pos * kv_dim, &L->wv}};
+        matvec_multi(qkv, 3, s->xb);
+        rope_pairs(s->q, hp->n_head, hd, s->rope_cos, s->rope_sin);
+        rope_pairs(kc + (size_t)pos * kv_dim, hp->n_head_kv, hd, s->rope_cos, s->rope_sin);
+        for (int h = 0; h < hp->n_head; h++) {
+            const float *q = s->q + h * hd;
+            float *att = s->att + (size_t)h * s->n_ctx;
+            int kvh = h / group;
+            for (int t = 0; t <= pos; t++) att[t] = dot_f32(q, kc + (size_t)t * kv_dim + kvh * hd, (size_t)hd) * att_scale;
+            softmax(att, pos + 1);
+            float *out = s->xb2 + h * hd;
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int t = 0; t <= pos; t++) {
+                const float *v = vc + (size_t)t * kv_dim + kvh * hd;
+                float a = att[t];
+                for (int i = 0; i < hd; i++) out[i] += a * v[i];
+            }
+        }
+        matvec(s->xb, &L->wo, s->xb2);
+        for (int i = 0; i < E; i++) x[i] += s->xb[i];
+        rmsnorm(s->xb, x, L->ffn_norm.data, E, hp->norm_eps);
+        matvec_job ffn[2] = {{s->hb, &L->w_gate}, {s->hb2, &L->w_up}};
+        matvec_multi(ffn, 2, s->xb);
+        swiglu(s->hb, s->hb2, hp->n_ff);
+        matvec(s->xb, &L->w_down, s->hb);
+        for (int i = 0; i < E; i++) x[i] += s->xb[i];
+    }
+    rmsnorm(x, x, m->output_norm.data, E, hp->norm_eps);
+    matvec(s->logits, &m->output, x);
+    *logits = s->logits;
+    return SLM_OK;
+}

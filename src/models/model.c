@@ -1,0 +1,192 @@
+/* model.c — opens a model file (GGUF or llama2.c), picks the architecture, loads the
+ * tokenizer, and allocates per-sequence forward state. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+
+/* The tokenizer beside a llama2.c checkpoint: tok<vocab>.bin, then tokenizer.bin. Caller frees. */
+static char *find_llama2c_tokenizer(const char *bin_path, int vocab) {
+    const char *slash = strrchr(bin_path, '/');
+    size_t dir_len = slash ? (size_t)(slash - bin_path + 1) : 0;
+    char name[64];
+    const char *candidates[2] = {name, "tokenizer.bin"};
+    snprintf(name, sizeof name, "tok%d.bin", vocab);
+    for (int i = 0; i < 2; i++) {
+        size_t n = dir_len + strlen(candidates[i]) + 1;
+        char *path = malloc(n);
+        if (!path) return NULL;
+        snprintf(path, n, "%.*s%s", (int)dir_len, bin_path, candidates[i]);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return path;
+        }
+        free(path);
+    }
+    return NULL;
+}
+
+static slm_status load_llama2c(slm_model *m, const char *path, const slm_model_params *p) {
+    slm_status st = llama2c_open(path, &m->ckpt);
+    if (st != SLM_OK) return st;
+    m->file_format = "llama2.c";
+    m->architecture = slm_strndup("llama", 5);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    m->name = slm_strndup(base, strlen(base));
+    if (!m->architecture || !m->name) return SLM_ERR_NOMEM;
+    if ((st = llama_bind_llama2c(m)) != SLM_OK) return st;
+    char *tok_path = p && p->tokenizer_path ? slm_strndup(p->tokenizer_path, strlen(p->tokenizer_path))
+                                            : find_llama2c_tokenizer(path, m->hp.n_vocab);
+    if (!tok_path)
+        return slm_error(SLM_ERR_IO, "%s: no tokenizer given and neither tok%d.bin nor tokenizer.bin is beside it (use --tokenizer)",
+                         path, m->hp.n_vocab);
+    st = tokenizer_from_llama2c(tok_path, m->hp.n_vocab, &m->tokenizer);
+    free(tok_path);
+    return st;
+}
+
+static slm_status load_gguf(slm_model *m, const char *path) {
+    slm_status st = gguf_open(path, &m->gguf);
+    if (st != SLM_OK) return st;
+    m->is_gguf = 1;
+    m->file_format = "gguf";
+    m->architecture = gguf_get_string(&m->gguf, "general.architecture");
+    if (!m->architecture) return slm_error(SLM_ERR_FORMAT, "%s: missing metadata key general.architecture", path);
+    m->name = gguf_get_string(&m->gguf, "general.name");
+    if (!m->name) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (!(m->name = slm_strndup(base, strlen(base)))) return SLM_ERR_NOMEM;
+    }
+    if (strcmp(m->architecture, "llama") == 0) st = llama_bind_gguf(m, m->architecture);
+    else return slm_error(SLM_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama)", path, m->architecture);
+    if (st != SLM_OK) return st;
+    if ((st = tokenizer_from_gguf(&m->gguf, &m->tokenizer)) != SLM_OK) return st;
+    if (m->tokenizer->n_vocab != m->hp.n_vocab)
+        return slm_error(SLM_ERR_FORMAT, "%s: the tokenizer has %d tokens but token_embd.weight has %d rows", path,
+                         m->tokenizer->n_vocab, m->hp.n_vocab);
+    return SLM_OK;
+}
+
+slm_status slm_model_load(const char *path, const slm_model_params *params, slm_model **out) {
+    if (!path || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_model_load: NULL argument");
+    *out = NULL;
+    slm_mapped_file probe;
+    slm_status st = slm_map_file(path, &probe);
+    if (st != SLM_OK) return st;
+    int is_gguf = gguf_has_magic(probe.data, probe.size);
+    int is_l2c = !is_gguf && llama2c_looks_like_checkpoint(probe.data, probe.size);
+    size_t size = probe.size;
+    slm_unmap_file(&probe);
+    if (!is_gguf && !is_l2c)
+        return slm_error(SLM_ERR_FORMAT, "%s: not a model file (neither GGUF nor a llama2.c checkpoint; %zu bytes)", path, size);
+    slm_model *m = slm_calloc(1, sizeof *m, "model");
+    if (!m) return SLM_ERR_NOMEM;
+    st = is_gguf ? load_gguf(m, path) : load_llama2c(m, path, params);
+    if (st != SLM_OK) {
+        slm_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SLM_OK;
+}
+
+void slm_model_free(slm_model *m) {
+    if (!m) return;
+    slm_tokenizer_free(m->tokenizer);
+    free(m->layers);
+    free(m->architecture);
+    free(m->name);
+    gguf_close(&m->gguf);
+    llama2c_close(&m->ckpt);
+    free(m);
+}
+
+const slm_tokenizer *slm_model_tokenizer(const slm_model *m) { return m ? m->tokenizer : NULL; }
+
+static int64_t tensor_elems(const slm_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
+static size_t tensor_bytes(const slm_tensor *t) { return t->row_bytes * (size_t)slm_tensor_rows(t); }
+
+slm_status slm_model_get_info(const slm_model *m, slm_model_info *info) {
+    if (!m || !info) return slm_error(SLM_ERR_INVALID_ARG, "slm_model_get_info: NULL argument");
+    const model_hparams *hp = &m->hp;
+    memset(info, 0, sizeof *info);
+    info->architecture = m->architecture;
+    info->name = m->name;
+    info->file_format = m->file_format;
+    info->n_vocab = hp->n_vocab;
+    info->n_embd = hp->n_embd;
+    info->n_ff = hp->n_ff;
+    info->n_layer = hp->n_layer;
+    info->n_head = hp->n_head;
+    info->n_head_kv = hp->n_head_kv;
+    info->head_dim = hp->head_dim;
+    info->n_ctx_train = hp->n_ctx_train;
+    info->rope_freq_base = hp->rope_freq_base;
+    info->norm_eps = hp->norm_eps;
+    const slm_tensor *globals[3] = {&m->tok_embd, &m->output_norm, &m->output};
+    int n_globals = m->output.data == m->tok_embd.data ? 2 : 3;
+    for (int i = 0; i < n_globals; i++) {
+        info->n_params += tensor_elems(globals[i]);
+        info->weight_bytes += tensor_bytes(globals[i]);
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        const slm_tensor *t = &m->layers[l].attn_norm; /* the layer's tensors are consecutive */
+        for (size_t i = 0; i < sizeof(llama_layer) / sizeof(slm_tensor); i++) {
+            info->n_params += tensor_elems(&t[i]);
+            info->weight_bytes += tensor_bytes(&t[i]);
+        }
+    }
+    return SLM_OK;
+}
+
+slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
+    const model_hparams *hp = &m->hp;
+    *out = NULL;
+    if (n_ctx <= 0 || n_ctx > (1 << 24)) return slm_error(SLM_ERR_RANGE, "context length %d is out of range", n_ctx);
+    size_t E = (size_t)hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim,
+           F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx;
+    /* Sizes of each buffer, each rounded up to 16 floats so all stay 64-byte aligned. */
+    size_t sizes[14] = {E, E, E, Q, KV, KV, F, F, (size_t)hp->n_head * C, (size_t)hp->n_vocab, half, half, half,
+                        (size_t)hp->n_layer * C * KV * 2};
+    size_t total = 0;
+    for (int i = 0; i < 14; i++) {
+        size_t r = (sizes[i] + 15) / 16 * 16;
+        if (r > (SIZE_MAX / sizeof(float) - total)) return slm_error(SLM_ERR_NOMEM, "forward state size overflows");
+        total += r;
+    }
+    model_state *s = slm_calloc(1, sizeof *s, "forward state");
+    if (!s) return SLM_ERR_NOMEM;
+    float *p = slm_aligned_alloc(total * sizeof(float), "KV cache and activations");
+    if (!p) {
+        free(s);
+        return slm_error(SLM_ERR_NOMEM, "out of memory for a %d-token context (%zu MiB)", n_ctx, total * sizeof(float) >> 20);
+    }
+    s->block = p;
+    s->n_ctx = n_ctx;
+    float **slots[14] = {&s->x, &s->xb, &s->xb2, &s->q, &s->k, &s->v, &s->hb, &s->hb2, &s->att, &s->logits,
+                         &s->rope_cos, &s->rope_sin, &s->rope_freq, &s->key_cache};
+    for (int i = 0; i < 14; i++) {
+        *slots[i] = p;
+        p += (sizes[i] + 15) / 16 * 16;
+    }
+    s->value_cache = s->key_cache + (size_t)hp->n_layer * C * KV;
+    for (size_t i = 0; i < half; i++)
+        s->rope_freq[i] = 1.0f / powf(hp->rope_freq_base, (float)(2 * i) / (float)hp->head_dim);
+    *out = s;
+    return SLM_OK;
+}
+
+void model_state_free(model_state *s) {
+    if (!s) return;
+    slm_aligned_free(s->block);
+    free(s);
+}

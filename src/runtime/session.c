@@ -1,0 +1,51 @@
+/* session.c — a session is one sequence being evaluated: its KV cache and position. */
+#include <stdlib.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "models/model.h"
+#include "runtime/runtime.h"
+
+#define DEFAULT_MAX_CTX 4096
+
+slm_status slm_session_new(const slm_model *model, const slm_session_params *params, slm_session **out) {
+    if (!model || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_session_new: NULL argument");
+    *out = NULL;
+    int n_ctx = params ? params->n_ctx : 0;
+    if (n_ctx <= 0) n_ctx = model->hp.n_ctx_train < DEFAULT_MAX_CTX ? model->hp.n_ctx_train : DEFAULT_MAX_CTX;
+    slm_session *s = slm_calloc(1, sizeof *s, "session");
+    if (!s) return SLM_ERR_NOMEM;
+    s->model = model;
+    slm_status st = model_state_new(model, n_ctx, &s->state);
+    if (st != SLM_OK) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    return SLM_OK;
+}
+
+void slm_session_free(slm_session *s) {
+    if (!s) return;
+    model_state_free(s->state);
+    free(s);
+}
+
+void slm_session_reset(slm_session *s) { s->n_past = 0; }
+int slm_session_n_past(const slm_session *s) { return s->n_past; }
+int slm_session_n_ctx(const slm_session *s) { return s->state->n_ctx; }
+
+slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, const float **logits) {
+    if (!s || (!tokens && n) || !logits) return slm_error(SLM_ERR_INVALID_ARG, "slm_session_eval: NULL argument");
+    if (n == 0) return slm_error(SLM_ERR_INVALID_ARG, "slm_session_eval: no tokens");
+    if (n > (size_t)(s->state->n_ctx - s->n_past))
+        return slm_error(SLM_ERR_RANGE, "context full: %d + %zu tokens exceed the context of %d", s->n_past, n, s->state->n_ctx);
+    float *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        slm_status st = s->model->forward(s->model, s->state, tokens[i], s->n_past, &out);
+        if (st != SLM_OK) return st;
+        s->n_past++;
+    }
+    *logits = out;
+    return SLM_OK;
+}

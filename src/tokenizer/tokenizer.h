@@ -1,0 +1,58 @@
+/* tokenizer.h — the tokenizer's internal representation, shared by the vocabulary loaders
+ * and the SentencePiece-style BPE encoder/decoder. Pieces are stored as SentencePiece
+ * writes them: a space is "▁" (U+2581). */
+#ifndef SLM_TOKENIZER_TOKENIZER_H
+#define SLM_TOKENIZER_TOKENIZER_H
+#include <stdint.h>
+
+#include "formats/gguf.h"
+#include "slm.h"
+
+/* Token types, numbered as in GGUF's tokenizer.ggml.token_type. */
+enum {
+    TOKEN_NORMAL = 1,
+    TOKEN_UNKNOWN = 2,
+    TOKEN_CONTROL = 3,
+    TOKEN_USER_DEFINED = 4,
+    TOKEN_UNUSED = 5,
+    TOKEN_BYTE = 6,
+};
+
+typedef enum {
+    TOKENIZER_SPM = 1, /* SentencePiece BPE with scores and byte fallback (Llama, Gemma) */
+} tokenizer_kind;
+
+struct slm_tokenizer {
+    tokenizer_kind kind;
+    int n_vocab;
+    char **text;      /* (n_vocab,) NUL-terminated pieces, owned */
+    uint32_t *len;    /* (n_vocab,) byte length of each piece */
+    float *score;     /* (n_vocab,) merge priority: higher merges first */
+    uint8_t *type;    /* (n_vocab,) TOKEN_* */
+    int bos, eos, unk;
+    int add_bos;          /* prepend BOS by default */
+    int add_space_prefix; /* SentencePiece's add_dummy_prefix */
+    int byte_token[256];  /* id of "<0xXX>", or -1 */
+    int16_t *byte_value;  /* (n_vocab,) the byte a TOKEN_BYTE piece stands for, else -1 */
+    /* open-addressing hash of piece -> id over all tokens */
+    int32_t *slots;
+    uint32_t n_slots; /* power of two */
+    /* user-defined tokens (and control tokens, for parse_special) by length, for matching */
+    int32_t *specials;
+    int n_specials;
+};
+
+/* Allocates the per-token arrays of an empty tokenizer of n_vocab tokens. */
+slm_status tokenizer_alloc(slm_tokenizer *tok, int n_vocab);
+/* Sets piece id (copied) with its score and type. */
+slm_status tokenizer_set_token(slm_tokenizer *tok, int id, const char *text, uint32_t len,
+                               float score, int type);
+/* Builds the lookup tables once every token is set. */
+slm_status tokenizer_finish(slm_tokenizer *tok);
+/* Id of the piece with exactly these bytes, or -1. */
+int tokenizer_find(const slm_tokenizer *tok, const char *text, uint32_t len);
+/* Builds a tokenizer from an open GGUF file's tokenizer.ggml.* metadata. Caller owns *out. */
+slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out);
+/* Reads a llama2.c tokenizer file; n_vocab > 0 requires that many tokens. Caller owns *out. */
+slm_status tokenizer_from_llama2c(const char *path, int n_vocab, slm_tokenizer **out);
+#endif
