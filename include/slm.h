@@ -179,7 +179,8 @@ slm_status slm_file_tensor(const slm_file *file, size_t i, slm_tensor_desc *desc
 /* ------------------------------------------------------------------ conversion */
 
 /* Writes a llama2.c checkpoint and its tokenizer as a GGUF v3 file (f32 weights, or f16 when
- * to_f16 is set) that llama.cpp and slm load. name may be NULL. */
+ * to_f16 is set) that llama.cpp and slm load. With bin_path NULL, writes a vocabulary-only GGUF
+ * from the tokenizer alone. name may be NULL (the file name is used). */
 slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
                                const char *out_path, const char *name, int to_f16);
 

@@ -48,7 +48,7 @@ static slm_status add_weight(gguf_writer *w, keep_list *k, const char *name, con
 
 slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path, const char *out_path,
                                const char *name, int to_f16) {
-    if (!bin_path || !tokenizer_path || !out_path) return slm_error(SLM_ERR_INVALID_ARG, "convert: missing path");
+    if (!tokenizer_path || !out_path) return slm_error(SLM_ERR_INVALID_ARG, "convert: missing path");
     llama2c_checkpoint ck;
     slm_tokenizer *tok = NULL;
     gguf_writer *w = NULL;
@@ -56,13 +56,14 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
     gguf_str *tokens = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
-    slm_status st = llama2c_open(bin_path, &ck);
+    memset(&ck, 0, sizeof ck);
+    slm_status st = bin_path ? llama2c_open(bin_path, &ck) : SLM_OK;
     if (st != SLM_OK) return st;
     const llama2c_config *c = &ck.config;
     const llama2c_weights *wt = &ck.w;
-    if ((st = tokenizer_from_llama2c(tokenizer_path, c->vocab_size, &tok)) != SLM_OK) goto done;
+    if ((st = tokenizer_from_file(tokenizer_path, bin_path ? c->vocab_size : 0, &tok)) != SLM_OK) goto done;
     w = gguf_writer_new();
-    int V = c->vocab_size;
+    int V = tok->n_vocab;
     tokens = slm_calloc((size_t)V, sizeof *tokens, "vocabulary");
     scores = slm_calloc((size_t)V, sizeof *scores, "scores");
     types = slm_calloc((size_t)V, sizeof *types, "token types");
@@ -75,16 +76,38 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
         scores[i] = tok->score[i];
         types[i] = tok->type[i];
     }
-    const char *base = strrchr(bin_path, '/');
-    base = base ? base + 1 : bin_path;
-    int head = c->dim / c->n_heads;
+    /* general.name defaults to the file name without its extension */
+    const char *src = bin_path ? bin_path : tokenizer_path, *base = strrchr(src, '/');
+    base = base ? base + 1 : src;
+    const char *dot = strrchr(base, '.');
+    char default_name[256];
+    snprintf(default_name, sizeof default_name, "%.*s", dot && dot > base ? (int)(dot - base) : (int)strlen(base), base);
     gguf_value v_tokens = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_STRING, .n = (uint64_t)V, .strs = tokens}};
     gguf_value v_scores = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_F32, .n = (uint64_t)V, .raw = scores}};
     gguf_value v_types = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_I32, .n = (uint64_t)V, .raw = types}};
     gguf_value v_true = {.type = GGUF_TYPE_BOOL, .u = 1}, v_false = {.type = GGUF_TYPE_BOOL, .u = 0};
+    gguf_value v_prefix = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->add_space_prefix};
+    gguf_value v_extra = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->remove_extra_spaces};
     if ((st = gguf_writer_set_str(w, "general.architecture", "llama")) ||
-        (st = gguf_writer_set_str(w, "general.name", name ? name : base)) ||
-        (st = gguf_writer_set_u32(w, "general.file_type", to_f16 ? 1 : 0)) ||
+        (st = gguf_writer_set_str(w, "general.name", name ? name : default_name)) ||
+        (st = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama")) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.tokens", &v_tokens)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.token_type", &v_types)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.add_bos_token", &v_true)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_prefix)) ||
+        (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra)))
+        goto done;
+    if (tok->bos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos))) goto done;
+    if (tok->eos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos))) goto done;
+    if (tok->unk >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk))) goto done;
+    if (!bin_path) { /* a vocabulary-only file */
+        st = gguf_writer_write(w, out_path);
+        goto done;
+    }
+    int head = c->dim / c->n_heads;
+    if ((st = gguf_writer_set_u32(w, "general.file_type", to_f16 ? 1 : 0)) ||
         (st = gguf_writer_set_u32(w, "llama.context_length", (uint32_t)c->seq_len)) ||
         (st = gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)c->dim)) ||
         (st = gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim)) ||
@@ -93,18 +116,8 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
         (st = gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads)) ||
         (st = gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)head)) ||
         (st = gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f)) ||
-        (st = gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f)) ||
-        (st = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama")) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.tokens", &v_tokens)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.token_type", &v_types)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_bos_token", &v_true)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_true)))
+        (st = gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f)))
         goto done;
-    if (tok->bos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos))) goto done;
-    if (tok->eos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos))) goto done;
-    if (tok->unk >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk))) goto done;
 
     int64_t D = c->dim, H = c->hidden_dim, KV = (int64_t)head * c->n_kv_heads;
     if ((st = add_weight(w, &kept, "token_embd.weight", wt->token_embedding, V, D, to_f16))) goto done;

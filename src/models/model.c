@@ -48,7 +48,7 @@ static slm_status load_llama2c(slm_model *m, const char *path, const slm_model_p
     if (!tok_path)
         return slm_error(SLM_ERR_IO, "%s: no tokenizer given and neither tok%d.bin nor tokenizer.bin is beside it (use --tokenizer)",
                          path, m->hp.n_vocab);
-    st = tokenizer_from_llama2c(tok_path, m->hp.n_vocab, &m->tokenizer);
+    st = tokenizer_from_file(tok_path, m->hp.n_vocab, &m->tokenizer);
     free(tok_path);
     return st;
 }

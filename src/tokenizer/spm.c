@@ -187,6 +187,18 @@ static bool normalise_into(byte_buf *b, const char *text, size_t n) {
     return true;
 }
 
+/* Copies text without leading and trailing spaces and with runs of spaces made one (as
+ * SentencePiece's remove_extra_whitespaces). */
+static bool squeeze_spaces(byte_buf *b, const char *text, size_t n) {
+    if (!buf_put(b, "", 0)) return false;
+    size_t i = 0;
+    while (i < n && text[i] == ' ') i++;
+    while (n > i && text[n - 1] == ' ') n--;
+    for (; i < n; i++)
+        if (!(text[i] == ' ' && text[i - 1] == ' ') && !buf_put(b, text + i, 1)) return false;
+    return true;
+}
+
 /* The special token (user-defined always, control too with parse_special) that text starts
  * with, longest first; -1 if none. */
 static int match_special(const slm_tokenizer *tok, const char *text, size_t n, int parse_special) {
@@ -205,8 +217,13 @@ slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len,
     *n_ids = 0;
     slm_tokenize_options o = opts ? *opts : (slm_tokenize_options){tok->add_bos, 0};
     id_list out = {0};
-    byte_buf frag = {0};
+    byte_buf frag = {0}, trimmed = {0};
     slm_status st = SLM_OK;
+    if (tok->remove_extra_spaces && len > 0) {
+        if (!squeeze_spaces(&trimmed, text, len)) return slm_error(SLM_ERR_NOMEM, "tokenizer: out of memory");
+        text = trimmed.s;
+        len = trimmed.n;
+    }
     if (o.add_bos && tok->bos >= 0 && !ids_push(&out, tok->bos)) st = SLM_ERR_NOMEM;
     bool prev_special = true; /* a space prefix goes before the first text and after specials */
     size_t pos = 0, frag_start = 0;
@@ -232,6 +249,7 @@ slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len,
         frag_start = pos;
     }
     free(frag.s);
+    free(trimmed.s);
     if (st != SLM_OK) {
         free(out.ids);
         return st == SLM_ERR_NOMEM ? slm_error(st, "tokenizer: out of memory") : st;
@@ -280,6 +298,7 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
     *text = NULL;
     byte_buf out = {0}, bytes = {0};
     bool ok = buf_put(&out, "", 0);
+    bool seen_text = false; /* the dummy-prefix space is dropped from the first non-control piece */
     for (size_t i = 0; ok && i < n_ids; i++) {
         int id = ids[i];
         if (id < 0 || id >= tok->n_vocab) {
@@ -290,6 +309,7 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
         if (tok->type[id] == TOKEN_BYTE) {
             char c = (char)tok->byte_value[id];
             ok = buf_put(&bytes, &c, 1);
+            seen_text = true;
             continue;
         }
         if (bytes.n) {
@@ -298,7 +318,8 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
         }
         if (tok->type[id] == TOKEN_CONTROL) continue;
         if (tok->type[id] == TOKEN_UNKNOWN) ok = ok && buf_put(&out, " \xE2\x81\x87 ", 5);
-        else ok = ok && put_piece(&out, tok->text[id], tok->len[id], tok->add_space_prefix && out.n == 0);
+        else ok = ok && put_piece(&out, tok->text[id], tok->len[id], tok->add_space_prefix && !seen_text);
+        seen_text = true;
     }
     if (ok && bytes.n) ok = put_bytes_lossy(&out, bytes.s, bytes.n);
     free(bytes.s);

@@ -32,6 +32,7 @@ struct slm_tokenizer {
     int bos, eos, unk;
     int add_bos;          /* prepend BOS by default */
     int add_space_prefix; /* SentencePiece's add_dummy_prefix */
+    int remove_extra_spaces; /* SentencePiece's remove_extra_whitespaces: trim, collapse runs */
     int byte_token[256];  /* id of "<0xXX>", or -1 */
     int16_t *byte_value;  /* (n_vocab,) the byte a TOKEN_BYTE piece stands for, else -1 */
     /* open-addressing hash of piece -> id over all tokens */
@@ -53,6 +54,13 @@ slm_status tokenizer_finish(slm_tokenizer *tok);
 int tokenizer_find(const slm_tokenizer *tok, const char *text, uint32_t len);
 /* Builds a tokenizer from an open GGUF file's tokenizer.ggml.* metadata. Caller owns *out. */
 slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out);
-/* Reads a llama2.c tokenizer file; n_vocab > 0 requires that many tokens. Caller owns *out. */
+/* Reads a llama2.c tokenizer file; n_vocab > 0 requires that many tokens. SentencePiece's
+ * normaliser flags, which the format lacks, come from a <stem>.model file beside it if there is
+ * one. Caller owns *out. */
 slm_status tokenizer_from_llama2c(const char *path, int n_vocab, slm_tokenizer **out);
+/* Reads a SentencePiece .model file (BPE models). Caller owns *out. */
+slm_status tokenizer_from_spm_model(const char *path, slm_tokenizer **out);
+/* Reads a tokenizer file that is not GGUF: a SentencePiece .model (by extension) or a llama2.c
+ * tokenizer.bin; n_vocab > 0 requires that many tokens. Caller owns *out. */
+slm_status tokenizer_from_file(const char *path, int n_vocab, slm_tokenizer **out);
 #endif

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "formats/llama2c.h"
+#include "formats/spm_model.h"
 #include "tokenizer/tokenizer.h"
 
 static uint32_t hash_bytes(const char *s, uint32_t len) {
@@ -145,6 +146,86 @@ static char *spaces_to_marks(const char *s, uint32_t len, uint32_t *out_len) {
     return out;
 }
 
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Checks that a SentencePiece model can be tokenized here and copies its normaliser flags. */
+static slm_status take_normalizer(slm_tokenizer *tok, const spm_model *m, const char *path) {
+    if (m->model_type != 2)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: SentencePiece model type %d is not supported (only BPE, type 2)", path, m->model_type);
+    if (m->charsmap_bytes > 0 && strcmp(m->normalizer_name, "identity") != 0)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: SentencePiece normaliser '%s' (a character map) is not supported; only 'identity'",
+                         path, m->normalizer_name);
+    if (!m->escape_whitespaces)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: SentencePiece models without escape_whitespaces are not supported", path);
+    tok->add_space_prefix = m->add_dummy_prefix;
+    tok->remove_extra_spaces = m->remove_extra_whitespaces;
+    return SLM_OK;
+}
+
+/* llama2.c's tokenizer.bin lacks the normaliser flags: take them from <stem>.model beside it. */
+static slm_status apply_sibling_normalizer(slm_tokenizer *tok, const char *bin_path) {
+    size_t n = strlen(bin_path);
+    const char *dot = strrchr(bin_path, '.'), *slash = strrchr(bin_path, '/');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - bin_path) : n;
+    char *model_path = slm_malloc(stem + 7, "path");
+    if (!model_path) return SLM_ERR_NOMEM;
+    memcpy(model_path, bin_path, stem);
+    strcpy(model_path + stem, ".model");
+    FILE *f = fopen(model_path, "rb");
+    slm_status st = SLM_OK;
+    if (f) {
+        fclose(f);
+        spm_model m;
+        if ((st = spm_model_read(model_path, &m)) == SLM_OK) {
+            if (m.n_pieces != tok->n_vocab)
+                st = slm_error(SLM_ERR_FORMAT, "%s has %d pieces but %s has %d tokens", model_path, m.n_pieces, bin_path, tok->n_vocab);
+            else st = take_normalizer(tok, &m, model_path);
+            spm_model_free(&m);
+        }
+    }
+    free(model_path);
+    return st;
+}
+
+slm_status tokenizer_from_spm_model(const char *path, slm_tokenizer **out) {
+    *out = NULL;
+    spm_model m;
+    slm_status st = spm_model_read(path, &m);
+    if (st != SLM_OK) return st;
+    slm_tokenizer *tok = slm_calloc(1, sizeof *tok, "tokenizer");
+    st = tok ? tokenizer_alloc(tok, m.n_pieces) : SLM_ERR_NOMEM;
+    if (st == SLM_OK) st = take_normalizer(tok, &m, path);
+    for (int id = 0; id < m.n_pieces && st == SLM_OK; id++)
+        st = tokenizer_set_token(tok, id, m.piece[id], m.len[id], m.score[id], m.type[id]);
+    if (st == SLM_OK) {
+        int ids[3] = {m.unk_id, m.bos_id, m.eos_id};
+        int *dst[3] = {&tok->unk, &tok->bos, &tok->eos};
+        for (int i = 0; i < 3; i++) *dst[i] = ids[i] >= 0 && ids[i] < m.n_pieces ? ids[i] : -1;
+        st = tokenizer_finish(tok);
+    }
+    spm_model_free(&m);
+    if (st != SLM_OK) {
+        slm_tokenizer_free(tok);
+        return st;
+    }
+    *out = tok;
+    return SLM_OK;
+}
+
+slm_status tokenizer_from_file(const char *path, int n_vocab, slm_tokenizer **out) {
+    if (!has_suffix(path, ".model")) return tokenizer_from_llama2c(path, n_vocab, out);
+    slm_status st = tokenizer_from_spm_model(path, out);
+    if (st == SLM_OK && n_vocab > 0 && (*out)->n_vocab != n_vocab) {
+        st = slm_error(SLM_ERR_FORMAT, "%s has %d pieces but the model's vocabulary has %d", path, (*out)->n_vocab, n_vocab);
+        slm_tokenizer_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 slm_status tokenizer_from_llama2c(const char *path, int n_vocab, slm_tokenizer **out) {
     *out = NULL;
     llama2c_vocab v;
@@ -174,6 +255,7 @@ slm_status tokenizer_from_llama2c(const char *path, int n_vocab, slm_tokenizer *
         free(marked);
     }
     llama2c_vocab_free(&v);
+    if (st == SLM_OK) st = apply_sibling_normalizer(tok, path);
     if (st == SLM_OK) st = tokenizer_finish(tok);
     if (st != SLM_OK) {
         slm_tokenizer_free(tok);
@@ -246,6 +328,7 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
     if (st == SLM_OK) {
         tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", 1);
         tok->add_space_prefix = read_bool(f, "tokenizer.ggml.add_space_prefix", 1);
+        tok->remove_extra_spaces = read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", 0);
         if (tok->unk < 0)
             for (int id = 0; id < n; id++)
                 if (tok->type[id] == TOKEN_UNKNOWN) { tok->unk = id; break; }
@@ -267,7 +350,7 @@ slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out) {
     if (st != SLM_OK) return st;
     int is_gguf = gguf_has_magic(mf.data, mf.size);
     slm_unmap_file(&mf);
-    if (!is_gguf) return tokenizer_from_llama2c(path, 0, out);
+    if (!is_gguf) return tokenizer_from_file(path, 0, out);
     gguf_file f;
     if ((st = gguf_open(path, &f)) != SLM_OK) return st;
     st = tokenizer_from_gguf(&f, out);
