@@ -101,6 +101,8 @@ bool gguf_get_int(const gguf_file *f, const char *key, int64_t *out);
 bool gguf_get_float(const gguf_file *f, const char *key, double *out);
 /* Returns a string value as a new NUL-terminated string (caller frees), or NULL if absent. */
 char *gguf_get_string(const gguf_file *f, const char *key);
+/* Element i of a numeric (or bool) array as a scalar value (i must be in range). */
+gguf_value gguf_array_get(const gguf_value *arr, uint64_t i);
 /* Element i of a numeric array as a double (the array must be numeric; i in range). */
 double gguf_array_number(const gguf_value *arr, uint64_t i);
 /* Name of a gguf_type ("u32", "string", ...). */

@@ -401,10 +401,15 @@ char *gguf_get_string(const gguf_file *f, const char *key) {
     return slm_strndup(v->str.ptr, v->str.len);
 }
 
-double gguf_array_number(const gguf_value *arr, uint64_t i) {
+gguf_value gguf_array_get(const gguf_value *arr, uint64_t i) {
     gguf_value v = {0};
     int sz = scalar_size(arr->arr.elem_type);
     decode_scalar(arr->arr.elem_type, (const uint8_t *)arr->arr.raw + i * (uint64_t)sz, &v);
+    return v;
+}
+
+double gguf_array_number(const gguf_value *arr, uint64_t i) {
+    gguf_value v = gguf_array_get(arr, i);
     if (v.type == GGUF_TYPE_F32 || v.type == GGUF_TYPE_F64) return v.f;
     return is_signed(v.type) ? (double)v.i : (double)v.u;
 }
@@ -483,9 +488,7 @@ static void value_text(text_buf *b, const gguf_value *v, int max_items) {
         if (v->arr.elem_type == GGUF_TYPE_STRING) tb_quoted(b, v->arr.strs[i]);
         else if (v->arr.elem_type == GGUF_TYPE_ARRAY) value_text(b, &v->arr.items[i], max_items);
         else {
-            gguf_value e;
-            int sz = scalar_size(v->arr.elem_type);
-            decode_scalar(v->arr.elem_type, (const uint8_t *)v->arr.raw + i * (uint64_t)sz, &e);
+            gguf_value e = gguf_array_get(v, i);
             value_text(b, &e, max_items);
         }
     }

@@ -14,25 +14,33 @@ static void print_hex(const void *p, uint64_t n) {
     putchar('"');
 }
 
+static void print_scalar(const gguf_value *v) {
+    switch (v->type) {
+    case GGUF_TYPE_F32: case GGUF_TYPE_F64: printf("%.17g", v->f); break;
+    case GGUF_TYPE_BOOL: printf("%s", v->u ? "true" : "false"); break;
+    case GGUF_TYPE_I8: case GGUF_TYPE_I16: case GGUF_TYPE_I32: case GGUF_TYPE_I64: printf("%" PRId64, v->i); break;
+    default: printf("%" PRIu64, v->u);
+    }
+}
+
 static void print_value(const gguf_value *v) {
     printf("{\"type\": \"%s\", \"value\": ", gguf_type_name(v->type));
     switch (v->type) {
     case GGUF_TYPE_STRING: print_hex(v->str.ptr, v->str.len); break;
-    case GGUF_TYPE_F32: case GGUF_TYPE_F64: printf("%.17g", v->f); break;
-    case GGUF_TYPE_BOOL: printf("%s", v->u ? "true" : "false"); break;
-    case GGUF_TYPE_I8: case GGUF_TYPE_I16: case GGUF_TYPE_I32: case GGUF_TYPE_I64: printf("%" PRId64, v->i); break;
     case GGUF_TYPE_ARRAY:
         printf("{\"elem\": \"%s\", \"items\": [", gguf_type_name(v->arr.elem_type));
         for (uint64_t i = 0; i < v->arr.n; i++) {
             if (i) printf(", ");
             if (v->arr.elem_type == GGUF_TYPE_STRING) print_hex(v->arr.strs[i].ptr, v->arr.strs[i].len);
             else if (v->arr.elem_type == GGUF_TYPE_ARRAY) print_value(&v->arr.items[i]);
-            else if (v->arr.elem_type == GGUF_TYPE_BOOL) printf("%s", gguf_array_number(v, i) ? "true" : "false");
-            else printf("%.17g", gguf_array_number(v, i));
+            else {
+                gguf_value e = gguf_array_get(v, i);
+                print_scalar(&e);
+            }
         }
         printf("]}");
         break;
-    default: printf("%" PRIu64, v->u);
+    default: print_scalar(v);
     }
     printf("}");
 }
