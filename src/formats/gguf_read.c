@@ -307,10 +307,10 @@ slm_status gguf_parse(const uint8_t *data, size_t size, const char *name, gguf_f
         return SLM_ERR_FORMAT;
     /* A metadata entry takes at least 8+1+4+1 bytes and a tensor info at least 8+1+4+8+4+8. */
     if (f->n_kv > (size - r.pos) / 14)
-        return slm_error(SLM_ERR_FORMAT, "%s: metadata count %" PRIu64 " is impossible for a file of %zu bytes",
+        return slm_error(SLM_ERR_FORMAT, "%s: truncated or corrupt: metadata count %" PRIu64 " cannot fit in a file of %zu bytes",
                          name, f->n_kv, size);
     if (f->n_tensors > (size - r.pos) / 33)
-        return slm_error(SLM_ERR_FORMAT, "%s: tensor count %" PRIu64 " is impossible for a file of %zu bytes",
+        return slm_error(SLM_ERR_FORMAT, "%s: truncated or corrupt: tensor count %" PRIu64 " cannot fit in a file of %zu bytes",
                          name, f->n_tensors, size);
     slm_status st = SLM_ERR_NOMEM;
     f->kv = reader_alloc(&r, f->n_kv, sizeof(gguf_kv), "metadata table");

@@ -28,6 +28,7 @@ typedef struct {
 } streamer;
 
 static slm_status stream_append(streamer *s, const char *p, size_t n) {
+    if (n == 0) return SLM_OK;
     if (s->n + n > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
         while (cap < s->n + n) cap *= 2;
