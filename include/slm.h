@@ -251,6 +251,7 @@ typedef struct {
     int max_positions;        /* > 0: stop once this many positions (prompt included) are done */
     int add_bos;              /* prepend BOS to the prompt (default 1) */
     int echo_prompt;          /* pass the prompt's text to the callback first (default 1) */
+    int ignore_eos;           /* keep going past EOS/BOS (for benchmarks; default 0) */
     const char *const *stop;  /* NULL-terminated list of stop strings, or NULL */
 } slm_generate_params;
 

@@ -29,7 +29,7 @@ static int fail(const char *what) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tokenizer_path = NULL, *prompt = "", *stop = NULL;
-    int threads = 0, n_predict = -1, steps = 0, n_ctx = 0, no_bos = 0, no_echo = 0;
+    int threads = 0, n_predict = -1, steps = 0, n_ctx = 0, no_bos = 0, no_echo = 0, ignore_eos = 0;
     slm_generate_params gp = slm_generate_defaults();
     slm_sampling_params *sp = &gp.sampling;
     const opt_spec specs[] = {
@@ -50,6 +50,7 @@ int cmd_generate(int argc, char **argv) {
         {"-t", "--threads", OPT_INT, &threads, "worker threads (default: physical cores)"},
         {NULL, "--no-bos", OPT_FLAG, &no_bos, "do not start the prompt with BOS"},
         {NULL, "--no-echo", OPT_FLAG, &no_echo, "do not print the prompt"},
+        {NULL, "--ignore-eos", OPT_FLAG, &ignore_eos, "do not stop at end-of-sequence (for benchmarks)"},
     };
     const char *pos[1];
     int n_pos;
@@ -78,6 +79,7 @@ int cmd_generate(int argc, char **argv) {
     gp.max_positions = steps;
     gp.add_bos = !no_bos;
     gp.echo_prompt = !no_echo;
+    gp.ignore_eos = ignore_eos;
     gp.stop = stop ? stops : NULL;
     slm_generate_stats stats;
     slm_status st = slm_generate(session, prompt, &gp, print_piece, NULL, &stats);

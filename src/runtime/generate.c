@@ -155,7 +155,7 @@ slm_status slm_generate(slm_session *session, const char *prompt, const slm_gene
     int prev = prompt_ids[n_prompt - 1];
     while (p.n_predict != 0) {
         int next = slm_sampler_sample(sampler, logits, history, n_hist);
-        if (next == tok->eos || next == tok->bos) {
+        if (!p.ignore_eos && (next == tok->eos || next == tok->bos)) {
             st_out->stop_reason = "eos";
             break;
         }
