@@ -21,12 +21,24 @@ def load_logits(text):
     return rows
 
 
-@pytest.fixture(params=["bin", "gguf", "gguf-v1-header"])
+@pytest.fixture(params=["bin", "gguf", "gguf-v1-header", "bin-separate-classifier"])
 def model_args(request, stories_gguf, slm, tmp_path_factory):
     if request.param == "bin":
         return [STORIES / "stories260K.bin"]
     if request.param == "gguf":
         return [stories_gguf]
+    if request.param == "bin-separate-classifier":
+        # negative vocab_size: a separate classifier follows the weights (here a copy of the
+        # embedding, so the outputs must not change); converted to GGUF with output.weight
+        tmp = tmp_path_factory.mktemp("unshared")
+        raw = (STORIES / "stories260K.bin").read_bytes()
+        header = np.frombuffer(raw[:28], dtype=np.int32).copy()
+        emb = raw[28:28 + int(header[5]) * int(header[0]) * 4]
+        header[5] = -header[5]
+        (tmp / "unshared.bin").write_bytes(header.tobytes() + raw[28:] + emb)
+        out = tmp / "unshared.gguf"
+        run([slm, "convert", tmp / "unshared.bin", STORIES / "tok512.bin", out])
+        return [out]
     # the same weights behind a llama2.c version-1 header, then converted to GGUF
     v1 = tmp_path_factory.mktemp("v1") / "stories260K_v1.bin"
     write_v1_checkpoint(STORIES / "stories260K.bin", v1)

@@ -29,7 +29,7 @@ int main(void) {
     for (int threads = 1; threads <= 4; threads++) {
         CHECK(slm_set_threads(threads) == SLM_OK, "set %d threads", threads);
         CHECK(slm_get_threads() == threads, "pool has %d threads", slm_get_threads());
-        for (int round = 0; round < 2000; round++) {
+        for (int round = 0; round < 600; round++) {
             job_ctx c;
             memset(&c, 0, sizeof c);
             memset(hits, 0, sizeof hits);
@@ -43,7 +43,7 @@ int main(void) {
                 CHECK(ok, "threads=%d round=%d: a thread or an item was missed or repeated", threads, round);
                 break;
             }
-            if (round == 1000) usleep(50000); /* let the workers fall asleep, then wake them */
+            if (round == 300) usleep(50000); /* let the workers fall asleep, then wake them */
         }
     }
     CHECK(slm_set_threads(0) == SLM_OK && slm_get_threads() == slm_physical_cores(), "default = physical cores");
