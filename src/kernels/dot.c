@@ -1,5 +1,6 @@
 /* dot.c — dot products per weight type: scalar references and AVX2+FMA+F16C versions, with
  * the choice made once from the CPU's features (SLM_NO_SIMD=1 forces the references). */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,18 @@ static dot_f32_fn g_dot_f32;
 static dot_f16_fn g_dot_f16;
 static const char *g_simd_name;
 
+/* AVX2 + FMA + F16C, and the OS saving the YMM registers (CPUID leaves 1 and 7, XGETBV). */
 static bool cpu_has_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(fma && osxsave && avx && f16c)) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6) != 6) return false; /* XMM and YMM state enabled */
+    if (__get_cpuid_max(0, NULL) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    return b & (1u << 5); /* AVX2 */
 }
 
 void kernels_force_scalar(bool scalar) {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (clang) in build-fuzz/ and runs each for SECONDS (default 60),
+# starting from the project's own model files as seeds.
+#   scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+data="${SLM_DATA:-$(cd .. && pwd)/shared/data}"
+export SLM_DATA="$data"
+for p in clang libclang-rt-14-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="${missing:-} $p"
+done
+if [ -n "${missing:-}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+CC=clang cmake -S . -B build-fuzz -DSLM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_gguf fuzz_llama2c fuzz_tokenizer >/dev/null
+mkdir -p build-fuzz/corpus/{gguf,llama2c,tokenizer}
+[ -f build/slm ] || bash scripts/setup.sh >/dev/null
+./build/slm convert --vocab-only "$data/tiny_lm_models/stories260K/tok512.bin" build-fuzz/corpus/gguf/vocab.gguf 2>/dev/null
+head -c 4096 "$data/tiny_lm_models/stories260K/stories260K.bin" > build-fuzz/corpus/llama2c/head.bin
+printf 'Once upon a time, a small dog\n' > build-fuzz/corpus/tokenizer/a.txt
+for h in gguf llama2c tokenizer; do
+  echo "fuzz: fuzz_$h for ${seconds}s"
+  ./build-fuzz/tests/fuzz/fuzz_$h -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+      build-fuzz/corpus/$h 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" || true
+done
