@@ -105,6 +105,8 @@ char *gguf_get_string(const gguf_file *f, const char *key);
 gguf_value gguf_array_get(const gguf_value *arr, uint64_t i);
 /* Element i of a numeric array as a double (the array must be numeric; i in range). */
 double gguf_array_number(const gguf_value *arr, uint64_t i);
+/* Bytes of one scalar of this type (0 for STRING, ARRAY and unknown types). */
+int gguf_scalar_size(uint32_t type);
 /* Name of a gguf_type ("u32", "string", ...). */
 const char *gguf_type_name(uint32_t type);
 /* Renders a value as text into a new string (caller frees); arrays abridged to max_items

@@ -73,7 +73,7 @@ static bool read_str(reader *r, gguf_str *s, const char *what) {
     return true;
 }
 
-static int scalar_size(uint32_t type) {
+int gguf_scalar_size(uint32_t type) {
     switch (type) {
     case GGUF_TYPE_U8: case GGUF_TYPE_I8: case GGUF_TYPE_BOOL: return 1;
     case GGUF_TYPE_U16: case GGUF_TYPE_I16: return 2;
@@ -106,7 +106,7 @@ static bool read_value(reader *r, uint32_t type, gguf_value *v, const char *key,
     memset(v, 0, sizeof *v);
     v->type = type;
     if (type == GGUF_TYPE_STRING) return read_str(r, &v->str, key);
-    int sz = scalar_size(type);
+    int sz = gguf_scalar_size(type);
     if (sz > 0) {
         if (!need(r, (uint64_t)sz, key)) return false;
         decode_scalar(type, r->data + r->pos, v);
@@ -136,7 +136,7 @@ static bool read_value(reader *r, uint32_t type, gguf_value *v, const char *key,
     }
     v->arr.elem_type = et;
     v->arr.n = n;
-    int esz = scalar_size(et);
+    int esz = gguf_scalar_size(et);
     if (esz > 0) {
         uint64_t bytes;
         if (!slm_mul_ok(n, (uint64_t)esz, &bytes)) {
@@ -403,7 +403,7 @@ char *gguf_get_string(const gguf_file *f, const char *key) {
 
 gguf_value gguf_array_get(const gguf_value *arr, uint64_t i) {
     gguf_value v = {0};
-    int sz = scalar_size(arr->arr.elem_type);
+    int sz = gguf_scalar_size(arr->arr.elem_type);
     decode_scalar(arr->arr.elem_type, (const uint8_t *)arr->arr.raw + i * (uint64_t)sz, &v);
     return v;
 }

@@ -121,16 +121,6 @@ slm_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t typ
     return SLM_OK;
 }
 
-static int scalar_bytes(uint32_t type) {
-    switch (type) {
-    case GGUF_TYPE_U8: case GGUF_TYPE_I8: case GGUF_TYPE_BOOL: return 1;
-    case GGUF_TYPE_U16: case GGUF_TYPE_I16: return 2;
-    case GGUF_TYPE_U32: case GGUF_TYPE_I32: case GGUF_TYPE_F32: return 4;
-    case GGUF_TYPE_U64: case GGUF_TYPE_I64: case GGUF_TYPE_F64: return 8;
-    default: return 0;
-    }
-}
-
 static void put(FILE *f, const void *p, size_t n) { fwrite(p, 1, n, f); }
 static void put_u32(FILE *f, uint32_t v) { put(f, &v, 4); }
 static void put_u64(FILE *f, uint64_t v) { put(f, &v, 8); }
@@ -172,7 +162,7 @@ static void put_value(FILE *f, const gguf_value *v) {
     else if (v->arr.elem_type == GGUF_TYPE_ARRAY)
         for (uint64_t i = 0; i < v->arr.n; i++) put_value(f, &v->arr.items[i]);
     else if (v->arr.n)
-        put(f, v->arr.raw, (size_t)(v->arr.n * (uint64_t)scalar_bytes(v->arr.elem_type)));
+        put(f, v->arr.raw, (size_t)(v->arr.n * (uint64_t)gguf_scalar_size(v->arr.elem_type)));
 }
 
 static void pad_to(FILE *f, uint64_t *pos, uint64_t alignment) {

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "formats/detect.h"
 #include "formats/gguf.h"
 #include "formats/llama2c.h"
 #include "tensor/types.h"
@@ -39,13 +40,11 @@ static void add_l2c_tensor(slm_file *f, const char *name, const float *data, int
 slm_status slm_file_open(const char *path, slm_file **out) {
     if (!path || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_file_open: NULL argument");
     *out = NULL;
-    slm_mapped_file probe;
-    slm_status st = slm_map_file(path, &probe);
+    file_kind kind;
+    slm_status st = formats_detect(path, &kind, NULL);
     if (st != SLM_OK) return st;
-    int is_gguf = gguf_has_magic(probe.data, probe.size);
-    int is_l2c = !is_gguf && llama2c_looks_like_checkpoint(probe.data, probe.size);
-    slm_unmap_file(&probe);
-    if (!is_gguf && !is_l2c) return slm_error(SLM_ERR_FORMAT, "%s: neither a GGUF file nor a llama2.c checkpoint", path);
+    if (kind == FILE_KIND_UNKNOWN) return slm_error(SLM_ERR_FORMAT, "%s: neither a GGUF file nor a llama2.c checkpoint", path);
+    int is_gguf = kind == FILE_KIND_GGUF;
     slm_file *f = slm_calloc(1, sizeof *f, "file handle");
     if (!f) return SLM_ERR_NOMEM;
     f->is_gguf = is_gguf;

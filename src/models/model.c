@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "formats/detect.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -79,18 +80,15 @@ static slm_status load_gguf(slm_model *m, const char *path) {
 slm_status slm_model_load(const char *path, const slm_model_params *params, slm_model **out) {
     if (!path || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_model_load: NULL argument");
     *out = NULL;
-    slm_mapped_file probe;
-    slm_status st = slm_map_file(path, &probe);
+    file_kind kind;
+    size_t size;
+    slm_status st = formats_detect(path, &kind, &size);
     if (st != SLM_OK) return st;
-    int is_gguf = gguf_has_magic(probe.data, probe.size);
-    int is_l2c = !is_gguf && llama2c_looks_like_checkpoint(probe.data, probe.size);
-    size_t size = probe.size;
-    slm_unmap_file(&probe);
-    if (!is_gguf && !is_l2c)
+    if (kind == FILE_KIND_UNKNOWN)
         return slm_error(SLM_ERR_FORMAT, "%s: not a model file (neither GGUF nor a llama2.c checkpoint; %zu bytes)", path, size);
     slm_model *m = slm_calloc(1, sizeof *m, "model");
     if (!m) return SLM_ERR_NOMEM;
-    st = is_gguf ? load_gguf(m, path) : load_llama2c(m, path, params);
+    st = kind == FILE_KIND_GGUF ? load_gguf(m, path) : load_llama2c(m, path, params);
     if (st != SLM_OK) {
         slm_model_free(m);
         return st;
@@ -139,10 +137,11 @@ slm_status slm_model_get_info(const slm_model *m, slm_model_info *info) {
         info->weight_bytes += tensor_bytes(globals[i]);
     }
     for (int l = 0; l < hp->n_layer; l++) {
-        const slm_tensor *t = &m->layers[l].attn_norm; /* the layer's tensors are consecutive */
-        for (size_t i = 0; i < sizeof(llama_layer) / sizeof(slm_tensor); i++) {
-            info->n_params += tensor_elems(&t[i]);
-            info->weight_bytes += tensor_bytes(&t[i]);
+        const llama_layer *L = &m->layers[l];
+        const slm_tensor *ts[9] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 9; i++) {
+            info->n_params += tensor_elems(ts[i]);
+            info->weight_bytes += tensor_bytes(ts[i]);
         }
     }
     return SLM_OK;

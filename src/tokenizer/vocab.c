@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "formats/detect.h"
 #include "formats/llama2c.h"
 #include "formats/spm_model.h"
 #include "tokenizer/tokenizer.h"
@@ -345,12 +346,10 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
 slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out) {
     if (!path || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_tokenizer_load: NULL argument");
     *out = NULL;
-    slm_mapped_file mf;
-    slm_status st = slm_map_file(path, &mf);
+    file_kind kind;
+    slm_status st = formats_detect(path, &kind, NULL);
     if (st != SLM_OK) return st;
-    int is_gguf = gguf_has_magic(mf.data, mf.size);
-    slm_unmap_file(&mf);
-    if (!is_gguf) return tokenizer_from_file(path, 0, out);
+    if (kind != FILE_KIND_GGUF) return tokenizer_from_file(path, 0, out);
     gguf_file f;
     if ((st = gguf_open(path, &f)) != SLM_OK) return st;
     st = tokenizer_from_gguf(&f, out);
