@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""slm generate against llama.cpp (llama-cpp-python) on the same GGUF files: decoding speed
-(tokens/s, greedy, one token at a time) for stories260K (converted by slm convert) and a
-random ~15M-parameter Llama (dim 288, 6 layers, vocab 32000), at 1 and 2 threads. Runs
-alternate between the two programs inside one invocation; each figure is the median of
---runs runs; the ratio is slm / llama.cpp.
+"""slm generate against llama.cpp (llama-cpp-python) on the same GGUF files: generation speed
+(tokens/s, greedy, one token at a time) and prompt processing speed (a ~120-token prompt in
+one call), for stories260K (converted by slm convert) and a random ~15M-parameter Llama
+(dim 288, 6 layers, vocab 32000, f32), at 1 and 2 threads. Runs alternate between the two
+programs inside one invocation; each figure is the median of --runs runs; ratio = slm /
+llama.cpp.
 
-llama.cpp is timed through its C API (llama_decode on one token, then an argmax of the
-logits) from Python; the Python side adds a few microseconds per token. slm is timed by its
-own report ("generation: ... tokens/s"), which covers sampling and streaming the text.
+llama.cpp is timed through its C API (llama_decode, then an argmax of the logits) from
+Python; the Python side adds a few microseconds per token. slm is timed by its own report
+("prompt: ... tokens/s | generation: ... tokens/s"), which covers sampling and streaming.
 
 usage: .venv/bin/python bench/bench_generate.py [--runs 5] [--tokens 200]"""
 import argparse
@@ -29,13 +30,21 @@ DATA = pathlib.Path(os.environ.get("SLM_DATA", ROOT.parent / "shared" / "data"))
 SLM = pathlib.Path(os.environ.get("SLM_BIN", ROOT / "build" / "slm"))
 
 
-def slm_tokens_per_second(model, threads, n_tokens):
-    proc = subprocess.run([str(SLM), "generate", "-m", str(model), "-p", "Once upon a time", "-n", str(n_tokens),
+PROMPT = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+          "One day, she saw a big, red ball. She wanted to play with it, but it was too high. Lily's mom "
+          "said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want "
+          "to play with your ball, but I can't find it.\" Her mom said, \"Don't worry, Lily. We can help you.\"")
+
+
+def slm_speeds(model, threads, n_tokens):
+    """(prompt tokens/s, generation tokens/s, prompt tokens) from one slm generate run."""
+    proc = subprocess.run([str(SLM), "generate", "-m", str(model), "-p", PROMPT, "-n", str(n_tokens),
                            "--temp", "0", "--ignore-eos", "-t", str(threads), "--no-echo"],
                           capture_output=True, text=True, check=True)
-    m = re.search(r"generation: (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\)", proc.stderr)
-    assert m and int(m.group(1)) == n_tokens, proc.stderr
-    return float(m.group(2))
+    p = re.search(r"prompt: (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\)", proc.stderr)
+    g = re.search(r"generation: (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\)", proc.stderr)
+    assert p and g and int(g.group(1)) == n_tokens, proc.stderr
+    return float(p.group(2)), float(g.group(2)), int(p.group(1))
 
 
 class LlamaCpp:
@@ -45,7 +54,7 @@ class LlamaCpp:
         self.llm = llama_cpp.Llama(str(model), n_ctx=n_ctx, n_batch=n_ctx, verbose=False)
         self.ctx = self.llm._ctx.ctx
         self.n_vocab = self.llm.n_vocab()
-        self.prompt = self.llm.tokenize(b"Once upon a time", add_bos=True)
+        self.prompt = self.llm.tokenize(PROMPT.encode(), add_bos=True)
 
     def clear(self):
         lib = self.lib
@@ -54,12 +63,15 @@ class LlamaCpp:
         else:
             lib.llama_kv_self_clear(self.ctx)
 
-    def tokens_per_second(self, threads, n_tokens):
+    def speeds(self, threads, n_tokens):
+        """(prompt tokens/s, generation tokens/s, prompt tokens)."""
         lib = self.lib
         lib.llama_set_n_threads(self.ctx, threads, threads)
         self.clear()
         prompt = (ctypes.c_int32 * len(self.prompt))(*self.prompt)
+        start = time.perf_counter()
         assert lib.llama_decode(self.ctx, lib.llama_batch_get_one(prompt, len(self.prompt))) == 0
+        pp = len(self.prompt) / (time.perf_counter() - start)
         tok = (ctypes.c_int32 * 1)()
         logits = lib.llama_get_logits_ith(self.ctx, -1)
         start = time.perf_counter()
@@ -67,13 +79,13 @@ class LlamaCpp:
             tok[0] = int(np.argmax(np.ctypeslib.as_array(logits, shape=(self.n_vocab,))))
             assert lib.llama_decode(self.ctx, lib.llama_batch_get_one(tok, 1)) == 0
             logits = lib.llama_get_logits_ith(self.ctx, -1)
-        return n_tokens / (time.perf_counter() - start)
+        return pp, n_tokens / (time.perf_counter() - start), len(self.prompt)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--tokens", type=int, default=128)
     args = ap.parse_args()
     from random_llama import CONFIG_15M, make_weights, write_gguf
 
@@ -81,19 +93,24 @@ def main():
     stories = tmp / "stories260K.gguf"
     subprocess.run([str(SLM), "convert", str(DATA / "tiny_lm_models/stories260K/stories260K.bin"),
                     str(DATA / "tiny_lm_models/stories260K/tok512.bin"), str(stories)], check=True, capture_output=True)
-    random15 = write_gguf(tmp / "random-15M.gguf", CONFIG_15M, make_weights(CONFIG_15M, seed=1),
+    config = dict(CONFIG_15M, ctx=512)
+    random15 = write_gguf(tmp / "random-15M.gguf", config, make_weights(config, seed=1),
                           DATA / "tokenizers/llama2_32k/tokenizer.model")
-    print(f"{'model':<14} {'threads':>7} {'slm tok/s':>10} {'llama.cpp tok/s':>16} {'ratio':>6}")
+    print(f"{'model':<12} {'threads':>7} | {'generation tok/s: slm':>21} {'llama.cpp':>9} {'ratio':>5} | "
+          f"{'prompt tok/s: slm':>17} {'llama.cpp':>9} {'ratio':>5}")
     for name, path in [("stories260K", stories), ("random-15M", random15)]:
-        peer = LlamaCpp(path, n_ctx=256)
+        peer = LlamaCpp(path, n_ctx=512)
         for threads in (1, 2):
             ours, theirs = [], []
             for _ in range(args.runs):
-                ours.append(slm_tokens_per_second(path, threads, args.tokens))
-                theirs.append(peer.tokens_per_second(threads, args.tokens))
-            a, b = statistics.median(ours), statistics.median(theirs)
-            print(f"{name:<14} {threads:>7} {a:>10.0f} {b:>16.0f} {a / b:>6.2f}", flush=True)
-    print("f32 weights, greedy decoding, median of", args.runs, "alternating runs")
+                ours.append(slm_speeds(path, threads, args.tokens))
+                theirs.append(peer.speeds(threads, args.tokens))
+            assert ours[0][2] == theirs[0][2], "the two tokenizers disagree on the prompt"
+            og, tg = statistics.median(o[1] for o in ours), statistics.median(t[1] for t in theirs)
+            op, tp = statistics.median(o[0] for o in ours), statistics.median(t[0] for t in theirs)
+            print(f"{name:<12} {threads:>7} | {og:>21.0f} {tg:>9.0f} {og / tg:>5.2f} | {op:>17.0f} {tp:>9.0f} {op / tp:>5.2f}",
+                  flush=True)
+    print(f"f32 weights; {ours[0][2]}-token prompt, {args.tokens} generated tokens; median of {args.runs} alternating runs")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,11 @@ static void ensure_selected(void) {
     }
 }
 
+bool kernels_simd_tiles(void) {
+    ensure_selected();
+    return g_dot_f32 == dot_f32_avx2;
+}
+
 const char *kernels_simd_name(void) {
     ensure_selected();
     return g_simd_name;
@@ -132,10 +137,10 @@ void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out) {
     }
 }
 
-/* Row r of W dotted with x. */
-static inline float row_dot(const slm_tensor *w, int64_t r, const float *x) {
+float dot_row(const slm_tensor *w, int64_t r, const float *x) {
     const void *row = slm_tensor_row(w, r);
     size_t n = (size_t)w->ne[0];
+    ensure_selected();
     switch (w->type) {
     case SLM_TYPE_F32: return g_dot_f32(row, x, n);
     case SLM_TYPE_F16: return g_dot_f16(row, x, n);
@@ -146,55 +151,4 @@ static inline float row_dot(const slm_tensor *w, int64_t r, const float *x) {
     }
     default: return 0.0f;
     }
-}
-
-#include "base/threadpool.h"
-
-/* Products smaller than this (in multiply-adds) run on the calling thread alone: the pool's
- * hand-off costs more than the work. */
-#define PARALLEL_MIN_MACS (1 << 15)
-
-typedef struct {
-    const matvec_job *jobs;
-    int n_jobs;
-    int64_t total_rows;
-    const float *x;
-} matvec_ctx;
-
-static void matvec_range(const matvec_ctx *c, int64_t begin, int64_t end) {
-    int64_t base = 0;
-    for (int j = 0; j < c->n_jobs && begin < end; j++) {
-        const matvec_job *job = &c->jobs[j];
-        int64_t rows = slm_tensor_rows(job->w);
-        int64_t lo = begin > base ? begin - base : 0, hi = end - base < rows ? end - base : rows;
-        for (int64_t r = lo; r < hi; r++) job->out[r] = row_dot(job->w, r, c->x);
-        base += rows;
-    }
-}
-
-static void matvec_worker(void *ctx, int ith, int nth) {
-    const matvec_ctx *c = ctx;
-    /* Split in whole groups of 4 rows so neighbouring threads do not share cache lines. */
-    int64_t groups = (c->total_rows + 3) / 4;
-    int begin, end;
-    slm_split_range((int)groups, ith, nth, &begin, &end);
-    int64_t lo = (int64_t)begin * 4, hi = (int64_t)end * 4;
-    matvec_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
-}
-
-void matvec_multi(const matvec_job *jobs, int n_jobs, const float *x) {
-    ensure_selected();
-    matvec_ctx c = {jobs, n_jobs, 0, x};
-    int64_t macs = 0;
-    for (int j = 0; j < n_jobs; j++) {
-        c.total_rows += slm_tensor_rows(jobs[j].w);
-        macs += slm_tensor_rows(jobs[j].w) * jobs[j].w->ne[0];
-    }
-    if (macs < PARALLEL_MIN_MACS || slm_pool_threads() == 1) matvec_range(&c, 0, c.total_rows);
-    else slm_pool_run(matvec_worker, &c);
-}
-
-void matvec(float *out, const slm_tensor *w, const float *x) {
-    matvec_job job = {out, w};
-    matvec_multi(&job, 1, x);
 }

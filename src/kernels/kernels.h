@@ -13,6 +13,8 @@ bool kernels_type_supported(slm_type type);
 /* Selects the scalar reference kernels (true) or the best SIMD kernels the CPU has (false).
  * SIMD is the default unless the environment sets SLM_NO_SIMD=1. */
 void kernels_force_scalar(bool scalar);
+/* True when the AVX2 kernels are selected (the tiled matmul may be used). */
+bool kernels_simd_tiles(void);
 /* Name of the kernel set in use: "avx2" or "scalar". */
 const char *kernels_simd_name(void);
 
@@ -23,19 +25,24 @@ float dot_f16_scalar(const uint16_t *a, const float *b, size_t n);
 /* The same with the selected (possibly SIMD) kernels. */
 float dot_f32(const float *a, const float *b, size_t n);
 float dot_f16(const uint16_t *a, const float *b, size_t n);
+/* Row r of W (f32, f16 or bf16) dotted with x, with the selected kernels. */
+float dot_row(const slm_tensor *w, int64_t r, const float *x);
 /* Converts row r of a tensor to n floats (f32, f16, bf16). */
 void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out);
 
-/* One matrix x vector product out = W x: W is (rows, cols), x (cols), out (rows). */
+/* One product of a weight matrix W (rows, cols) with n_tok input vectors: the output for
+ * input b is the `rows` floats at out + b * ld_out. */
 typedef struct {
     float *out;
+    int ld_out;
     const slm_tensor *w;
-} matvec_job;
+} matmul_job;
 
-/* Runs n_jobs products that share the input x on the thread pool (rows split across threads;
- * small products run on the caller alone). */
-void matvec_multi(const matvec_job *jobs, int n_jobs, const float *x);
-/* out = W x on the thread pool. */
+/* Runs n_jobs products that share the inputs x (n_tok vectors of cols floats, ld_x apart) on
+ * the thread pool: rows are split across threads, and each weight row is read once for all
+ * n_tok inputs. Small products run on the caller alone. */
+void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x);
+/* out = W x for one vector x, on the thread pool. */
 void matvec(float *out, const slm_tensor *w, const float *x);
 
 /* out = x / sqrt(mean(x^2) + eps) * weight, n elements (out may alias x). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/threadpool.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
 
@@ -178,55 +179,96 @@ slm_status llama_bind_llama2c(slm_model *m) {
 
 /* ---------------------------------------------------------------- forward pass */
 
-slm_status llama_forward(const slm_model *m, model_state *s, int token, int pos, float **logits) {
+/* Causal attention of n query tokens (positions pos..pos+n-1) over the cache, heads split
+ * across threads. */
+typedef struct {
+    const model_hparams *hp;
+    model_state *s;
+    const float *kc, *vc; /* this layer's cache */
+    int n, pos;
+} attention_ctx;
+
+static void attention_heads(void *arg, int ith, int nth) {
+    const attention_ctx *c = arg;
+    const model_hparams *hp = c->hp;
+    model_state *s = c->s;
+    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int h0, h1;
+    slm_split_range(hp->n_head, ith, nth, &h0, &h1);
+    for (int h = h0; h < h1; h++) {
+        float *att = s->att + (size_t)h * s->n_ctx;
+        const int kvh = h / group;
+        for (int b = 0; b < c->n; b++) {
+            const int last = c->pos + b; /* the token attends to positions 0..last */
+            const float *q = s->q + (size_t)b * q_dim + h * hd;
+            for (int t = 0; t <= last; t++) att[t] = dot_f32(q, c->kc + (size_t)t * kv_dim + kvh * hd, (size_t)hd) * scale;
+            softmax(att, last + 1);
+            float *out = s->xb2 + (size_t)b * hp->n_embd + h * hd;
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int t = 0; t <= last; t++) {
+                const float *v = c->vc + (size_t)t * kv_dim + kvh * hd;
+                const float a = att[t];
+                for (int i = 0; i < hd; i++) out[i] += a * v[i];
+            }
+        }
+    }
+}
+
+/* Work below which attention runs on the calling thread alone (multiply-adds). */
+#define ATTENTION_PARALLEL_MIN (1 << 15)
+
+slm_status llama_forward(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits) {
     const model_hparams *hp = &m->hp;
-    if (token < 0 || token >= hp->n_vocab)
-        return slm_error(SLM_ERR_RANGE, "token id %d is outside the vocabulary (%d)", token, hp->n_vocab);
-    if (pos < 0 || pos >= s->n_ctx)
-        return slm_error(SLM_ERR_RANGE, "position %d is outside the context (%d tokens)", pos, s->n_ctx);
-    const int E = hp->n_embd, hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, group = hp->n_head / hp->n_head_kv;
-    const float att_scale = 1.0f / sqrtf((float)hd);
-    float *x = s->x;
-    tensor_row_to_f32(&m->tok_embd, token, x);
-    for (int i = 0; i < hd / 2; i++) {
-        float angle = (float)pos * s->rope_freq[i];
-        s->rope_cos[i] = cosf(angle);
-        s->rope_sin[i] = sinf(angle);
+    if (n < 1 || n > MODEL_MAX_BATCH) return slm_error(SLM_ERR_INVALID_ARG, "batch of %d tokens (1..%d)", n, MODEL_MAX_BATCH);
+    if (pos < 0 || pos + n > s->n_ctx)
+        return slm_error(SLM_ERR_RANGE, "positions %d..%d are outside the context (%d tokens)", pos, pos + n - 1, s->n_ctx);
+    for (int b = 0; b < n; b++)
+        if (tokens[b] < 0 || tokens[b] >= hp->n_vocab)
+            return slm_error(SLM_ERR_RANGE, "token id %d is outside the vocabulary (%d)", tokens[b], hp->n_vocab);
+    const int E = hp->n_embd, F = hp->n_ff, hd = hp->head_dim, half = hd / 2, kv_dim = hp->n_head_kv * hd,
+              q_dim = hp->n_head * hd;
+    for (int b = 0; b < n; b++) {
+        tensor_row_to_f32(&m->tok_embd, tokens[b], s->x + (size_t)b * E);
+        for (int i = 0; i < half; i++) {
+            float angle = (float)(pos + b) * s->rope_freq[i];
+            s->rope_cos[b * half + i] = cosf(angle);
+            s->rope_sin[b * half + i] = sinf(angle);
+        }
     }
     for (int l = 0; l < hp->n_layer; l++) {
         const llama_layer *L = &m->layers[l];
         float *kc = s->key_cache + ((size_t)l * s->n_ctx) * kv_dim;
         float *vc = s->value_cache + ((size_t)l * s->n_ctx) * kv_dim;
-        rmsnorm(s->xb, x, L->attn_norm.data, E, hp->norm_eps);
-        matvec_job qkv[3] = {{s->q, &L->wq}, {kc + (size_t)pos * kv_dim, &L->wk}, {vc + (size_t)pos * kv_dim, &L->wv}};
-        matvec_multi(qkv, 3, s->xb);
-        rope_pairs(s->q, hp->n_head, hd, s->rope_cos, s->rope_sin);
-        rope_pairs(kc + (size_t)pos * kv_dim, hp->n_head_kv, hd, s->rope_cos, s->rope_sin);
-        for (int h = 0; h < hp->n_head; h++) {
-            const float *q = s->q + h * hd;
-            float *att = s->att + (size_t)h * s->n_ctx;
-            int kvh = h / group;
-            for (int t = 0; t <= pos; t++) att[t] = dot_f32(q, kc + (size_t)t * kv_dim + kvh * hd, (size_t)hd) * att_scale;
-            softmax(att, pos + 1);
-            float *out = s->xb2 + h * hd;
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int t = 0; t <= pos; t++) {
-                const float *v = vc + (size_t)t * kv_dim + kvh * hd;
-                float a = att[t];
-                for (int i = 0; i < hd; i++) out[i] += a * v[i];
-            }
+        for (int b = 0; b < n; b++)
+            rmsnorm(s->xb + (size_t)b * E, s->x + (size_t)b * E, L->attn_norm.data, E, hp->norm_eps);
+        /* q, k and v; k and v go straight into the cache rows of their positions */
+        matmul_job qkv[3] = {{s->q, q_dim, &L->wq}, {kc + (size_t)pos * kv_dim, kv_dim, &L->wk},
+                             {vc + (size_t)pos * kv_dim, kv_dim, &L->wv}};
+        matmul_multi(qkv, 3, s->xb, n, E);
+        for (int b = 0; b < n; b++) {
+            rope_pairs(s->q + (size_t)b * q_dim, hp->n_head, hd, s->rope_cos + b * half, s->rope_sin + b * half);
+            rope_pairs(kc + (size_t)(pos + b) * kv_dim, hp->n_head_kv, hd, s->rope_cos + b * half, s->rope_sin + b * half);
         }
-        matvec(s->xb, &L->wo, s->xb2);
-        for (int i = 0; i < E; i++) x[i] += s->xb[i];
-        rmsnorm(s->xb, x, L->ffn_norm.data, E, hp->norm_eps);
-        matvec_job ffn[2] = {{s->hb, &L->w_gate}, {s->hb2, &L->w_up}};
-        matvec_multi(ffn, 2, s->xb);
-        swiglu(s->hb, s->hb2, hp->n_ff);
-        matvec(s->xb, &L->w_down, s->hb);
-        for (int i = 0; i < E; i++) x[i] += s->xb[i];
+        attention_ctx ac = {hp, s, kc, vc, n, pos};
+        if ((int64_t)n * (pos + n) * q_dim < ATTENTION_PARALLEL_MIN) attention_heads(&ac, 0, 1);
+        else slm_pool_run(attention_heads, &ac);
+        matmul_job wo = {s->xb, E, &L->wo};
+        matmul_multi(&wo, 1, s->xb2, n, E);
+        for (size_t i = 0; i < (size_t)n * E; i++) s->x[i] += s->xb[i];
+        for (int b = 0; b < n; b++)
+            rmsnorm(s->xb + (size_t)b * E, s->x + (size_t)b * E, L->ffn_norm.data, E, hp->norm_eps);
+        matmul_job ffn[2] = {{s->hb, F, &L->w_gate}, {s->hb2, F, &L->w_up}};
+        matmul_multi(ffn, 2, s->xb, n, E);
+        swiglu(s->hb, s->hb2, n * F);
+        matmul_job down = {s->xb, E, &L->w_down};
+        matmul_multi(&down, 1, s->hb, n, F);
+        for (size_t i = 0; i < (size_t)n * E; i++) s->x[i] += s->xb[i];
     }
-    rmsnorm(x, x, m->output_norm.data, E, hp->norm_eps);
-    matvec(s->logits, &m->output, x);
+    /* logits of the last token only */
+    float *last = s->x + (size_t)(n - 1) * E;
+    rmsnorm(last, last, m->output_norm.data, E, hp->norm_eps);
+    matvec(s->logits, &m->output, last);
     *logits = s->logits;
     return SLM_OK;
 }

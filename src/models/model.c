@@ -152,12 +152,13 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     *out = NULL;
     if (n_ctx <= 0 || n_ctx > (1 << 24)) return slm_error(SLM_ERR_RANGE, "context length %d is out of range", n_ctx);
     size_t E = (size_t)hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim,
-           F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx;
+           F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx, B = MODEL_MAX_BATCH;
     /* Sizes of each buffer, each rounded up to 16 floats so all stay 64-byte aligned. */
-    size_t sizes[14] = {E, E, E, Q, KV, KV, F, F, (size_t)hp->n_head * C, (size_t)hp->n_vocab, half, half, half,
-                        (size_t)hp->n_layer * C * KV * 2};
+    enum { N_BUFFERS = 12 };
+    size_t sizes[N_BUFFERS] = {B * E, B * E, B * E, B * Q, B * F, B * F, (size_t)hp->n_head * C, (size_t)hp->n_vocab,
+                               B * half, B * half, half, (size_t)hp->n_layer * C * KV * 2};
     size_t total = 0;
-    for (int i = 0; i < 14; i++) {
+    for (int i = 0; i < N_BUFFERS; i++) {
         size_t r = (sizes[i] + 15) / 16 * 16;
         if (r > (SIZE_MAX / sizeof(float) - total)) return slm_error(SLM_ERR_NOMEM, "forward state size overflows");
         total += r;
@@ -171,9 +172,9 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     }
     s->block = p;
     s->n_ctx = n_ctx;
-    float **slots[14] = {&s->x, &s->xb, &s->xb2, &s->q, &s->k, &s->v, &s->hb, &s->hb2, &s->att, &s->logits,
-                         &s->rope_cos, &s->rope_sin, &s->rope_freq, &s->key_cache};
-    for (int i = 0; i < 14; i++) {
+    float **slots[N_BUFFERS] = {&s->x, &s->xb, &s->xb2, &s->q, &s->hb, &s->hb2, &s->att, &s->logits,
+                                &s->rope_cos, &s->rope_sin, &s->rope_freq, &s->key_cache};
+    for (int i = 0; i < N_BUFFERS; i++) {
         *slots[i] = p;
         p += (sizes[i] + 15) / 16 * 16;
     }

@@ -38,20 +38,24 @@ struct slm_model {
     int is_gguf;
     gguf_file gguf;
     llama2c_checkpoint ckpt;
-    /* the architecture's forward pass: logits for token at pos, given the state's cache */
-    slm_status (*forward)(const slm_model *m, model_state *s, int token, int pos, float **logits);
+    /* the architecture's forward pass over n tokens at positions pos.. pos+n-1 (n at most
+       MODEL_MAX_BATCH); *logits receives the logits after the last token */
+    slm_status (*forward)(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits);
 };
 
-/* Buffers and KV cache of one sequence, allocated once. */
+/* Tokens evaluated together (a prompt is cut into batches of this many). */
+#define MODEL_MAX_BATCH 64
+
+/* Buffers and KV cache of one sequence, allocated once. Per-token buffers hold up to
+ * MODEL_MAX_BATCH rows. */
 struct model_state {
     int n_ctx;
-    float *x, *xb, *xb2;     /* (n_embd) */
-    float *q;                /* (n_head*head_dim) */
-    float *k, *v;            /* (n_head_kv*head_dim) current position */
-    float *hb, *hb2;         /* (n_ff) */
-    float *att;              /* (n_head, n_ctx) */
+    float *x, *xb, *xb2;     /* (MODEL_MAX_BATCH, n_embd) */
+    float *q;                /* (MODEL_MAX_BATCH, n_head*head_dim) */
+    float *hb, *hb2;         /* (MODEL_MAX_BATCH, n_ff) */
+    float *att;              /* (n_head, n_ctx) attention weights, one row per head */
     float *logits;           /* (n_vocab) */
-    float *rope_cos, *rope_sin; /* (head_dim/2) for the current position */
+    float *rope_cos, *rope_sin; /* (MODEL_MAX_BATCH, head_dim/2) for the batch's positions */
     float *rope_freq;        /* (head_dim/2) */
     float *key_cache, *value_cache; /* (n_layer, n_ctx, n_head_kv*head_dim) */
     void *block;             /* the one allocation behind all of the above */
@@ -66,7 +70,7 @@ void model_state_free(model_state *s);
 slm_status llama_bind_gguf(slm_model *m, const char *arch);
 /* Binds a llama-architecture model from a llama2.c checkpoint. */
 slm_status llama_bind_llama2c(slm_model *m);
-/* The llama forward pass (RMSNorm, RoPE, grouped-query attention, SwiGLU). */
-slm_status llama_forward(const slm_model *m, model_state *s, int token, int pos, float **logits);
+/* The llama forward pass (RMSNorm, RoPE, grouped-query attention, SwiGLU) over a batch. */
+slm_status llama_forward(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits);
 
 #endif

@@ -41,10 +41,11 @@ slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, con
     if (n > (size_t)(s->state->n_ctx - s->n_past))
         return slm_error(SLM_ERR_RANGE, "context full: %d + %zu tokens exceed the context of %d", s->n_past, n, s->state->n_ctx);
     float *out = NULL;
-    for (size_t i = 0; i < n; i++) {
-        slm_status st = s->model->forward(s->model, s->state, tokens[i], s->n_past, &out);
+    for (size_t i = 0; i < n; i += MODEL_MAX_BATCH) {
+        int batch = n - i < MODEL_MAX_BATCH ? (int)(n - i) : MODEL_MAX_BATCH;
+        slm_status st = s->model->forward(s->model, s->state, tokens + i, batch, s->n_past, &out);
         if (st != SLM_OK) return st;
-        s->n_past++;
+        s->n_past += batch;
     }
     *logits = out;
     return SLM_OK;

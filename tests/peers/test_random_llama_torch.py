@@ -27,3 +27,9 @@ def test_logits_match_pytorch(tools, tmp_path, variant):
     diff = np.abs(got - want).max()
     print(f"{variant}: max |slm - torch| = {diff:.3g}, logit scale {np.abs(want).max():.3g}")
     assert diff < 1e-4, f"max abs diff {diff}"
+    # the same positions with the first 12 tokens evaluated as one batch (prompt processing)
+    out = run([tools / "logits_dump", path, "--tokens", ",".join(map(str, TOKENS)), "--positions", str(len(TOKENS)),
+               "--prefill", "12"]).stdout.decode()
+    batched = np.array([[float(x) for x in line.split("\t")[2].split()] for line in out.strip().split("\n")])
+    assert batched.shape == (len(TOKENS) - 11, 32000)
+    assert np.abs(batched - want[11:]).max() < 1e-4

@@ -2,7 +2,10 @@
  * "pos <TAB> input_token <TAB> logits..." (%.8g), the format of the llama2.c reference dumps.
  * Inputs are either a prompt (greedy continuation after it, like llama2.c's run.c) or an exact
  * list of token ids.
- * usage: logits_dump MODEL [--tokenizer T] (--prompt TEXT | --tokens 1,2,3) [--positions N] */
+ * With --prefill K the first K tokens are evaluated in one batched call (only the logits of
+ * position K-1 are printed for them), the rest one at a time.
+ * usage: logits_dump MODEL [--tokenizer T] (--prompt TEXT | --tokens 1,2,3) [--positions N]
+ *                    [--prefill K] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +19,13 @@ static int fail(void) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *tokenizer = NULL, *prompt = NULL, *token_list = NULL;
-    int positions = 32;
+    int positions = 32, prefill = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tokenizer") == 0 && i + 1 < argc) tokenizer = argv[++i];
         else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) prompt = argv[++i];
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) token_list = argv[++i];
         else if (strcmp(argv[i], "--positions") == 0 && i + 1 < argc) positions = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--prefill") == 0 && i + 1 < argc) prefill = atoi(argv[++i]);
         else if (!model_path) model_path = argv[i];
         else {
             fprintf(stderr, "usage: logits_dump MODEL [--tokenizer T] (--prompt TEXT | --tokens 1,2,3) [--positions N]\n");
@@ -53,9 +57,13 @@ int main(int argc, char **argv) {
     }
     int slm_vocab = slm_vocab_size(slm_model_tokenizer(model));
     int32_t token = ids[0];
-    for (int pos = 0; pos < positions; pos++) {
+    if (prefill > (int)n_ids) prefill = (int)n_ids;
+    for (int pos = prefill > 0 ? prefill - 1 : 0; pos < positions; pos++) {
         const float *logits;
-        if (slm_session_eval(session, &token, 1, &logits) != SLM_OK) return fail();
+        if (pos == prefill - 1) {
+            if (slm_session_eval(session, ids, (size_t)prefill, &logits) != SLM_OK) return fail();
+            token = ids[pos];
+        } else if (slm_session_eval(session, &token, 1, &logits) != SLM_OK) return fail();
         printf("%d\t%d\t", pos, token);
         for (int i = 0; i < slm_vocab; i++) printf(i ? " %.8g" : "%.8g", logits[i]);
         printf("\n");

@@ -86,6 +86,44 @@ static void test_matvec_threads_and_scalar(void) {
     free(wh);
 }
 
+static void test_matmul_batches(void) {
+    enum { ROWS = 301, COLS = 264, TOKS = 7 };
+    float *w = malloc(sizeof(float) * ROWS * COLS), *x = malloc(sizeof(float) * TOKS * COLS);
+    float *out = malloc(sizeof(float) * TOKS * ROWS);
+    uint16_t *wh = malloc(sizeof(uint16_t) * ROWS * COLS);
+    slm_rng rng;
+    slm_rng_seed(&rng, 11);
+    for (int i = 0; i < ROWS * COLS; i++) wh[i] = slm_f32_to_f16(w[i] = slm_rng_f32(&rng) - 0.5f);
+    for (int i = 0; i < TOKS * COLS; i++) x[i] = slm_rng_f32(&rng) - 0.5f;
+    slm_tensor t32 = {.name = "w", .type = SLM_TYPE_F32, .n_dims = 2, .ne = {COLS, ROWS, 1, 1}, .data = w, .row_bytes = COLS * 4};
+    slm_tensor t16 = t32;
+    t16.type = SLM_TYPE_F16;
+    t16.data = wh;
+    t16.row_bytes = COLS * 2;
+    for (int k = 0; k < 2; k++)
+        for (int n_tok = 1; n_tok <= TOKS; n_tok++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int scalar = 0; scalar <= 1; scalar++) {
+                    slm_set_threads(threads);
+                    kernels_force_scalar(scalar);
+                    matmul_job job = {out, ROWS, k ? &t16 : &t32};
+                    matmul_multi(&job, 1, x, n_tok, COLS);
+                    float worst = 0;
+                    for (int b = 0; b < n_tok; b++)
+                        for (int r = 0; r < ROWS; r++) {
+                            float ref = k ? dot_f16_scalar(wh + r * COLS, x + b * COLS, COLS) : dot_f32_scalar(w + r * COLS, x + b * COLS, COLS);
+                            worst = fmaxf(worst, fabsf(out[b * ROWS + r] - ref));
+                        }
+                    CHECK(worst < 1e-4f, "%s matmul, %d tokens, %d threads, %s: max diff %g", k ? "f16" : "f32", n_tok,
+                          threads, scalar ? "scalar" : kernels_simd_name(), worst);
+                }
+    kernels_force_scalar(false);
+    free(w);
+    free(wh);
+    free(x);
+    free(out);
+}
+
 static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 1, 2}, out[4];
     rmsnorm(out, x, w, 4, 0.0f);
@@ -103,6 +141,7 @@ int main(void) {
     test_f16_roundtrip();
     test_dot_simd_matches_scalar();
     test_matvec_threads_and_scalar();
+    test_matmul_batches();
     test_ops();
     return check_summary("test_kernels");
 }

@@ -1,0 +1,117 @@
+/* matmul.c — weight matrix times a batch of activation vectors, split by rows across the
+ * thread pool. Each weight row is loaded once and dotted with every input vector while it is
+ * in L1, so a batch of prompt tokens reads the weights once instead of once per token. */
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "base/threadpool.h"
+#include "kernels/kernels.h"
+
+/* Products smaller than this (in multiply-adds) run on the calling thread alone: the pool's
+ * hand-off costs more than the work. */
+#define PARALLEL_MIN_MACS (1 << 16)
+
+
+typedef struct {
+    const matmul_job *jobs;
+    int n_jobs;
+    int64_t total_rows;
+    const float *x;
+    int n_tok, ld_x;
+} matmul_ctx;
+
+/* 4 weight rows x 3 inputs at a time: each loaded weight vector serves 3 inputs and each
+ * input vector 4 rows (12 accumulators, 7 loads per 12 FMAs). f32 or f16 weights; cols must
+ * be a multiple of 8. */
+#define TILE_ROWS 4
+#define TILE_TOKS 3
+
+__attribute__((target("avx2,fma,f16c"))) static inline __m256 load_w(const void *row, slm_type type, int64_t k) {
+    if (type == SLM_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+    return _mm256_loadu_ps((const float *)row + k);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void tile_4x3(const matmul_job *job, const matmul_ctx *c, int64_t r, int b) {
+    const slm_tensor *w = job->w;
+    const void *rows[TILE_ROWS];
+    for (int i = 0; i < TILE_ROWS; i++) rows[i] = slm_tensor_row(w, r + i);
+    const float *x0 = c->x + (int64_t)b * c->ld_x, *x1 = x0 + c->ld_x, *x2 = x1 + c->ld_x;
+    __m256 acc[TILE_ROWS][TILE_TOKS];
+    for (int i = 0; i < TILE_ROWS; i++)
+        for (int t = 0; t < TILE_TOKS; t++) acc[i][t] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < w->ne[0]; k += 8) {
+        __m256 a = _mm256_loadu_ps(x0 + k), bb = _mm256_loadu_ps(x1 + k), cc = _mm256_loadu_ps(x2 + k);
+        for (int i = 0; i < TILE_ROWS; i++) {
+            __m256 wv = load_w(rows[i], w->type, k);
+            acc[i][0] = _mm256_fmadd_ps(wv, a, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(wv, bb, acc[i][1]);
+            acc[i][2] = _mm256_fmadd_ps(wv, cc, acc[i][2]);
+        }
+    }
+    for (int i = 0; i < TILE_ROWS; i++)
+        for (int t = 0; t < TILE_TOKS; t++) job->out[(int64_t)(b + t) * job->ld_out + r + i] = hsum(acc[i][t]);
+}
+
+/* Rows [lo, hi) of one job for every input: tiles where they fit, single dots elsewhere. */
+static void matmul_rows(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
+    const slm_tensor *w = job->w;
+    bool tiled = kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0 &&
+                 c->n_tok >= TILE_TOKS;
+    int64_t r = lo;
+    if (tiled) {
+        int full_toks = c->n_tok - c->n_tok % TILE_TOKS;
+        for (; r + TILE_ROWS <= hi; r += TILE_ROWS) {
+            for (int b = 0; b < full_toks; b += TILE_TOKS) tile_4x3(job, c, r, b);
+            for (int b = full_toks; b < c->n_tok; b++)
+                for (int i = 0; i < TILE_ROWS; i++)
+                    job->out[(int64_t)b * job->ld_out + r + i] = dot_row(w, r + i, c->x + (int64_t)b * c->ld_x);
+        }
+    }
+    for (; r < hi; r++)
+        for (int b = 0; b < c->n_tok; b++)
+            job->out[(int64_t)b * job->ld_out + r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
+}
+
+/* Rows [begin, end) of the jobs taken as one concatenated matrix. */
+static void matmul_range(const matmul_ctx *c, int64_t begin, int64_t end) {
+    int64_t base = 0;
+    for (int j = 0; j < c->n_jobs && begin < end; j++) {
+        int64_t rows = slm_tensor_rows(c->jobs[j].w);
+        int64_t lo = begin > base ? begin - base : 0, hi = end - base < rows ? end - base : rows;
+        if (lo < hi) matmul_rows(&c->jobs[j], c, lo, hi);
+        base += rows;
+    }
+}
+
+static void matmul_worker(void *ctx, int ith, int nth) {
+    const matmul_ctx *c = ctx;
+    /* whole groups of 4 rows, so neighbouring threads do not share output cache lines */
+    int64_t groups = (c->total_rows + 3) / 4;
+    int begin, end;
+    slm_split_range((int)groups, ith, nth, &begin, &end);
+    int64_t lo = (int64_t)begin * 4, hi = (int64_t)end * 4;
+    matmul_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
+}
+
+void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x) {
+    matmul_ctx c = {jobs, n_jobs, 0, x, n_tok, ld_x};
+    int64_t macs = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        c.total_rows += slm_tensor_rows(jobs[j].w);
+        macs += slm_tensor_rows(jobs[j].w) * jobs[j].w->ne[0] * n_tok;
+    }
+    if (macs < PARALLEL_MIN_MACS || slm_pool_threads() == 1) matmul_range(&c, 0, c.total_rows);
+    else slm_pool_run(matmul_worker, &c);
+}
+
+void matvec(float *out, const slm_tensor *w, const float *x) {
+    matmul_job job = {out, (int)slm_tensor_rows(w), w};
+    matmul_multi(&job, 1, x, 1, (int)w->ne[0]);
+}
