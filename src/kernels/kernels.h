@@ -45,6 +45,15 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
 /* out = W x for one vector x, on the thread pool. */
 void matvec(float *out, const slm_tensor *w, const float *x);
 
+/* One attention head: scores[t] = (q . k_t) * scale for the n positions t whose keys and
+ * values are rows k + t*stride and v + t*stride (hd floats each), softmax, then
+ * out = sum_t scores[t] v_t. scores holds n floats of scratch. */
+void attention_head(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                    float scale, float *scores);
+/* The scalar reference of attention_head. */
+void attention_head_scalar(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                           float scale, float *scores);
+
 /* out = x / sqrt(mean(x^2) + eps) * weight, n elements (out may alias x). */
 void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 /* In-place softmax of n values. */

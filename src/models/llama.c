@@ -199,19 +199,9 @@ static void attention_heads(void *arg, int ith, int nth) {
     for (int h = h0; h < h1; h++) {
         float *att = s->att + (size_t)h * s->n_ctx;
         const int kvh = h / group;
-        for (int b = 0; b < c->n; b++) {
-            const int last = c->pos + b; /* the token attends to positions 0..last */
-            const float *q = s->q + (size_t)b * q_dim + h * hd;
-            for (int t = 0; t <= last; t++) att[t] = dot_f32(q, c->kc + (size_t)t * kv_dim + kvh * hd, (size_t)hd) * scale;
-            softmax(att, last + 1);
-            float *out = s->xb2 + (size_t)b * hp->n_embd + h * hd;
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int t = 0; t <= last; t++) {
-                const float *v = c->vc + (size_t)t * kv_dim + kvh * hd;
-                const float a = att[t];
-                for (int i = 0; i < hd; i++) out[i] += a * v[i];
-            }
-        }
+        for (int b = 0; b < c->n; b++) /* token b attends to positions 0..pos+b */
+            attention_head(s->xb2 + (size_t)b * hp->n_embd + h * hd, s->q + (size_t)b * q_dim + h * hd,
+                           c->kc + kvh * hd, c->vc + kvh * hd, (size_t)kv_dim, c->pos + b + 1, hd, scale, att);
     }
 }
 

@@ -124,6 +124,26 @@ static void test_matmul_batches(void) {
     free(out);
 }
 
+static void test_attention(void) {
+    enum { HD = 16, N = 37, STRIDE = 40 };
+    float q[HD], k[N * STRIDE], v[N * STRIDE], ref[HD], out[HD], sc[N];
+    slm_rng rng;
+    slm_rng_seed(&rng, 5);
+    for (int i = 0; i < HD; i++) q[i] = slm_rng_f32(&rng) * 2 - 1;
+    for (int i = 0; i < N * STRIDE; i++) k[i] = slm_rng_f32(&rng) * 2 - 1, v[i] = slm_rng_f32(&rng) * 2 - 1;
+    for (int n = 1; n <= N; n += 6) {
+        attention_head_scalar(ref, q, k, v, STRIDE, n, HD, 0.25f, sc);
+        kernels_force_scalar(false);
+        attention_head(out, q, k, v, STRIDE, n, HD, 0.25f, sc);
+        float worst = 0;
+        for (int i = 0; i < HD; i++) worst = fmaxf(worst, fabsf(out[i] - ref[i]));
+        CHECK(worst < 1e-5f, "attention n=%d (%s): %g", n, kernels_simd_name(), worst);
+    }
+    /* one position: the output is that position's value */
+    attention_head(out, q, k, v, STRIDE, 1, HD, 0.25f, sc);
+    CHECK(fabsf(out[3] - v[3]) < 1e-6f, "single position");
+}
+
 static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 1, 2}, out[4];
     rmsnorm(out, x, w, 4, 0.0f);
@@ -142,6 +162,7 @@ int main(void) {
     test_dot_simd_matches_scalar();
     test_matvec_threads_and_scalar();
     test_matmul_batches();
+    test_attention();
     test_ops();
     return check_summary("test_kernels");
 }

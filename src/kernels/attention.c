@@ -1,0 +1,50 @@
+/* attention.c — one query head attending over n cached positions: scores = q·k_t * scale,
+ * softmax, out = sum_t p_t v_t. Scalar reference and an AVX2+FMA path (head sizes that are a
+ * multiple of 8), chosen with the other kernels. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+void attention_head_scalar(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                           float scale, float *scores) {
+    for (int t = 0; t < n; t++) {
+        const float *kt = k + (size_t)t * stride;
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s += q[i] * kt[i];
+        scores[t] = s * scale;
+    }
+    softmax(scores, n);
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int t = 0; t < n; t++) {
+        const float *vt = v + (size_t)t * stride;
+        const float p = scores[t];
+        for (int i = 0; i < hd; i++) out[i] += p * vt[i];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void attention_head_avx2(float *out, const float *q, const float *k,
+                                                                     const float *v, size_t stride, int n, int hd,
+                                                                     float scale, float *scores) {
+    for (int t = 0; t < n; t++) {
+        const float *kt = k + (size_t)t * stride;
+        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kt));
+        for (int i = 8; i < hd; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kt + i), acc);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        scores[t] = _mm_cvtss_f32(s) * scale;
+    }
+    softmax(scores, n);
+    for (int i = 0; i < hd; i += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int t = 0; t < n; t++) acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[t]), _mm256_loadu_ps(v + (size_t)t * stride + i), acc);
+        _mm256_storeu_ps(out + i, acc);
+    }
+}
+
+void attention_head(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
+                    float scale, float *scores) {
+    if (hd % 8 == 0 && kernels_simd_tiles()) attention_head_avx2(out, q, k, v, stride, n, hd, scale, scores);
+    else attention_head_scalar(out, q, k, v, stride, n, hd, scale, scores);
+}
