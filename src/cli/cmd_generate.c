@@ -1,8 +1,10 @@
 /* cmd_generate.c — `slm generate`: stream a model's continuation of a prompt to stdout and its
  * speed and peak memory to stderr. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -22,13 +24,41 @@ static int print_piece(const char *text, size_t len, void *user) {
     return 0;
 }
 
+/* The whole file as a NUL-terminated string (caller frees), or NULL after printing an error. */
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap) {
+            char *b = cap > (64u << 20) ? NULL : realloc(buf, cap *= 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+            } else buf = b;
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        fprintf(stderr, "error: %s: too large or out of memory (prompts are limited to 64 MiB)\n", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static int fail(const char *what) {
     fprintf(stderr, "error: %s%s%s\n", what ? what : "", what ? ": " : "", slm_last_error());
     return 1;
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *tokenizer_path = NULL, *prompt = "", *stop = NULL;
+    const char *model_path = NULL, *tokenizer_path = NULL, *prompt = "", *prompt_file = NULL, *stop = NULL;
     int threads = 0, n_predict = -1, steps = 0, n_ctx = 0, no_bos = 0, no_echo = 0, ignore_eos = 0;
     slm_generate_params gp = slm_generate_defaults();
     slm_sampling_params *sp = &gp.sampling;
@@ -36,6 +66,7 @@ int cmd_generate(int argc, char **argv) {
         {"-m", "--model", OPT_STRING, &model_path, "model file (GGUF or llama2.c .bin)"},
         {NULL, "--tokenizer", OPT_STRING, &tokenizer_path, "tokenizer for a llama2.c checkpoint"},
         {"-p", "--prompt", OPT_STRING, &prompt, "prompt text (default: empty, start from BOS)"},
+        {"-f", "--file", OPT_STRING, &prompt_file, "read the prompt from a file"},
         {"-n", "--n-predict", OPT_INT, &n_predict, "tokens to generate (default -1: until EOS or the context is full)"},
         {NULL, "--steps", OPT_INT, &steps, "stop after this many positions, prompt included (llama2.c's -n)"},
         {"-c", "--ctx", OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)"},
@@ -64,14 +95,23 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "error: --threads, --steps and --ctx must not be negative\n");
         return 2;
     }
+    char *file_text = NULL;
+    if (prompt_file) {
+        if (!(file_text = read_text_file(prompt_file))) return 1;
+        prompt = file_text;
+    }
     if (slm_set_threads(threads) != SLM_OK) return fail(NULL);
     slm_model *model = NULL;
     slm_session *session = NULL;
     slm_model_params mp = {.tokenizer_path = tokenizer_path};
-    if (slm_model_load(model_path, &mp, &model) != SLM_OK) return fail(NULL);
+    if (slm_model_load(model_path, &mp, &model) != SLM_OK) {
+        free(file_text);
+        return fail(NULL);
+    }
     slm_session_params sparams = {.n_ctx = n_ctx};
     if (slm_session_new(model, &sparams, &session) != SLM_OK) {
         slm_model_free(model);
+        free(file_text);
         return fail(NULL);
     }
     const char *stops[2] = {stop, NULL};
@@ -94,5 +134,6 @@ int cmd_generate(int argc, char **argv) {
     }
     slm_session_free(session);
     slm_model_free(model);
+    free(file_text);
     return st == SLM_OK ? 0 : fail(NULL);
 }
