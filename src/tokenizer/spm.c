@@ -1,57 +1,20 @@
 /* spm.c — SentencePiece-style BPE: encode by repeatedly merging the adjacent pair whose union
  * is the highest-scoring piece (leftmost first on ties), byte fallback for what no piece
- * covers; decode as SentencePiece does. */
+ * covers; decode as SentencePiece does. tokenizer.c splits the text at special tokens and
+ * calls in here per fragment. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/error.h"
 #include "base/utf8.h"
+#include "tokenizer/textbuf.h"
 #include "tokenizer/tokenizer.h"
 
 #define SPACE_MARK "\xE2\x96\x81" /* U+2581, SentencePiece's visible space */
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 
-/* A growable array of token ids. */
-typedef struct {
-    int32_t *ids;
-    size_t n, cap;
-} id_list;
-
-static bool ids_push(id_list *l, int32_t id) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        int32_t *p = realloc(l->ids, cap * sizeof *p);
-        if (!p) return false;
-        l->ids = p;
-        l->cap = cap;
-    }
-    l->ids[l->n++] = id;
-    return true;
-}
-
-/* A growable byte buffer. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-} byte_buf;
-
-static bool buf_put(byte_buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return false;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return true;
-}
-
-/* ---------------------------------------------------------------- BPE over one fragment */
+/* ---------------------------------------------------------------- merging, over one fragment */
 
 typedef struct {
     uint32_t start, len; /* bytes of the normalised text */
@@ -125,7 +88,7 @@ static bool try_queue(const slm_tokenizer *tok, const char *text, const symbol *
 }
 
 /* Emits the ids of one piece of normalised text (spaces already "▁"). */
-static slm_status bpe_fragment(const slm_tokenizer *tok, const char *text, size_t n, id_list *out) {
+static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, size_t n, id_list *out) {
     if (n == 0) return SLM_OK;
     symbol *sym = slm_malloc(n * sizeof(symbol), "BPE symbols");
     pair_heap heap = {0};
@@ -187,9 +150,7 @@ static bool normalise_into(byte_buf *b, const char *text, size_t n) {
     return true;
 }
 
-/* Copies text without leading and trailing spaces and with runs of spaces made one (as
- * SentencePiece's remove_extra_whitespaces). */
-static bool squeeze_spaces(byte_buf *b, const char *text, size_t n) {
+bool spm_squeeze_spaces(byte_buf *b, const char *text, size_t n) {
     if (!buf_put(b, "", 0)) return false;
     size_t i = 0;
     while (i < n && text[i] == ' ') i++;
@@ -199,64 +160,14 @@ static bool squeeze_spaces(byte_buf *b, const char *text, size_t n) {
     return true;
 }
 
-/* The special token (user-defined always, control too with parse_special) that text starts
- * with, longest first; -1 if none. */
-static int match_special(const slm_tokenizer *tok, const char *text, size_t n, int parse_special) {
-    for (int i = 0; i < tok->n_specials; i++) {
-        int id = tok->specials[i];
-        if (tok->type[id] == TOKEN_CONTROL && !parse_special) continue;
-        if (tok->len[id] <= n && memcmp(text, tok->text[id], tok->len[id]) == 0) return id;
-    }
-    return -1;
-}
-
-slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len,
-                        const slm_tokenize_options *opts, int32_t **ids, size_t *n_ids) {
-    if (!tok || (!text && len) || !ids || !n_ids) return slm_error(SLM_ERR_INVALID_ARG, "slm_tokenize: NULL argument");
-    *ids = NULL;
-    *n_ids = 0;
-    slm_tokenize_options o = opts ? *opts : (slm_tokenize_options){tok->add_bos, 0};
-    id_list out = {0};
-    byte_buf frag = {0}, trimmed = {0};
-    slm_status st = SLM_OK;
-    if (tok->remove_extra_spaces && len > 0) {
-        if (!squeeze_spaces(&trimmed, text, len)) return slm_error(SLM_ERR_NOMEM, "tokenizer: out of memory");
-        text = trimmed.s;
-        len = trimmed.n;
-    }
-    if (o.add_bos && tok->bos >= 0 && !ids_push(&out, tok->bos)) st = SLM_ERR_NOMEM;
-    bool prev_special = true; /* a space prefix goes before the first text and after specials */
-    size_t pos = 0, frag_start = 0;
-    while (st == SLM_OK && pos <= len) {
-        int sid = pos < len && tok->n_specials ? match_special(tok, text + pos, len - pos, o.parse_special) : -1;
-        if (sid < 0 && pos < len) {
-            pos++;
-            continue;
-        }
-        if (pos > frag_start) { /* text before the special token (or the end) */
-            frag.n = 0;
-            bool ok = true;
-            if (tok->add_space_prefix && prev_special) ok = buf_put(&frag, SPACE_MARK, 3);
-            ok = ok && normalise_into(&frag, text + frag_start, pos - frag_start);
-            if (!ok) st = SLM_ERR_NOMEM;
-            else st = bpe_fragment(tok, frag.s, frag.n, &out);
-            prev_special = false;
-        }
-        if (sid < 0) break;
-        if (st == SLM_OK && !ids_push(&out, sid)) st = SLM_ERR_NOMEM;
-        prev_special = true;
-        pos += tok->len[sid];
-        frag_start = pos;
-    }
+slm_status spm_encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, bool space_prefix, id_list *out) {
+    byte_buf frag = {0};
+    bool ok = buf_put(&frag, "", 0);
+    if (ok && space_prefix) ok = buf_put(&frag, SPACE_MARK, 3);
+    ok = ok && normalise_into(&frag, text, n);
+    slm_status st = ok ? merge_fragment(tok, frag.s, frag.n, out) : slm_error(SLM_ERR_NOMEM, "tokenizer: out of memory");
     free(frag.s);
-    free(trimmed.s);
-    if (st != SLM_OK) {
-        free(out.ids);
-        return st == SLM_ERR_NOMEM ? slm_error(st, "tokenizer: out of memory") : st;
-    }
-    *ids = out.ids ? out.ids : malloc(sizeof(int32_t));
-    *n_ids = out.n;
-    return *ids ? SLM_OK : slm_error(SLM_ERR_NOMEM, "tokenizer: out of memory");
+    return st;
 }
 
 /* ---------------------------------------------------------------- decoding */
@@ -292,20 +203,12 @@ static bool put_piece(byte_buf *b, const char *p, size_t n, bool strip_lead) {
     return true;
 }
 
-slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids,
-                          char **text, size_t *len) {
-    if (!tok || (!ids && n_ids) || !text) return slm_error(SLM_ERR_INVALID_ARG, "slm_detokenize: NULL argument");
-    *text = NULL;
+slm_status spm_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len) {
     byte_buf out = {0}, bytes = {0};
     bool ok = buf_put(&out, "", 0);
     bool seen_text = false; /* the dummy-prefix space is dropped from the first non-control piece */
     for (size_t i = 0; ok && i < n_ids; i++) {
         int id = ids[i];
-        if (id < 0 || id >= tok->n_vocab) {
-            free(out.s);
-            free(bytes.s);
-            return slm_error(SLM_ERR_RANGE, "detokenize: token id %d at index %zu is outside the vocabulary (%d)", id, i, tok->n_vocab);
-        }
         if (tok->type[id] == TOKEN_BYTE) {
             char c = (char)tok->byte_value[id];
             ok = buf_put(&bytes, &c, 1);
@@ -332,8 +235,7 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
     return SLM_OK;
 }
 
-int slm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap) {
-    if (id < 0 || id >= tok->n_vocab) return -1;
+int spm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap) {
     byte_buf b = {0};
     bool ok = true;
     switch (tok->type[id]) {

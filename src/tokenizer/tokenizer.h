@@ -5,8 +5,11 @@
 #define SLM_TOKENIZER_TOKENIZER_H
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "formats/gguf.h"
 #include "slm.h"
+#include "tokenizer/textbuf.h"
 
 /* Token types, numbered as in GGUF's tokenizer.ggml.token_type. */
 enum {
@@ -38,9 +41,12 @@ struct slm_tokenizer {
     /* open-addressing hash of piece -> id over all tokens */
     int32_t *slots;
     uint32_t n_slots; /* power of two */
-    /* user-defined tokens (and control tokens, for parse_special) by length, for matching */
+    /* user-defined and control tokens (control ones match only with parse_special), grouped
+       by first byte and longest first within a group: group c is
+       specials[special_start[c] .. special_start[c + 1]) */
     int32_t *specials;
     int n_specials;
+    int special_start[257];
 };
 
 /* Allocates the per-token arrays of an empty tokenizer of n_vocab tokens. */
@@ -63,4 +69,14 @@ slm_status tokenizer_from_spm_model(const char *path, slm_tokenizer **out);
 /* Reads a tokenizer file that is not GGUF: a SentencePiece .model (by extension) or a llama2.c
  * tokenizer.bin; n_vocab > 0 requires that many tokens. Caller owns *out. */
 slm_status tokenizer_from_file(const char *path, int n_vocab, slm_tokenizer **out);
+/* ---- SentencePiece BPE (spm.c) ---- */
+/* Encodes one fragment of text (no special tokens in it), with "▁" first when space_prefix. */
+slm_status spm_encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, bool space_prefix, id_list *out);
+/* text without leading/trailing spaces and with runs of spaces made one. */
+bool spm_squeeze_spaces(byte_buf *b, const char *text, size_t n);
+/* Decodes ids (already range-checked) as SentencePiece does. */
+slm_status spm_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len);
+/* The bytes token id adds after token prev (id already range-checked). */
+int spm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap);
+
 #endif

@@ -64,13 +64,15 @@ static int byte_piece_value(const char *s, uint32_t len) {
 }
 
 typedef struct {
+    uint8_t first;
     uint32_t len;
     int32_t id;
 } special_entry;
 
-/* Longest first (so matching prefers the longest special token), then by id. */
-static int by_length_desc(const void *a, const void *b) {
+/* By first byte, then longest first (matching prefers the longest special token), then id. */
+static int special_order(const void *a, const void *b) {
     const special_entry *x = a, *y = b;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
     if (x->len != y->len) return x->len < y->len ? 1 : -1;
     return x->id - y->id;
 }
@@ -108,8 +110,13 @@ slm_status tokenizer_finish(slm_tokenizer *tok) {
     }
     for (int id = 0; id < tok->n_vocab; id++)
         if ((tok->type[id] == TOKEN_USER_DEFINED || tok->type[id] == TOKEN_CONTROL) && tok->len[id] > 0)
-            order[tok->n_specials++] = (special_entry){tok->len[id], id};
-    qsort(order, (size_t)tok->n_specials, sizeof(special_entry), by_length_desc);
+            order[tok->n_specials++] = (special_entry){(uint8_t)tok->text[id][0], tok->len[id], id};
+    qsort(order, (size_t)tok->n_specials, sizeof(special_entry), special_order);
+    for (int i = 0, c = 0; c <= 256; c++) {
+        while (i < tok->n_specials && order[i].first < c) i++;
+        tok->special_start[c] = i;
+    }
+    tok->special_start[256] = tok->n_specials;
     for (int i = 0; i < tok->n_specials; i++) tok->specials[i] = order[i].id;
     free(order);
     return SLM_OK;
