@@ -123,8 +123,13 @@ bool quant_type_supported(slm_type type);
  * Handles f32, f16, bf16 and every block type above. Reference code, bit-exact with ggml. */
 void dequantize_row(slm_type type, const void *src, float *dst, int64_t n);
 /* Quantises n floats (a whole number of blocks) to type `type` at dst with the reference
- * rounding (for q4_K, q5_K, q6_K, q2_K, q3_K: the same searched scales as ggml's reference
- * quantisers, so files agree with llama.cpp's). Handles f32, f16, bf16 and every type above. */
+ * rounding (f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0: bit-exact with the gguf package, save that
+ * f16 quiets signalling NaNs; q2_K..q6_K: scales searched by weighted least squares as ggml's
+ * reference quantisers do, though the bytes need not equal llama.cpp's). Handles f32, f16, bf16
+ * and every type above. */
 void quantize_row(slm_type type, const float *src, void *dst, int64_t n);
+/* Quantises n floats (a whole number of blocks) to q8_K, the activations of K-quant dot
+ * products: d = max|x| / 127, q in [-127, 127], bsums the exact sums of 16 quants. */
+void quantize_row_q8_K(const float *x, block_q8_K *y, int64_t n);
 
 #endif
