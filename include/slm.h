@@ -252,6 +252,9 @@ typedef struct {
     int add_bos;              /* prepend BOS to the prompt (default 1) */
     int echo_prompt;          /* pass the prompt's text to the callback first (default 1) */
     int ignore_eos;           /* keep going past EOS/BOS (for benchmarks; default 0) */
+    int parse_special;        /* recognise special tokens written in the prompt (chat; default 0) */
+    int reuse_cache;          /* keep the session's cached tokens that start the new prompt and
+                                 evaluate only the rest (multi-turn chat; default 0) */
     const char *const *stop;  /* NULL-terminated list of stop strings, or NULL */
 } slm_generate_params;
 
@@ -267,11 +270,30 @@ typedef struct {
 /* The default generation settings. */
 slm_generate_params slm_generate_defaults(void);
 
-/* Tokenizes prompt, evaluates it on a reset session and samples until a stop condition,
- * calling on_piece with text as it is produced. stats may be NULL. */
+/* Tokenizes prompt, evaluates it (on a reset session, or after the reusable cached prefix)
+ * and samples until a stop condition (EOS or an end-of-turn token, a length limit, a stop
+ * string), calling on_piece with text as it is produced. The generated tokens stay in the
+ * session's cache. stats may be NULL. */
 slm_status slm_generate(slm_session *session, const char *prompt,
                         const slm_generate_params *params, slm_piece_fn on_piece, void *user,
                         slm_generate_stats *stats);
+
+/* ------------------------------------------------------------------ chat */
+
+/* One chat message: role is "system", "user" or "assistant". Both strings are borrowed. */
+typedef struct {
+    const char *role;
+    const char *content;
+} slm_chat_message;
+
+/* Formats messages with the model's chat template (recognised from tokenizer.chat_template or
+ * the vocabulary: "gemma", "chatml", "llama3", "llama2"), ending with the start of the
+ * assistant's turn when add_generation_prompt is set. The text contains special tokens: pass
+ * it to slm_generate with parse_special set. *out is owned by the caller (slm_free). */
+slm_status slm_chat_format(const slm_model *model, const slm_chat_message *msgs, size_t n,
+                           int add_generation_prompt, char **out);
+/* The name of the chat template slm_chat_format uses for this model. Static. */
+const char *slm_chat_template_name(const slm_model *model);
 
 #ifdef __cplusplus
 }

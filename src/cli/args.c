@@ -103,3 +103,17 @@ int args_parse(int argc, char **argv, const opt_spec *specs, int n_specs, const 
     }
     return 0;
 }
+
+int args_sampling_specs(opt_spec *specs, slm_sampling_params *sp) {
+    const opt_spec sampling[ARGS_N_SAMPLING] = {
+        {NULL, "--temp", OPT_FLOAT, &sp->temperature, "temperature (default 0.8; 0 = greedy)"},
+        {NULL, "--top-k", OPT_INT, &sp->top_k, "keep the k most likely tokens (default 40; 0 = off)"},
+        {NULL, "--top-p", OPT_FLOAT, &sp->top_p, "nucleus sampling threshold (default 0.95; 1 = off)"},
+        {NULL, "--min-p", OPT_FLOAT, &sp->min_p, "drop tokens below min-p x the top probability (default 0.05)"},
+        {NULL, "--repeat-penalty", OPT_FLOAT, &sp->repeat_penalty, "penalty for recent tokens (default 1.0 = off)"},
+        {NULL, "--repeat-last-n", OPT_INT, &sp->repeat_last_n, "how many recent tokens are penalised (default 64)"},
+        {NULL, "--seed", OPT_U64, &sp->seed, "random seed (default 24301)"},
+    };
+    for (int i = 0; i < ARGS_N_SAMPLING; i++) specs[i] = sampling[i];
+    return ARGS_N_SAMPLING;
+}

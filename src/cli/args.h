@@ -18,6 +18,12 @@ typedef struct {
  * Returns 0 on success, 1 if --help was asked (usage printed), 2 on an error (printed). */
 int args_parse(int argc, char **argv, const opt_spec *specs, int n_specs, const char **pos, int max_pos,
                int *n_pos, const char *usage);
+#include "slm.h"
+
+/* The sampling options shared by generate and chat (--temp, --top-k, ...), to append to a
+ * command's table: writes them at specs[0..] and returns how many (at most ARGS_N_SAMPLING). */
+#define ARGS_N_SAMPLING 7
+int args_sampling_specs(opt_spec *specs, slm_sampling_params *sp);
 /* Prints usage and the option table to stdout. */
 void args_print_help(const char *usage, const opt_spec *specs, int n_specs);
 

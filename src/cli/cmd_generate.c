@@ -59,10 +59,11 @@ static int fail(const char *what) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tokenizer_path = NULL, *prompt = "", *prompt_file = NULL, *stop = NULL;
-    int threads = 0, n_predict = -1, steps = 0, n_ctx = 0, no_bos = 0, no_echo = 0, ignore_eos = 0;
+    int threads = 0, n_predict = -1, steps = 0, n_ctx = 0, no_bos = 0, no_echo = 0, ignore_eos = 0, chat = 0;
+    const char *system_prompt = NULL;
     slm_generate_params gp = slm_generate_defaults();
     slm_sampling_params *sp = &gp.sampling;
-    const opt_spec specs[] = {
+    opt_spec specs[32] = {
         {"-m", "--model", OPT_STRING, &model_path, "model file (GGUF or llama2.c .bin)"},
         {NULL, "--tokenizer", OPT_STRING, &tokenizer_path, "tokenizer for a llama2.c checkpoint"},
         {"-p", "--prompt", OPT_STRING, &prompt, "prompt text (default: empty, start from BOS)"},
@@ -70,22 +71,20 @@ int cmd_generate(int argc, char **argv) {
         {"-n", "--n-predict", OPT_INT, &n_predict, "tokens to generate (default -1: until EOS or the context is full)"},
         {NULL, "--steps", OPT_INT, &steps, "stop after this many positions, prompt included (llama2.c's -n)"},
         {"-c", "--ctx", OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)"},
-        {NULL, "--temp", OPT_FLOAT, &sp->temperature, "temperature (default 0.8; 0 = greedy)"},
-        {NULL, "--top-k", OPT_INT, &sp->top_k, "keep the k most likely tokens (default 40; 0 = off)"},
-        {NULL, "--top-p", OPT_FLOAT, &sp->top_p, "nucleus sampling threshold (default 0.95; 1 = off)"},
-        {NULL, "--min-p", OPT_FLOAT, &sp->min_p, "drop tokens below min-p x the top probability (default 0.05)"},
-        {NULL, "--repeat-penalty", OPT_FLOAT, &sp->repeat_penalty, "penalty for recent tokens (default 1.0 = off)"},
-        {NULL, "--repeat-last-n", OPT_INT, &sp->repeat_last_n, "how many recent tokens are penalised (default 64)"},
-        {NULL, "--seed", OPT_U64, &sp->seed, "random seed (default 24301)"},
         {NULL, "--stop", OPT_STRING, &stop, "stop when this text is generated"},
         {"-t", "--threads", OPT_INT, &threads, "worker threads (default: physical cores)"},
         {NULL, "--no-bos", OPT_FLAG, &no_bos, "do not start the prompt with BOS"},
         {NULL, "--no-echo", OPT_FLAG, &no_echo, "do not print the prompt"},
         {NULL, "--ignore-eos", OPT_FLAG, &ignore_eos, "do not stop at end-of-sequence (for benchmarks)"},
+        {NULL, "--chat", OPT_FLAG, &chat, "wrap the prompt as one user turn in the model's chat template"},
+        {NULL, "--system", OPT_STRING, &system_prompt, "with --chat: a system message"},
     };
+    int n_specs = 0;
+    while (specs[n_specs].long_name) n_specs++;
+    n_specs += args_sampling_specs(specs + n_specs, sp);
     const char *pos[1];
     int n_pos;
-    int rc = args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], pos, 0, &n_pos, USAGE);
+    int rc = args_parse(argc, argv, specs, n_specs, pos, 0, &n_pos, USAGE);
     if (rc) return rc == 1 ? 0 : 2;
     if (!model_path) {
         fprintf(stderr, "error: -m MODEL is required (see slm generate --help)\n");
@@ -114,12 +113,26 @@ int cmd_generate(int argc, char **argv) {
         free(file_text);
         return fail(NULL);
     }
+    char *chat_text = NULL;
+    if (chat) {
+        slm_chat_message msgs[2] = {{"system", system_prompt}, {"user", prompt}};
+        int first = system_prompt ? 0 : 1;
+        if (slm_chat_format(model, msgs + first, (size_t)(2 - first), 1, &chat_text) != SLM_OK) {
+            slm_session_free(session);
+            slm_model_free(model);
+            free(file_text);
+            return fail(NULL);
+        }
+        prompt = chat_text;
+        no_echo = 1;
+    }
     const char *stops[2] = {stop, NULL};
     gp.n_predict = n_predict;
     gp.max_positions = steps;
     gp.add_bos = !no_bos;
     gp.echo_prompt = !no_echo;
     gp.ignore_eos = ignore_eos;
+    gp.parse_special = chat;
     gp.stop = stop ? stops : NULL;
     slm_generate_stats stats;
     slm_status st = slm_generate(session, prompt, &gp, print_piece, NULL, &stats);
@@ -135,5 +148,6 @@ int cmd_generate(int argc, char **argv) {
     slm_session_free(session);
     slm_model_free(model);
     free(file_text);
+    slm_free(chat_text);
     return st == SLM_OK ? 0 : fail(NULL);
 }

@@ -13,6 +13,7 @@ typedef struct {
 
 static const command g_commands[] = {
     {"generate", cmd_generate, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a model in its chat template"},
     {"info", cmd_info, "show a model file's architecture, metadata and tensors"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer to GGUF"},

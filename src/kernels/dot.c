@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/qdot.h"
+#include "tensor/quants.h"
 
 float dot_f32_scalar(const float *a, const float *b, size_t n) {
     float sum = 0.0f;
@@ -119,22 +121,12 @@ float dot_f16(const uint16_t *a, const float *b, size_t n) {
 }
 
 bool kernels_type_supported(slm_type type) {
-    return type == SLM_TYPE_F32 || type == SLM_TYPE_F16 || type == SLM_TYPE_BF16;
+    return type == SLM_TYPE_F32 || type == SLM_TYPE_F16 || type == SLM_TYPE_BF16 ||
+           qdot_activation_type(type) != SLM_TYPE_F32;
 }
 
 void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out) {
-    const void *row = slm_tensor_row(t, r);
-    int64_t n = t->ne[0];
-    switch (t->type) {
-    case SLM_TYPE_F32: memcpy(out, row, (size_t)n * sizeof(float)); break;
-    case SLM_TYPE_F16:
-        for (int64_t i = 0; i < n; i++) out[i] = slm_f16_to_f32(((const uint16_t *)row)[i]);
-        break;
-    case SLM_TYPE_BF16:
-        for (int64_t i = 0; i < n; i++) out[i] = slm_bf16_to_f32(((const uint16_t *)row)[i]);
-        break;
-    default: memset(out, 0, (size_t)n * sizeof(float)); break;
-    }
+    dequantize_row(t->type, slm_tensor_row(t, r), out, t->ne[0]);
 }
 
 float dot_row(const slm_tensor *w, int64_t r, const float *x) {

@@ -27,7 +27,7 @@ float dot_f32(const float *a, const float *b, size_t n);
 float dot_f16(const uint16_t *a, const float *b, size_t n);
 /* Row r of W (f32, f16 or bf16) dotted with x, with the selected kernels. */
 float dot_row(const slm_tensor *w, int64_t r, const float *x);
-/* Converts row r of a tensor to n floats (f32, f16, bf16). */
+/* Converts row r of a tensor to ne[0] floats (any supported type). */
 void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out);
 
 /* One product of a weight matrix W (rows, cols) with n_tok input vectors: the output for
@@ -38,12 +38,17 @@ typedef struct {
     const slm_tensor *w;
 } matmul_job;
 
+/* Bytes of scratch that matmul_multi needs for up to n_tok inputs of at most cols floats (the
+ * inputs quantised to q8_0 and q8_K for quantised weights). */
+size_t matmul_scratch_bytes(int n_tok, int64_t cols);
 /* Runs n_jobs products that share the inputs x (n_tok vectors of cols floats, ld_x apart) on
  * the thread pool: rows are split across threads, and each weight row is read once for all
- * n_tok inputs. Small products run on the caller alone. */
-void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x);
-/* out = W x for one vector x, on the thread pool. */
-void matvec(float *out, const slm_tensor *w, const float *x);
+ * n_tok inputs. For quantised weights the inputs are first quantised into scratch
+ * (matmul_scratch_bytes(n_tok, cols) bytes, or NULL when every weight is f32/f16/bf16).
+ * Small products run on the caller alone. */
+void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x, void *scratch);
+/* out = W x for one vector x, on the thread pool (scratch as for matmul_multi). */
+void matvec(float *out, const slm_tensor *w, const float *x, void *scratch);
 
 /* One attention head: scores[t] = (q . k_t) * scale for the n positions t whose keys and
  * values are rows k + t*stride and v + t*stride (hd floats each), softmax, then
@@ -61,7 +66,11 @@ void softmax(float *x, int n);
 /* Rotates pairs (x[2i], x[2i+1]) of each of n_heads heads of head_dim by angle pos*freq[i],
  * given cos/sin tables of head_dim/2 entries for this position. */
 void rope_pairs(float *x, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
+/* Rotates pairs (x[i], x[i + head_dim/2]) of each head by the same angles ("NeoX" RoPE). */
+void rope_halves(float *x, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
 /* a[i] = silu(a[i]) * b[i]. */
 void swiglu(float *a, const float *b, int n);
+/* a[i] = gelu(a[i]) * b[i], with GELU's tanh approximation. */
+void geglu_tanh(float *a, const float *b, int n);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
+#include "kernels/qdot.h"
 
 /* Products smaller than this (in multiply-adds) run on the calling thread alone: the pool's
  * hand-off costs more than the work. */
@@ -18,6 +19,8 @@ typedef struct {
     int64_t total_rows;
     const float *x;
     int n_tok, ld_x;
+    const uint8_t *act[SLM_TYPE_COUNT]; /* the inputs quantised, by activation type */
+    size_t act_row_bytes[SLM_TYPE_COUNT];
 } matmul_ctx;
 
 /* 4 weight rows x 3 inputs at a time: each loaded weight vector serves 3 inputs and each
@@ -59,9 +62,28 @@ __attribute__((target("avx2,fma,f16c"))) static void tile_4x3(const matmul_job *
         for (int t = 0; t < TILE_TOKS; t++) job->out[(int64_t)(b + t) * job->ld_out + r + i] = hsum(acc[i][t]);
 }
 
+/* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs. */
+static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
+    const slm_tensor *w = job->w;
+    const slm_type at = qdot_activation_type(w->type);
+    for (int64_t r = lo; r < hi; r++) {
+        const void *row = slm_tensor_row(w, r);
+        for (int b = 0; b < c->n_tok; b += 4) {
+            float out[4];
+            int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
+            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k, w->ne[0], out);
+            for (int i = 0; i < k; i++) job->out[(int64_t)(b + i) * job->ld_out + r] = out[i];
+        }
+    }
+}
+
 /* Rows [lo, hi) of one job for every input: tiles where they fit, single dots elsewhere. */
 static void matmul_rows(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
+    if (qdot_activation_type(w->type) != SLM_TYPE_F32) {
+        matmul_rows_quantised(job, c, lo, hi);
+        return;
+    }
     bool tiled = kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0 &&
                  c->n_tok >= TILE_TOKS;
     int64_t r = lo;
@@ -100,18 +122,40 @@ static void matmul_worker(void *ctx, int ith, int nth) {
     matmul_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
 }
 
-void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x) {
-    matmul_ctx c = {jobs, n_jobs, 0, x, n_tok, ld_x};
-    int64_t macs = 0;
+/* Bytes of one input row of cols floats quantised to activation type at. */
+static size_t act_row_bytes(slm_type at, int64_t cols) {
+    return at == SLM_TYPE_Q8_0 ? (size_t)(cols / QK) * sizeof(block_q8_0) : (size_t)(cols / QK_K) * sizeof(block_q8_K);
+}
+
+size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
+    return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K));
+}
+
+void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x, void *scratch) {
+    matmul_ctx c = {.jobs = jobs, .n_jobs = n_jobs, .x = x, .n_tok = n_tok, .ld_x = ld_x};
+    int64_t macs = 0, cols = jobs[0].w->ne[0];
+    uint8_t *free_at = scratch;
     for (int j = 0; j < n_jobs; j++) {
-        c.total_rows += slm_tensor_rows(jobs[j].w);
-        macs += slm_tensor_rows(jobs[j].w) * jobs[j].w->ne[0] * n_tok;
+        const slm_tensor *w = jobs[j].w;
+        c.total_rows += slm_tensor_rows(w);
+        macs += slm_tensor_rows(w) * w->ne[0] * n_tok;
+        slm_type at = qdot_activation_type(w->type);
+        if (at == SLM_TYPE_F32 || c.act[at]) continue;
+        /* quantise the inputs once per activation type, on this thread */
+        c.act[at] = free_at;
+        c.act_row_bytes[at] = act_row_bytes(at, cols);
+        for (int b = 0; b < n_tok; b++) {
+            void *dst = free_at + (size_t)b * c.act_row_bytes[at];
+            if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(x + (int64_t)b * ld_x, dst, cols);
+            else quantize_act_q8_K(x + (int64_t)b * ld_x, dst, cols);
+        }
+        free_at += (size_t)n_tok * c.act_row_bytes[at];
     }
     if (macs < PARALLEL_MIN_MACS || slm_pool_threads() == 1) matmul_range(&c, 0, c.total_rows);
     else slm_pool_run(matmul_worker, &c);
 }
 
-void matvec(float *out, const slm_tensor *w, const float *x) {
+void matvec(float *out, const slm_tensor *w, const float *x, void *scratch) {
     matmul_job job = {out, (int)slm_tensor_rows(w), w};
-    matmul_multi(&job, 1, x, 1, (int)w->ne[0]);
+    matmul_multi(&job, 1, x, 1, (int)w->ne[0], scratch);
 }

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "formats/detect.h"
+#include "kernels/kernels.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -67,8 +68,16 @@ static slm_status load_gguf(slm_model *m, const char *path) {
         base = base ? base + 1 : path;
         if (!(m->name = slm_strndup(base, strlen(base)))) return SLM_ERR_NOMEM;
     }
-    if (strcmp(m->architecture, "llama") == 0) st = llama_bind_gguf(m, m->architecture);
-    else return slm_error(SLM_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama)", path, m->architecture);
+    static const struct {
+        const char *name;
+        slm_status (*bind)(slm_model *, const char *);
+    } archs[] = {{"llama", llama_bind_gguf}, {"qwen2", qwen2_bind_gguf}, {"gemma3", gemma3_bind_gguf}};
+    st = SLM_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (strcmp(m->architecture, archs[i].name) == 0) st = archs[i].bind(m, m->architecture);
+    if (st == SLM_ERR_UNSUPPORTED && !strstr(slm_last_error(), m->architecture))
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama, qwen2, gemma3)", path,
+                         m->architecture);
     if (st != SLM_OK) return st;
     if ((st = tokenizer_from_gguf(&m->gguf, &m->tokenizer)) != SLM_OK) return st;
     if (m->tokenizer->n_vocab != m->hp.n_vocab)
@@ -128,7 +137,7 @@ slm_status slm_model_get_info(const slm_model *m, slm_model_info *info) {
     info->n_head_kv = hp->n_head_kv;
     info->head_dim = hp->head_dim;
     info->n_ctx_train = hp->n_ctx_train;
-    info->rope_freq_base = hp->rope_freq_base;
+    info->rope_freq_base = hp->rope_freq_base[0];
     info->norm_eps = hp->norm_eps;
     const slm_tensor *globals[3] = {&m->tok_embd, &m->output_norm, &m->output};
     int n_globals = m->output.data == m->tok_embd.data ? 2 : 3;
@@ -137,9 +146,11 @@ slm_status slm_model_get_info(const slm_model *m, slm_model_info *info) {
         info->weight_bytes += tensor_bytes(globals[i]);
     }
     for (int l = 0; l < hp->n_layer; l++) {
-        const llama_layer *L = &m->layers[l];
-        const slm_tensor *ts[9] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 9; i++) {
+        const model_layer *L = &m->layers[l];
+        const slm_tensor *ts[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm,
+                                  &L->wo, &L->post_attn_norm, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down, &L->post_ffn_norm};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+            if (!ts[i]->data) continue;
             info->n_params += tensor_elems(ts[i]);
             info->weight_bytes += tensor_bytes(ts[i]);
         }
@@ -152,11 +163,12 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     *out = NULL;
     if (n_ctx <= 0 || n_ctx > (1 << 24)) return slm_error(SLM_ERR_RANGE, "context length %d is out of range", n_ctx);
     size_t E = (size_t)hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim,
-           F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx, B = MODEL_MAX_BATCH;
+           F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx, B = MODEL_MAX_BATCH,
+           W = E > Q ? E : Q;
     /* Sizes of each buffer, each rounded up to 16 floats so all stay 64-byte aligned. */
-    enum { N_BUFFERS = 12 };
-    size_t sizes[N_BUFFERS] = {B * E, B * E, B * E, B * Q, B * F, B * F, (size_t)hp->n_head * C, (size_t)hp->n_vocab,
-                               B * half, B * half, half, (size_t)hp->n_layer * C * KV * 2};
+    enum { N_BUFFERS = 15 };
+    size_t sizes[N_BUFFERS] = {B * W, B * W, B * W, B * Q, B * F, B * F, (size_t)hp->n_head * C, (size_t)hp->n_vocab,
+                               B * half, B * half, B * half, B * half, half, half, (size_t)hp->n_layer * C * KV * 2};
     size_t total = 0;
     for (int i = 0; i < N_BUFFERS; i++) {
         size_t r = (sizes[i] + 15) / 16 * 16;
@@ -165,28 +177,36 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     }
     model_state *s = slm_calloc(1, sizeof *s, "forward state");
     if (!s) return SLM_ERR_NOMEM;
+    size_t widest = E > F ? E : F;
+    if (Q > widest) widest = Q;
     float *p = slm_aligned_alloc(total * sizeof(float), "KV cache and activations");
-    if (!p) {
+    s->scratch = slm_aligned_alloc(matmul_scratch_bytes(MODEL_MAX_BATCH, (int64_t)widest), "quantised activations");
+    if (!p || !s->scratch) {
+        slm_aligned_free(p);
+        slm_aligned_free(s->scratch);
         free(s);
         return slm_error(SLM_ERR_NOMEM, "out of memory for a %d-token context (%zu MiB)", n_ctx, total * sizeof(float) >> 20);
     }
     s->block = p;
     s->n_ctx = n_ctx;
     float **slots[N_BUFFERS] = {&s->x, &s->xb, &s->xb2, &s->q, &s->hb, &s->hb2, &s->att, &s->logits,
-                                &s->rope_cos, &s->rope_sin, &s->rope_freq, &s->key_cache};
+                                &s->rope_cos[0], &s->rope_sin[0], &s->rope_cos[1], &s->rope_sin[1],
+                                &s->rope_freq[0], &s->rope_freq[1], &s->key_cache};
     for (int i = 0; i < N_BUFFERS; i++) {
         *slots[i] = p;
         p += (sizes[i] + 15) / 16 * 16;
     }
     s->value_cache = s->key_cache + (size_t)hp->n_layer * C * KV;
-    for (size_t i = 0; i < half; i++)
-        s->rope_freq[i] = 1.0f / powf(hp->rope_freq_base, (float)(2 * i) / (float)hp->head_dim);
+    for (int set = 0; set < 2; set++)
+        for (size_t i = 0; i < half; i++)
+            s->rope_freq[set][i] = 1.0f / powf(hp->rope_freq_base[set], (float)(2 * i) / (float)hp->head_dim);
     *out = s;
     return SLM_OK;
 }
 
 void model_state_free(model_state *s) {
     if (!s) return;
+    slm_aligned_free(s->scratch);
     slm_aligned_free(s->block);
     free(s);
 }

@@ -15,6 +15,26 @@ slm_generate_params slm_generate_defaults(void) {
                                  .add_bos = 1, .echo_prompt = 1, .stop = NULL};
 }
 
+/* Tokens that end a generation: EOS, BOS (as llama2.c stops on it), and the end-of-turn
+ * tokens of chat formats. Returns how many ids were written to ids (at most 8). */
+static int end_tokens(const slm_tokenizer *tok, int32_t *ids) {
+    static const char *const END_OF_TURN[] = {"<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>"};
+    int n = 0;
+    if (tok->eos >= 0) ids[n++] = tok->eos;
+    if (tok->bos >= 0) ids[n++] = tok->bos;
+    for (size_t i = 0; i < sizeof END_OF_TURN / sizeof END_OF_TURN[0]; i++) {
+        int id = tokenizer_find(tok, END_OF_TURN[i], (uint32_t)strlen(END_OF_TURN[i]));
+        if (id >= 0 && (tok->type[id] == TOKEN_CONTROL || tok->type[id] == TOKEN_USER_DEFINED)) ids[n++] = id;
+    }
+    return n;
+}
+
+static int is_end_token(const int32_t *ids, int n, int id) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
 /* Text produced so far and how much of it the callback has seen. */
 typedef struct {
     char *buf;
@@ -108,13 +128,12 @@ slm_status slm_generate(slm_session *session, const char *prompt, const slm_gene
     slm_generate_stats local;
     slm_generate_stats *st_out = stats ? stats : &local;
     memset(st_out, 0, sizeof *st_out);
-    slm_session_reset(session);
 
     int32_t *prompt_ids = NULL, *history = NULL;
     size_t n_prompt = 0;
     slm_sampler *sampler = NULL;
     streamer s = {.stop = p.stop, .fn = on_piece, .user = user};
-    slm_tokenize_options topt = {p.add_bos, 0};
+    slm_tokenize_options topt = {p.add_bos, p.parse_special};
     slm_status st = slm_tokenize(tok, prompt, strlen(prompt), &topt, &prompt_ids, &n_prompt);
     if (st != SLM_OK) goto done;
     if (n_prompt == 0) {
@@ -145,17 +164,24 @@ slm_status slm_generate(slm_session *session, const char *prompt, const slm_gene
     }
     s.gen_start = s.n;
 
+    /* keep the cached tokens that start this prompt (at least one token must be evaluated) */
+    size_t keep = 0;
+    if (p.reuse_cache)
+        while (keep + 1 < n_prompt && keep < (size_t)session->n_past && session->tokens[keep] == prompt_ids[keep]) keep++;
+    session->n_past = (int)keep;
+    int32_t end_ids[8];
+    int n_end = end_tokens(tok, end_ids);
     double t0 = slm_time_seconds();
     const float *logits;
-    if ((st = slm_session_eval(session, prompt_ids, n_prompt, &logits)) != SLM_OK) goto done;
-    st_out->n_prompt = (int)n_prompt;
+    if ((st = slm_session_eval(session, prompt_ids + keep, n_prompt - keep, &logits)) != SLM_OK) goto done;
+    st_out->n_prompt = (int)(n_prompt - keep);
     double t1 = slm_time_seconds();
     st_out->prompt_seconds = t1 - t0;
     st_out->stop_reason = "length";
     int prev = prompt_ids[n_prompt - 1];
     while (p.n_predict != 0) {
         int next = slm_sampler_sample(sampler, logits, history, n_hist);
-        if (!p.ignore_eos && (next == tok->eos || next == tok->bos)) {
+        if (!p.ignore_eos && is_end_token(end_ids, n_end, next)) {
             st_out->stop_reason = "eos";
             break;
         }

@@ -6,7 +6,8 @@
 struct slm_session {
     const slm_model *model;
     model_state *state;
-    int n_past; /* positions evaluated */
+    int n_past;      /* positions evaluated */
+    int32_t *tokens; /* (n_ctx) the tokens at positions 0..n_past-1 */
 };
 
 #endif

@@ -1,5 +1,6 @@
 /* session.c — a session is one sequence being evaluated: its KV cache and position. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "base/error.h"
@@ -17,9 +18,11 @@ slm_status slm_session_new(const slm_model *model, const slm_session_params *par
     if (!s) return SLM_ERR_NOMEM;
     s->model = model;
     slm_status st = model_state_new(model, n_ctx, &s->state);
-    if (st != SLM_OK) {
+    s->tokens = st == SLM_OK ? slm_malloc((size_t)n_ctx * sizeof(int32_t), "session tokens") : NULL;
+    if (st != SLM_OK || !s->tokens) {
+        model_state_free(s->state);
         free(s);
-        return st;
+        return st != SLM_OK ? st : SLM_ERR_NOMEM;
     }
     *out = s;
     return SLM_OK;
@@ -28,6 +31,7 @@ slm_status slm_session_new(const slm_model *model, const slm_session_params *par
 void slm_session_free(slm_session *s) {
     if (!s) return;
     model_state_free(s->state);
+    free(s->tokens);
     free(s);
 }
 
@@ -45,6 +49,7 @@ slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, con
         int batch = n - i < MODEL_MAX_BATCH ? (int)(n - i) : MODEL_MAX_BATCH;
         slm_status st = s->model->forward(s->model, s->state, tokens + i, batch, s->n_past, &out);
         if (st != SLM_OK) return st;
+        memcpy(s->tokens + s->n_past, tokens + i, (size_t)batch * sizeof(int32_t));
         s->n_past += batch;
     }
     *logits = out;

@@ -74,7 +74,7 @@ static void test_matvec_threads_and_scalar(void) {
                 slm_set_threads(threads);
                 kernels_force_scalar(scalar);
                 memset(out, 0, sizeof out);
-                matvec(out, ts[k], x);
+                matvec(out, ts[k], x, NULL);
                 float worst = 0;
                 for (int r = 0; r < ROWS; r++) worst = fmaxf(worst, fabsf(out[r] - ref[r]));
                 CHECK(worst < 1e-4f, "%s matvec, %d threads, %s: max diff %g", k ? "f16" : "f32", threads,
@@ -107,7 +107,7 @@ static void test_matmul_batches(void) {
                     slm_set_threads(threads);
                     kernels_force_scalar(scalar);
                     matmul_job job = {out, ROWS, k ? &t16 : &t32};
-                    matmul_multi(&job, 1, x, n_tok, COLS);
+                    matmul_multi(&job, 1, x, n_tok, COLS, NULL);
                     float worst = 0;
                     for (int b = 0; b < n_tok; b++)
                         for (int r = 0; r < ROWS; r++) {

@@ -1,0 +1,534 @@
+/* qdot.c — quantised dot products. The scalar functions are the definitions: each unpacks a
+ * block exactly as the format says (see tensor/quants.h) and sums integer products per
+ * sub-block before scaling, as the AVX2 versions do, so both agree to float rounding. */
+#include "kernels/qdot.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+slm_type qdot_activation_type(slm_type t) {
+    switch (t) {
+    case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1: case SLM_TYPE_Q8_0:
+        return SLM_TYPE_Q8_0;
+    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K: case SLM_TYPE_Q6_K:
+        return SLM_TYPE_Q8_K;
+    default:
+        return SLM_TYPE_F32;
+    }
+}
+
+/* ---------------------------------------------------------------- activation quantisers */
+
+void quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++, x += QK) {
+        float amax = 0.0f;
+        for (int i = 0; i < QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = slm_f32_to_f16(d);
+        for (int i = 0; i < QK; i++) y[b].qs[i] = (int8_t)lrintf(x[i] * id);
+    }
+}
+
+void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n) {
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        float amax = 0.0f, max = 0.0f;
+        for (int i = 0; i < QK_K; i++)
+            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        /* the value of largest magnitude maps to -128 (its sign flipped), the others round */
+        const float iscale = -128.0f / max;
+        for (int i = 0; i < QK_K; i++) {
+            int v = (int)lrintf(iscale * x[i]);
+            y[b].qs[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += y[b].qs[j * 16 + i];
+            y[b].bsums[j] = (int16_t)sum;
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+/* ---------------------------------------------------------------- scalar references */
+
+static float dot_q4_0(const block_q4_0 *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < QK / 2; j++)
+            s += ((w[b].qs[j] & 0xF) - 8) * a[b].qs[j] + ((w[b].qs[j] >> 4) - 8) * a[b].qs[j + QK / 2];
+        sum += slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d) * (float)s;
+    }
+    return sum;
+}
+
+/* x = d q + m: sum x a = d da sum(q a) + m da sum(a). */
+static float dot_q4_1(const block_q4_1 *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0, sa = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            s += (w[b].qs[j] & 0xF) * a[b].qs[j] + (w[b].qs[j] >> 4) * a[b].qs[j + QK / 2];
+            sa += a[b].qs[j] + a[b].qs[j + QK / 2];
+        }
+        float da = slm_f16_to_f32(a[b].d);
+        sum += slm_f16_to_f32(w[b].d) * da * (float)s + slm_f16_to_f32(w[b].m) * da * (float)sa;
+    }
+    return sum;
+}
+
+static inline int q5_value(const uint8_t *qs, const uint8_t *qh_bytes, int j) {
+    uint32_t qh;
+    memcpy(&qh, qh_bytes, 4);
+    int lo = j < QK / 2 ? qs[j] & 0xF : qs[j - QK / 2] >> 4;
+    return lo | (int)((qh >> j) & 1) << 4;
+}
+
+static float dot_q5_0(const block_q5_0 *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < QK; j++) s += (q5_value(w[b].qs, w[b].qh, j) - 16) * a[b].qs[j];
+        sum += slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d) * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q5_1(const block_q5_1 *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0, sa = 0;
+        for (int j = 0; j < QK; j++) {
+            s += q5_value(w[b].qs, w[b].qh, j) * a[b].qs[j];
+            sa += a[b].qs[j];
+        }
+        float da = slm_f16_to_f32(a[b].d);
+        sum += slm_f16_to_f32(w[b].d) * da * (float)s + slm_f16_to_f32(w[b].m) * da * (float)sa;
+    }
+    return sum;
+}
+
+static float dot_q8_0(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < QK; j++) s += w[b].qs[j] * a[b].qs[j];
+        sum += slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d) * (float)s;
+    }
+    return sum;
+}
+
+/* Element e (0..255) of the 2-bit planes used by q2_K and q3_K: 32 bytes per 128 elements,
+ * four 2-bit planes of 32 elements each. */
+static inline int two_bit(const uint8_t *qs, int e) {
+    int h = e / 128, r = e % 128;
+    return (qs[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
+}
+
+static float dot_q2_K(const block_q2_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0, smin = 0;
+        for (int j = 0; j < 16; j++) {
+            int sj = 0;
+            for (int i = 0; i < 16; i++) sj += two_bit(w[b].qs, j * 16 + i) * a[b].qs[j * 16 + i];
+            s += (w[b].scales[j] & 0xF) * sj;
+            smin += (w[b].scales[j] >> 4) * a[b].bsums[j];
+        }
+        sum += a[b].d * (slm_f16_to_f32(w[b].d) * (float)s - slm_f16_to_f32(w[b].dmin) * (float)smin);
+    }
+    return sum;
+}
+
+/* The 16 6-bit scales of q3_K, minus 32. */
+static void q3_K_scales(const uint8_t *p, int *sc) {
+    for (int i = 0; i < 16; i++) {
+        int lo = i < 8 ? p[i] & 0xF : p[i - 8] >> 4;
+        int hi = (p[8 + i % 4] >> (2 * (i / 4))) & 3;
+        sc[i] = (lo | hi << 4) - 32;
+    }
+}
+
+static float dot_q3_K(const block_q3_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int sc[16], s = 0;
+        q3_K_scales(w[b].scales, sc);
+        for (int j = 0; j < 16; j++) {
+            int sj = 0;
+            for (int i = 0; i < 16; i++) {
+                int e = j * 16 + i;
+                int q = two_bit(w[b].qs, e) - (((w[b].hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
+                sj += q * a[b].qs[e];
+            }
+            s += sc[j] * sj;
+        }
+        sum += a[b].d * slm_f16_to_f32(w[b].d) * (float)s;
+    }
+    return sum;
+}
+
+/* The 8 6-bit scales and mins of q4_K / q5_K. */
+static void k4_scales(const uint8_t *p, uint8_t *sc, uint8_t *mn) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = p[j] & 63;
+        mn[j] = p[j + 4] & 63;
+        sc[j + 4] = (p[j + 8] & 0xF) | ((p[j] >> 6) << 4);
+        mn[j + 4] = (p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4);
+    }
+}
+
+/* Element e of the 4-bit planes of q4_K / q5_K: 32 bytes per 64 elements, low nibbles first. */
+static inline int four_bit(const uint8_t *qs, int e) {
+    int c = e / 64, r = e % 64;
+    return r < 32 ? qs[c * 32 + r] & 0xF : qs[c * 32 + r - 32] >> 4;
+}
+
+static float dot_q4_K(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(w[b].scales, sc, mn);
+        int s = 0, smin = 0;
+        for (int j = 0; j < 8; j++) {
+            int sj = 0;
+            for (int i = 0; i < 32; i++) sj += four_bit(w[b].qs, j * 32 + i) * a[b].qs[j * 32 + i];
+            s += sc[j] * sj;
+            smin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        }
+        sum += a[b].d * (slm_f16_to_f32(w[b].d) * (float)s - slm_f16_to_f32(w[b].dmin) * (float)smin);
+    }
+    return sum;
+}
+
+static float dot_q5_K(const block_q5_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(w[b].scales, sc, mn);
+        int s = 0, smin = 0;
+        for (int j = 0; j < 8; j++) {
+            int sj = 0;
+            for (int i = 0; i < 32; i++) {
+                int q = four_bit(w[b].qs, j * 32 + i) | ((w[b].qh[i] >> j) & 1) << 4;
+                sj += q * a[b].qs[j * 32 + i];
+            }
+            s += sc[j] * sj;
+            smin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        }
+        sum += a[b].d * (slm_f16_to_f32(w[b].d) * (float)s - slm_f16_to_f32(w[b].dmin) * (float)smin);
+    }
+    return sum;
+}
+
+/* Element e of q6_K: 4 low bits from ql (64 bytes per 128 elements, low nibbles then high),
+ * 2 high bits from qh (32 bytes per 128 elements, four 2-bit planes); minus 32. */
+static inline int six_bit(const block_q6_K *w, int e) {
+    int h = e / 128, r = e % 128;
+    int lo = r < 64 ? w->ql[h * 64 + r] & 0xF : w->ql[h * 64 + r - 64] >> 4;
+    int hi = (w->qh[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+static float dot_q6_K(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            int sj = 0;
+            for (int i = 0; i < 16; i++) sj += six_bit(&w[b], j * 16 + i) * a[b].qs[j * 16 + i];
+            s += w[b].scales[j] * sj;
+        }
+        sum += a[b].d * slm_f16_to_f32(w[b].d) * (float)s;
+    }
+    return sum;
+}
+
+float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
+    switch (t) {
+    case SLM_TYPE_Q4_0: return dot_q4_0(row, act, n / QK);
+    case SLM_TYPE_Q4_1: return dot_q4_1(row, act, n / QK);
+    case SLM_TYPE_Q5_0: return dot_q5_0(row, act, n / QK);
+    case SLM_TYPE_Q5_1: return dot_q5_1(row, act, n / QK);
+    case SLM_TYPE_Q8_0: return dot_q8_0(row, act, n / QK);
+    case SLM_TYPE_Q2_K: return dot_q2_K(row, act, n / QK_K);
+    case SLM_TYPE_Q3_K: return dot_q3_K(row, act, n / QK_K);
+    case SLM_TYPE_Q4_K: return dot_q4_K(row, act, n / QK_K);
+    case SLM_TYPE_Q5_K: return dot_q5_K(row, act, n / QK_K);
+    case SLM_TYPE_Q6_K: return dot_q6_K(row, act, n / QK_K);
+    default: return 0.0f;
+    }
+}
+
+/* ---------------------------------------------------------------- AVX2 */
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* IEEE half to float with the F16C instruction. */
+AVX2 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* Sum of the signed byte products of w and a, as 8 int32 lanes (w may be any sign). */
+AVX2 static inline __m256i mul_sum_i8(__m256i w, __m256i a) {
+    __m256i aw = _mm256_sign_epi8(w, w), sa = _mm256_sign_epi8(a, w);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
+}
+
+/* 32 nibbles of 16 bytes: low nibbles in the first 16 bytes, high nibbles in the last 16. */
+AVX2 static inline __m256i unpack_nibbles_16(const uint8_t *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_set1_epi8(0xF);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+/* 32 bits to 32 bytes: 0xFF where the bit is set. */
+AVX2 static inline __m256i bits_to_bytes(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                               _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                                 0x0101010101010101, 0x0000000000000000));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+AVX2 static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i p = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_q8_0 *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles_16(w[b].qs), _mm256_set1_epi8(8));
+        __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i hi = _mm256_and_si256(bits_to_bytes(w[b].qh), _mm256_set1_epi8(0x10));
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w[b].qs), hi), _mm256_set1_epi8(16));
+        __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(w[b].scales, sc, mn);
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low nibbles), 2c+1 (high) */
+            __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
+            __m256i q_lo = _mm256_and_si256(q, low4), q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            __m256i a_lo = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c));
+            __m256i a_hi = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c + 32));
+            __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, a_lo), _mm256_set1_epi16(sc[2 * c]));
+            __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, a_hi), _mm256_set1_epi16(sc[2 * c + 1]));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+        }
+        int smin = 0;
+        for (int j = 0; j < 8; j++) smin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        sum += a[b].d * (h2f(w[b].d) * (float)hsum_epi32(acc) - h2f(w[b].dmin) * (float)smin);
+    }
+    return sum;
+}
+
+AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) { /* 128 elements */
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
+            };
+            for (int k = 0; k < 4; k++) { /* 32 elements = sub-blocks (8h + 2k, 8h + 2k + 1) */
+                const int j = 8 * h + 2 * k;
+                __m256i av = _mm256_loadu_si256((const __m256i *)(a[b].qs + 16 * j));
+                __m256i p = _mm256_maddubs_epi16(q[k], av); /* q unsigned 0..63 */
+                __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[j + 1]), _mm_set1_epi16(w[b].scales[j]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s16));
+            }
+        }
+        int bias = 0; /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j) */
+        for (int j = 0; j < 16; j++) bias += w[b].scales[j] * a[b].bsums[j];
+        sum += a[b].d * h2f(w[b].d) * (float)(hsum_epi32(acc) - 32 * bias);
+    }
+    return sum;
+}
+
+/* ---------------------------------------------------------------- AVX2, several inputs */
+
+/* The 32 signed weights of block b of a q4_0 / q5_0 / q8_0 row, and its scale. */
+AVX2 static inline __m256i q32_block(slm_type t, const void *row, int64_t b, float *d) {
+    if (t == SLM_TYPE_Q8_0) {
+        const block_q8_0 *w = (const block_q8_0 *)row + b;
+        *d = h2f(w->d);
+        return _mm256_loadu_si256((const __m256i *)w->qs);
+    }
+    if (t == SLM_TYPE_Q5_0) {
+        const block_q5_0 *w = (const block_q5_0 *)row + b;
+        *d = h2f(w->d);
+        __m256i hi = _mm256_and_si256(bits_to_bytes(w->qh), _mm256_set1_epi8(0x10));
+        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w->qs), hi), _mm256_set1_epi8(16));
+    }
+    const block_q4_0 *w = (const block_q4_0 *)row + b;
+    *d = h2f(w->d);
+    return _mm256_sub_epi8(unpack_nibbles_16(w->qs), _mm256_set1_epi8(8));
+}
+
+/* One q4_0 / q5_0 / q8_0 row against n_act (1..4) q8_0 inputs act_stride bytes apart. */
+AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, int n_act,
+                                int64_t n, float *out) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / QK; b++) {
+        float dw;
+        __m256i w = q32_block(t, row, b, &dw);
+        __m256i aw = _mm256_sign_epi8(w, w);
+        for (int k = 0; k < n_act; k++) {
+            const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
+            __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), w);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a->d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < n_act; k++) out[k] = hsum_ps(acc[k]);
+}
+
+/* One q4_K row against n_act (1..4) q8_K inputs. */
+AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    float sum[4] = {0, 0, 0, 0};
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(w[b].scales, sc, mn);
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
+            __m256i q_lo = _mm256_and_si256(q, low4), q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            __m256i s_lo = _mm256_set1_epi16(sc[2 * c]), s_hi = _mm256_set1_epi16(sc[2 * c + 1]);
+            for (int k = 0; k < n_act; k++) {
+                const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+                __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c))), s_lo);
+                __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32))), s_hi);
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_add_epi32(p_lo, p_hi));
+            }
+        }
+        const float d = h2f(w[b].d), dmin = h2f(w[b].dmin);
+        for (int k = 0; k < n_act; k++) {
+            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+            int smin = 0;
+            for (int j = 0; j < 8; j++) smin += mn[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+            sum[k] += a->d * (d * (float)hsum_epi32(acc[k]) - dmin * (float)smin);
+        }
+    }
+    for (int k = 0; k < n_act; k++) out[k] = sum[k];
+}
+
+/* One q6_K row against n_act (1..4) q8_K inputs. */
+AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
+    float sum[4] = {0, 0, 0, 0};
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
+            };
+            for (int i = 0; i < 4; i++) {
+                const int j = 8 * h + 2 * i;
+                __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[j + 1]), _mm_set1_epi16(w[b].scales[j]));
+                for (int k = 0; k < n_act; k++) {
+                    const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+                    __m256i p = _mm256_maddubs_epi16(q[i], _mm256_loadu_si256((const __m256i *)(a->qs + 16 * j)));
+                    acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s16));
+                }
+            }
+        }
+        const float d = h2f(w[b].d);
+        for (int k = 0; k < n_act; k++) {
+            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+            int bias = 0;
+            for (int j = 0; j < 16; j++) bias += w[b].scales[j] * a->bsums[j];
+            sum[k] += a->d * d * (float)(hsum_epi32(acc[k]) - 32 * bias);
+        }
+    }
+    for (int k = 0; k < n_act; k++) out[k] = sum[k];
+}
+
+void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n, float *out) {
+    if (kernels_simd_tiles() && n_act <= 4) {
+        switch (t) {
+        case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
+            qdot_q32_multi(t, row, act, act_stride, n_act, n, out);
+            return;
+        case SLM_TYPE_Q4_K: qdot_q4_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
+        case SLM_TYPE_Q6_K: qdot_q6_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
+        default: break;
+        }
+    }
+    for (int k = 0; k < n_act; k++) out[k] = qdot(t, row, (const uint8_t *)act + (size_t)k * act_stride, n);
+}
+
+float qdot(slm_type t, const void *row, const void *act, int64_t n) {
+    if (kernels_simd_tiles()) {
+        switch (t) {
+        case SLM_TYPE_Q4_0: return dot_q4_0_avx2(row, act, n / QK);
+        case SLM_TYPE_Q5_0: return dot_q5_0_avx2(row, act, n / QK);
+        case SLM_TYPE_Q8_0: return dot_q8_0_avx2(row, act, n / QK);
+        case SLM_TYPE_Q4_K: return dot_q4_K_avx2(row, act, n / QK_K);
+        case SLM_TYPE_Q6_K: return dot_q6_K_avx2(row, act, n / QK_K);
+        default: break;
+        }
+    }
+    return qdot_scalar(t, row, act, n);
+}

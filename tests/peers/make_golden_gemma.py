@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Produces tests/golden/gemma3_llamacpp.npz and gemma3_llamacpp.json with llama.cpp
+(llama-cpp-python) on Gemma 3 270M Q4_K_M, for test_gemma3_llamacpp.py:
+  - for 20 prompts: llama.cpp's tokens (with BOS), its greedy continuation of 64 tokens, and at
+    every position of prompt + 32 greedy tokens the top-40 log-probabilities (ids and values)
+    and the argmax;
+  - the ids llama.cpp gives for 2,000 generated strings (strings_gen.py, seed 20261126) and for
+    the shared conformance inputs, to compare tokenisers.
+llama.cpp runs with an f32 KV cache and one thread.
+usage: .venv/bin/python tests/peers/make_golden_gemma.py"""
+import ctypes
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "peers"))
+from gemma import gemma_path  # noqa: E402
+from strings_gen import generate  # noqa: E402
+
+PROMPTS = [
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "The three primary colors are",
+    "Water boils at a temperature of",
+    "To make a cup of tea, first",
+    "The quick brown fox",
+    "In 1969, the first humans landed on",
+    "Photosynthesis is the process by which",
+    "A haiku about autumn:\n",
+    "Question: What is 12 times 12?\nAnswer:",
+    "The most important thing to remember when learning a new language is",
+    "Le chat est assis sur",
+    "Translate to German: Good morning, how are you?\n",
+    "Here is a list of fruits: apple, banana,",
+    "<start_of_turn>user\nWrite a short sentence about the moon.<end_of_turn>\n<start_of_turn>model\n",
+    "The mitochondria is",
+    "import numpy as np\n\nx = np.array([1, 2, 3])\nprint(",
+    "Dear Sir or Madam,\n\nI am writing to",
+    "The sum of the angles of a triangle is",
+]
+STEPS = 32
+CONTINUATION = 64
+TOP = 40
+
+
+def main():
+    import llama_cpp
+
+    path = gemma_path()
+    llm = llama_cpp.Llama(path, n_ctx=512, n_batch=512, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
+    ctx = llm._ctx.ctx
+    n_vocab = llm.n_vocab()
+    cases, tops_ids, tops_lp, argmaxes = [], [], [], []
+    for prompt in PROMPTS:
+        tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        llm.reset()
+        if hasattr(llama_cpp, "llama_get_memory"):
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+        seq, logits_rows = list(tokens), []
+        arr = (ctypes.c_int32 * len(seq))(*seq)
+        batch = llama_cpp.llama_batch_init(len(seq), 0, 1)
+        for i, t in enumerate(seq):
+            batch.token[i] = t
+            batch.pos[i] = i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1
+        batch.n_tokens = len(seq)
+        assert llama_cpp.llama_decode(ctx, batch) == 0
+        for i in range(len(seq)):
+            logits_rows.append(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).copy())
+        llama_cpp.llama_batch_free(batch)
+        greedy = []
+        tok = (ctypes.c_int32 * 1)()
+        for step in range(CONTINUATION):
+            nxt = int(np.argmax(logits_rows[-1]))
+            greedy.append(nxt)
+            if step + 1 == CONTINUATION:
+                break
+            tok[0] = nxt
+            assert llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(tok, 1)) == 0
+            logits_rows.append(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy())
+        rows = np.array(logits_rows[: len(tokens) + STEPS])
+        lp = rows - rows.max(axis=1, keepdims=True)
+        lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        top = np.argsort(-lp, axis=1)[:, :TOP]
+        tops_ids.append(top.astype(np.int32))
+        tops_lp.append(np.take_along_axis(lp, top, axis=1).astype(np.float32))
+        argmaxes.append(rows.argmax(axis=1).astype(np.int32))
+        cases.append({"prompt": prompt, "tokens": tokens, "greedy": greedy})
+        print(f"{len(cases)}/{len(PROMPTS)}: {len(tokens)} tokens", file=sys.stderr)
+    strings = generate(2000, seed=20261126)
+    tok_ids = [llm.tokenize(s, add_bos=False, special=False) for s in strings]
+    out = ROOT / "tests" / "golden"
+    np.savez_compressed(out / "gemma3_llamacpp.npz",
+                        **{f"top_ids_{i}": a for i, a in enumerate(tops_ids)},
+                        **{f"top_logprobs_{i}": a for i, a in enumerate(tops_lp)},
+                        **{f"argmax_{i}": a for i, a in enumerate(argmaxes)})
+    meta = {"peer": "llama-cpp-python " + llama_cpp.__version__, "model": pathlib.Path(path).name,
+            "steps": STEPS, "top": TOP, "cases": cases, "tokenizer_strings_seed": 20261126, "tokenizer_ids": tok_ids}
+    (out / "gemma3_llamacpp.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
+    print("wrote", out / "gemma3_llamacpp.npz", out / "gemma3_llamacpp.json")
+
+
+if __name__ == "__main__":
+    main()

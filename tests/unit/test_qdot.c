@@ -1,0 +1,98 @@
+/* test_qdot.c — quantised dot products: every AVX2 kernel against its scalar reference, every
+ * scalar reference against the format's definition (dequantised weights · dequantised
+ * activations), and the threaded quantised matmul against single dots. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "check.h"
+#include "kernels/kernels.h"
+#include "kernels/qdot.h"
+#include "slm.h"
+#include "tensor/quants.h"
+
+static const slm_type TYPES[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q8_0,
+                                 SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
+
+/* Random bytes for a row of blocks, with every f16 scale field replaced by a small finite
+ * value (the fields are found by quantising random data first, then scrambling the rest). */
+static void random_row(slm_rng *rng, slm_type t, int64_t n, void *row, float *tmp) {
+    for (int64_t i = 0; i < n; i++) tmp[i] = (slm_rng_f32(rng) * 2 - 1) * (1 + (i % 7));
+    quantize_row(t, tmp, row, n);
+}
+
+static void dequant_act(slm_type at, const void *act, float *out, int64_t n) { dequantize_row(at, act, out, n); }
+
+int main(void) {
+    enum { N = 1024, ROWS = 37 };
+    slm_rng rng;
+    slm_rng_seed(&rng, 2026);
+    float *x = malloc(N * sizeof(float)), *tmp = malloc(N * sizeof(float)), *wd = malloc(N * sizeof(float)),
+          *xd = malloc(N * sizeof(float)), *out = malloc(ROWS * 3 * sizeof(float));
+    unsigned char *row = malloc(ROWS * N * 2), *act = malloc(N * 2);
+    void *scratch = malloc(matmul_scratch_bytes(3, N));
+    for (size_t k = 0; k < sizeof TYPES / sizeof TYPES[0]; k++) {
+        slm_type t = TYPES[k], at = qdot_activation_type(t);
+        uint64_t row_bytes;
+        slm_type_row_bytes(t, N, &row_bytes);
+        float worst_simd = 0, worst_def = 0;
+        for (int trial = 0; trial < 20; trial++) {
+            random_row(&rng, t, N, row, tmp);
+            for (int i = 0; i < N; i++) x[i] = slm_rng_f32(&rng) * 2 - 1;
+            if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(x, (block_q8_0 *)act, N);
+            else quantize_act_q8_K(x, (block_q8_K *)act, N);
+            kernels_force_scalar(false);
+            float ref = qdot_scalar(t, row, act, N), simd = qdot(t, row, act, N);
+            dequantize_row(t, row, wd, N);
+            dequant_act(at, act, xd, N);
+            double def = 0;
+            for (int i = 0; i < N; i++) def += (double)wd[i] * xd[i];
+            float scale = 1e-3f + fabsf(ref);
+            worst_simd = fmaxf(worst_simd, fabsf(simd - ref) / scale);
+            worst_def = fmaxf(worst_def, (float)fabs(def - ref) / scale);
+        }
+        CHECK(worst_simd < 1e-4f, "%s: SIMD vs scalar relative difference %g", slm_type_info(t)->name, worst_simd);
+        CHECK(worst_def < 1e-4f, "%s: scalar vs definition relative difference %g", slm_type_info(t)->name, worst_def);
+
+        /* the threaded matmul over 3 inputs equals single dots */
+        for (int r = 0; r < ROWS; r++) random_row(&rng, t, N, row + r * row_bytes, tmp);
+        slm_tensor w = {.name = "w", .type = t, .n_dims = 2, .ne = {N, ROWS, 1, 1}, .data = row, .row_bytes = row_bytes};
+        float *xs = malloc(3 * N * sizeof(float));
+        for (int i = 0; i < 3 * N; i++) xs[i] = slm_rng_f32(&rng) * 2 - 1;
+        for (int threads = 1; threads <= 2; threads++) {
+            slm_set_threads(threads);
+            matmul_job job = {out, ROWS, &w};
+            matmul_multi(&job, 1, xs, 3, N, scratch);
+            float worst = 0;
+            for (int b = 0; b < 3; b++) {
+                if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(xs + b * N, (block_q8_0 *)act, N);
+                else quantize_act_q8_K(xs + b * N, (block_q8_K *)act, N);
+                for (int r = 0; r < ROWS; r++) {
+                    float want = qdot(t, row + r * row_bytes, act, N);
+                    worst = fmaxf(worst, fabsf(out[b * ROWS + r] - want));
+                }
+            }
+            CHECK(worst == 0.0f, "%s matmul (%d threads) differs from single dots by %g", slm_type_info(t)->name, threads, worst);
+        }
+        free(xs);
+    }
+    /* the activation quantisers */
+    for (int i = 0; i < N; i++) x[i] = (slm_rng_f32(&rng) * 2 - 1) * 3;
+    block_q8_K *k8 = (block_q8_K *)act;
+    quantize_act_q8_K(x, k8, N);
+    int sums_ok = 1;
+    for (int b = 0; b < N / QK_K; b++)
+        for (int j = 0; j < 16; j++) {
+            int s = 0;
+            for (int i = 0; i < 16; i++) s += k8[b].qs[j * 16 + i];
+            sums_ok &= s == k8[b].bsums[j];
+        }
+    CHECK(sums_ok, "q8_K bsums are the sums of 16 quants");
+    dequantize_row(SLM_TYPE_Q8_K, k8, xd, N);
+    float err = 0;
+    for (int i = 0; i < N; i++) err = fmaxf(err, fabsf(xd[i] - x[i]));
+    CHECK(err < 3.0f / 127, "q8_K activation error %g", err);
+    free(x); free(tmp); free(wd); free(xd); free(out); free(row); free(act); free(scratch);
+    return check_summary("test_qdot");
+}
