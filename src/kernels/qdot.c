@@ -26,7 +26,7 @@ void quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++, x += QK) {
         float amax = 0.0f;
         for (int i = 0; i < QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-        float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = slm_f32_to_f16(d);
         for (int i = 0; i < QK; i++) y[b].qs[i] = (int8_t)lrintf(x[i] * id);
     }

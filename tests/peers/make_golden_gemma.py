@@ -51,7 +51,7 @@ def main():
     import llama_cpp
 
     path = gemma_path()
-    llm = llama_cpp.Llama(path, n_ctx=512, n_batch=512, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
+    llm = llama_cpp.Llama(str(path), n_ctx=512, n_batch=512, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
     ctx = llm._ctx.ctx
     n_vocab = llm.n_vocab()
     cases, tops_ids, tops_lp, argmaxes = [], [], [], []
