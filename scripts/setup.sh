@@ -2,14 +2,15 @@
 # Installs what slm needs on a fresh Debian machine, then builds it.
 #   scripts/setup.sh           build tools and libraries (apt), then a Release build in build/
 #   scripts/setup.sh --test    also the Python venv (.venv) with the light test peers: numpy,
-#                              gguf, sentencepiece, pytest (pip) and Debian's CPU PyTorch (apt)
+#                              gguf, sentencepiece, tokenizers, pytest (pip) and Debian's CPU
+#                              PyTorch (apt)
 #   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
 #                              and for regenerating tests/golden/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev)
 if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ]; then
   apt_pkgs+=(python3-venv python3-dev python3-numpy python3-torch)
 fi
@@ -34,6 +35,7 @@ if [ -n "$mode" ]; then
   pip_pkgs=()
   $py -c "import gguf" 2>/dev/null || pip_pkgs+=(gguf)
   $py -c "import sentencepiece" 2>/dev/null || pip_pkgs+=(sentencepiece)
+  $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
   $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
   if [ "$mode" = "--peers" ]; then
     $py -c "import llama_cpp" 2>/dev/null || pip_pkgs+=(llama-cpp-python)

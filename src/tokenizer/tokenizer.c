@@ -1,5 +1,6 @@
 /* tokenizer.c — the public tokenizer API: BOS, splitting the text at special tokens, and
- * dispatch to the tokenizer kind (SentencePiece BPE in spm.c) per fragment. */
+ * dispatch to the tokenizer kind (SentencePiece BPE in spm.c, byte-level BPE in bpe.c) per
+ * fragment. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ static int match_special(const slm_tokenizer *tok, const char *text, size_t n, i
 static slm_status encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, bool after_special, id_list *out) {
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_encode_fragment(tok, text, n, tok->add_space_prefix && after_special, out);
+    case TOKENIZER_BPE: return bpe_encode_fragment(tok, text, n, out);
     }
     return slm_error(SLM_ERR_UNSUPPORTED, "tokenizer kind %d", (int)tok->kind);
 }
@@ -79,6 +81,7 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
                              tok->n_vocab);
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_decode(tok, ids, n_ids, text, len);
+    case TOKENIZER_BPE: return bpe_decode(tok, ids, n_ids, text, len);
     }
     return slm_error(SLM_ERR_UNSUPPORTED, "tokenizer kind %d", (int)tok->kind);
 }
@@ -87,6 +90,7 @@ int slm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, si
     if (id < 0 || id >= tok->n_vocab) return -1;
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_token_to_bytes(tok, prev, id, buf, cap);
+    case TOKENIZER_BPE: return bpe_token_to_bytes(tok, id, buf, cap);
     }
     return -1;
 }

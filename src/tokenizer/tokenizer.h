@@ -1,6 +1,6 @@
-/* tokenizer.h — the tokenizer's internal representation, shared by the vocabulary loaders
- * and the SentencePiece-style BPE encoder/decoder. Pieces are stored as SentencePiece
- * writes them: a space is "▁" (U+2581). */
+/* tokenizer.h — the tokenizer's internal representation, shared by the vocabulary loaders,
+ * the SentencePiece-style BPE (spm.c) and the byte-level BPE (bpe.c). Pieces are stored as
+ * the vocabulary writes them: SentencePiece's space is "▁" (U+2581), byte-level BPE's "Ġ". */
 #ifndef SLM_TOKENIZER_TOKENIZER_H
 #define SLM_TOKENIZER_TOKENIZER_H
 #include <stdint.h>
@@ -23,7 +23,11 @@ enum {
 
 typedef enum {
     TOKENIZER_SPM = 1, /* SentencePiece BPE with scores and byte fallback (Llama, Gemma) */
+    TOKENIZER_BPE = 2, /* byte-level BPE with merge ranks and a regex pre-tokenizer (GPT-2, Llama 3) */
 } tokenizer_kind;
+
+/* Byte-level BPE state (bpe.c): pre-tokenizer regexes, byte characters, merge ranks. */
+typedef struct bpe_vocab bpe_vocab;
 
 struct slm_tokenizer {
     tokenizer_kind kind;
@@ -47,6 +51,7 @@ struct slm_tokenizer {
     int32_t *specials;
     int n_specials;
     int special_start[257];
+    bpe_vocab *bpe; /* owned; TOKENIZER_BPE only */
 };
 
 /* Allocates the per-token arrays of an empty tokenizer of n_vocab tokens. */
@@ -78,5 +83,24 @@ bool spm_squeeze_spaces(byte_buf *b, const char *text, size_t n);
 slm_status spm_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len);
 /* The bytes token id adds after token prev (id already range-checked). */
 int spm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap);
+
+/* ---- byte-level BPE (bpe.c) ---- */
+/* Makes tok (tokens set, tokenizer_finish done) a byte-level BPE tokenizer whose pre-tokenizer
+ * is the one tokenizer.ggml.pre names; NULL, "default" and unknown names get GPT-2's. */
+slm_status bpe_init(slm_tokenizer *tok, const char *pre);
+/* Adds the merge "left right" (len bytes) with the next rank; merges whose parts or union are
+ * not tokens are skipped (their rank is still used up). */
+slm_status bpe_add_merge(slm_tokenizer *tok, const char *text, size_t len);
+/* Frees the BPE state (NULL is fine). */
+void bpe_free(bpe_vocab *b);
+/* The pre-tokenizer in use (its first name); *known is false when tokenizer.ggml.pre was not
+ * recognised and GPT-2's is used instead. */
+const char *bpe_pre_name(const slm_tokenizer *tok, bool *known);
+/* Encodes one fragment of text (no special tokens in it). */
+slm_status bpe_encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, id_list *out);
+/* Decodes ids (already range-checked) to raw bytes (not necessarily valid UTF-8). */
+slm_status bpe_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len);
+/* The bytes token id (already range-checked) stands for. */
+int bpe_token_to_bytes(const slm_tokenizer *tok, int id, char *buf, size_t cap);
 
 #endif

@@ -1,5 +1,6 @@
-/* vocab.c — builds tokenizers from GGUF metadata or llama2.c tokenizer files, and the
- * piece -> id hash table the encoder uses. */
+/* vocab.c — builds tokenizers from GGUF metadata (SentencePiece "llama" and byte-level BPE
+ * "gpt2" vocabularies), SentencePiece .model or llama2.c tokenizer files, and the piece -> id
+ * hash table the encoders use. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,7 @@ void slm_tokenizer_free(slm_tokenizer *tok) {
     free(tok->slots);
     free(tok->specials);
     free(tok->byte_value);
+    bpe_free(tok->bpe);
     free(tok);
 }
 
@@ -297,13 +299,18 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
     const char *name = f->file.path ? f->file.path : "gguf";
     char *model = gguf_get_string(f, "tokenizer.ggml.model");
     if (!model) return slm_error(SLM_ERR_FORMAT, "%s: no tokenizer (tokenizer.ggml.model is missing)", name);
-    int is_spm = strcmp(model, "llama") == 0;
-    if (!is_spm) {
-        slm_status st = slm_error(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported yet (supported: llama)", name, model);
+    int is_spm = strcmp(model, "llama") == 0, is_bpe = strcmp(model, "gpt2") == 0;
+    if (!is_spm && !is_bpe) {
+        slm_status st = slm_error(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported yet (supported: llama, gpt2)",
+                                  name, model);
         free(model);
         return st;
     }
     free(model);
+    const gguf_value *merges = is_bpe ? gguf_find(f, "tokenizer.ggml.merges") : NULL;
+    if (is_bpe && (!merges || merges->type != GGUF_TYPE_ARRAY || merges->arr.elem_type != GGUF_TYPE_STRING))
+        return slm_error(SLM_ERR_FORMAT, "%s: tokenizer.ggml.merges is missing or not an array of strings (needed by a gpt2 tokenizer)",
+                         name);
     const gguf_value *tokens = gguf_find(f, "tokenizer.ggml.tokens");
     if (!tokens || tokens->type != GGUF_TYPE_ARRAY || tokens->arr.elem_type != GGUF_TYPE_STRING || tokens->arr.n == 0)
         return slm_error(SLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens is missing or not an array of strings", name);
@@ -334,17 +341,25 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
     if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.eos_token_id", n, &tok->eos);
     if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.unknown_token_id", n, &tok->unk);
     if (st == SLM_OK) {
-        tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", 1);
-        tok->add_space_prefix = read_bool(f, "tokenizer.ggml.add_space_prefix", 1);
+        /* SentencePiece vocabularies add BOS unless told not to; byte-level BPE ones only when told */
+        tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", is_spm);
+        tok->add_space_prefix = is_spm ? read_bool(f, "tokenizer.ggml.add_space_prefix", 1) : 0;
         tok->remove_extra_spaces = read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", 0);
         if (tok->unk < 0)
             for (int id = 0; id < n; id++)
                 if (tok->type[id] == TOKEN_UNKNOWN) { tok->unk = id; break; }
         st = tokenizer_finish(tok);
     }
+    if (st == SLM_OK && is_bpe) {
+        char *pre = gguf_get_string(f, "tokenizer.ggml.pre");
+        st = bpe_init(tok, pre);
+        free(pre);
+        for (uint64_t i = 0; st == SLM_OK && i < merges->arr.n; i++)
+            st = bpe_add_merge(tok, merges->arr.strs[i].ptr, (size_t)merges->arr.strs[i].len);
+    }
     if (st != SLM_OK) {
         slm_tokenizer_free(tok);
-        return st;
+        return st == SLM_ERR_NOMEM ? slm_error(st, "%s: out of memory while building the tokenizer", name) : st;
     }
     *out = tok;
     return SLM_OK;
