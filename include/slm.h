@@ -92,6 +92,9 @@ int slm_token_eos(const slm_tokenizer *tok);
  * Borrowed from the tokenizer. */
 const char *slm_token_text(const slm_tokenizer *tok, int id);
 
+/* Whether the vocabulary asks for BOS at the start of a text (tokenizer.ggml.add_bos_token). */
+int slm_tokenizer_adds_bos(const slm_tokenizer *tok);
+
 /* Options for slm_tokenize. */
 typedef struct {
     int add_bos;       /* prepend the BOS token (when the vocabulary has one) */
@@ -102,9 +105,10 @@ typedef struct {
  * *ids is a new array of *n_ids token ids owned by the caller (free with slm_free). */
 slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len,
                         const slm_tokenize_options *opts, int32_t **ids, size_t *n_ids);
-/* Decodes token ids to text as SentencePiece's decoder does (dummy-prefix space removed,
- * byte tokens joined, control tokens skipped). *text is NUL-terminated, owned by the caller
- * (free with slm_free); *len excludes the NUL. */
+/* Decodes token ids to text: for SentencePiece vocabularies as its decoder does (dummy-prefix
+ * space removed, byte tokens joined, invalid UTF-8 as U+FFFD), for byte-level BPE the raw
+ * bytes; control tokens are skipped. *text is NUL-terminated, owned by the caller (free with
+ * slm_free); *len excludes the NUL. */
 slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids,
                           char **text, size_t *len);
 /* Writes the bytes that token `id` adds to a stream when it follows token `prev` (-1 at the
@@ -184,6 +188,13 @@ slm_status slm_file_tensor(const slm_file *file, size_t i, slm_tensor_desc *desc
 slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
                                const char *out_path, const char *name, int to_f16);
 
+/* Writes a copy of a GGUF model with its weight matrices re-encoded as type_name ("q8_0",
+ * "q4_0", "q4_K", "q6_K", ... or "f16"); vectors stay f32, metadata is kept, and matrices whose
+ * rows do not fit the type's blocks take the nearest type that does. progress (may be NULL) is
+ * called before each tensor. */
+slm_status slm_quantize_gguf(const char *in_path, const char *out_path, const char *type_name,
+                             void (*progress)(const char *tensor, int done, int total, void *user), void *user);
+
 /* ------------------------------------------------------------------ session */
 
 typedef struct slm_session slm_session;
@@ -249,7 +260,7 @@ typedef struct {
     slm_sampling_params sampling;
     int n_predict;            /* new tokens to generate; < 0: until EOS or the context is full */
     int max_positions;        /* > 0: stop once this many positions (prompt included) are done */
-    int add_bos;              /* prepend BOS to the prompt (default 1) */
+    int add_bos;              /* prepend BOS when the vocabulary asks for it (default 1) */
     int echo_prompt;          /* pass the prompt's text to the callback first (default 1) */
     int ignore_eos;           /* keep going past EOS/BOS (for benchmarks; default 0) */
     int parse_special;        /* recognise special tokens written in the prompt (chat; default 0) */

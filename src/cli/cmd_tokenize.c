@@ -40,7 +40,7 @@ int cmd_tokenize(int argc, char **argv) {
     const opt_spec specs[] = {
         {"-m", "--model", OPT_STRING, &model_path, "model, GGUF vocabulary or llama2.c tokenizer file"},
         {NULL, "--ids", OPT_FLAG, &ids_only, "print the ids only, space-separated"},
-        {NULL, "--no-bos", OPT_FLAG, &no_bos, "do not add BOS"},
+        {NULL, "--no-bos", OPT_FLAG, &no_bos, "do not add BOS (added when the vocabulary asks for it)"},
         {NULL, "--special", OPT_FLAG, &parse_special, "recognise control tokens such as <s> in the text"},
         {NULL, "--stdin", OPT_FLAG, &from_stdin, "read the text from standard input (any bytes)"},
     };
@@ -73,7 +73,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     int32_t *ids;
     size_t n;
-    slm_tokenize_options opts = {!no_bos, parse_special};
+    slm_tokenize_options opts = {!no_bos && slm_tokenizer_adds_bos(t), parse_special};
     int status = 0;
     if (slm_tokenize(t, text ? text : pos[0], len, &opts, &ids, &n) != SLM_OK) {
         fprintf(stderr, "error: %s\n", slm_last_error());

@@ -17,6 +17,7 @@ static const command g_commands[] = {
     {"info", cmd_info, "show a model file's architecture, metadata and tensors"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer to GGUF"},
+    {"quantize", cmd_quantize, "re-encode a GGUF model's weights (q8_0, q4_K, q6_K, ...)"},
 };
 
 static void usage(FILE *out) {

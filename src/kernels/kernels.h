@@ -70,7 +70,10 @@ void rope_pairs(float *x, int n_heads, int head_dim, const float *cos_t, const f
 void rope_halves(float *x, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
 /* a[i] = silu(a[i]) * b[i]. */
 void swiglu(float *a, const float *b, int n);
-/* a[i] = gelu(a[i]) * b[i], with GELU's tanh approximation. */
+/* GELU with the tanh approximation, in f32. */
+float gelu_tanh(float x);
+/* a[i] = gelu(a[i]) * b[i], with GELU's tanh approximation evaluated at a[i] rounded to f16
+ * and rounded to f16 (a table of all halves), as llama.cpp does; a[i] >= 10 passes through. */
 void geglu_tanh(float *a, const float *b, int n);
 
 #endif

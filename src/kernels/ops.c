@@ -1,25 +1,26 @@
 /* ops.c — the element-wise and per-row ops of a transformer block. */
 #include <math.h>
+#include <pthread.h>
 
 #include "kernels/kernels.h"
 
 void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    float ss = 0.0f;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    ss = 1.0f / sqrtf(ss / (float)n + eps);
-    for (int i = 0; i < n; i++) out[i] = weight[i] * (ss * x[i]);
+    double ss = 0.0; /* double: Gemma's residual stream reaches 1e4 and beyond */
+    for (int i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
+    const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = weight[i] * (scale * x[i]);
 }
 
 void softmax(float *x, int n) {
     float max = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > max) max = x[i];
-    float sum = 0.0f;
+    double sum = 0.0;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - max);
         sum += x[i];
     }
-    float inv = 1.0f / sum;
+    const float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -50,10 +51,27 @@ void rope_halves(float *x, int n_heads, int head_dim, const float *cos_t, const 
     }
 }
 
-void geglu_tanh(float *a, const float *b, int n) {
+float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
+}
+
+/* GELU of every half-precision input, rounded to half: the activation is evaluated at the
+ * input rounded to f16, as llama.cpp does (it is faster, and agrees with llama.cpp). */
+static uint16_t g_gelu_table[65536];
+static pthread_once_t g_gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_table_init(void) {
+    for (uint32_t h = 0; h < 65536; h++) g_gelu_table[h] = slm_f32_to_f16(gelu_tanh(slm_f16_to_f32((uint16_t)h)));
+}
+
+void geglu_tanh(float *a, const float *b, int n) {
+    pthread_once(&g_gelu_once, gelu_table_init);
     for (int i = 0; i < n; i++) {
-        float x = a[i];
-        a[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x))) * b[i];
+        float x = a[i], g;
+        if (x <= -10.0f) g = 0.0f;
+        else if (x >= 10.0f) g = x;
+        else g = slm_f16_to_f32(g_gelu_table[slm_f32_to_f16(x)]);
+        a[i] = g * b[i];
     }
 }

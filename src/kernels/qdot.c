@@ -41,8 +41,8 @@ void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n) {
             memset(&y[b], 0, sizeof y[b]);
             continue;
         }
-        /* the value of largest magnitude maps to -128 (its sign flipped), the others round */
-        const float iscale = -128.0f / max;
+        /* the value of largest magnitude maps to -127 (its sign flipped), the others round */
+        const float iscale = -127.0f / max;
         for (int i = 0; i < QK_K; i++) {
             int v = (int)lrintf(iscale * x[i]);
             y[b].qs[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
@@ -271,6 +271,11 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* Decoding streams the weights from memory once per token: ask for them this far ahead of
+ * use (the hardware prefetcher alone leaves the kernels waiting on memory). */
+#define PREFETCH_BYTES 2048
+#define prefetch_weights(p) _mm_prefetch((const char *)(p) + PREFETCH_BYTES, _MM_HINT_T0)
+
 /* IEEE half to float with the F16C instruction. */
 AVX2 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -313,18 +318,26 @@ AVX2 static inline int hsum_epi32(__m256i v) {
 }
 
 AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i p = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) { /* two blocks per step: two independent accumulators */
+        _mm_prefetch((const char *)(w + b) + 4096, _MM_HINT_T0);
+        __m256i p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m256i p1 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b + 1].qs), _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b + 1].d) * h2f(a[b + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
     }
-    return hsum_ps(acc);
+    for (; b < nb; b++) {
+        __m256i p = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d)), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
 AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_q8_0 *a, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_weights(w + b);
         __m256i q = _mm256_sub_epi8(unpack_nibbles_16(w[b].qs), _mm256_set1_epi8(8));
         __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
         __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
@@ -336,6 +349,7 @@ AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_q8_0 *a, int64_
 AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_weights(w + b);
         __m256i hi = _mm256_and_si256(bits_to_bytes(w[b].qh), _mm256_set1_epi8(0x10));
         __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w[b].qs), hi), _mm256_set1_epi8(16));
         __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
@@ -349,6 +363,8 @@ AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_
     float sum = 0.0f;
     const __m256i low4 = _mm256_set1_epi8(0xF);
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_weights(w + b);
+        prefetch_weights((const char *)(w + b) + 64);
         uint8_t sc[8], mn[8];
         k4_scales(w[b].scales, sc, mn);
         __m256i acc = _mm256_setzero_si256();
@@ -372,6 +388,9 @@ AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_
     float sum = 0.0f;
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_weights(w + b);
+        prefetch_weights((const char *)(w + b) + 64);
+        prefetch_weights((const char *)(w + b) + 128);
         __m256i acc = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) { /* 128 elements */
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h));
@@ -506,6 +525,10 @@ AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t
 }
 
 void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n, float *out) {
+    if (n_act == 1) {
+        out[0] = qdot(t, row, act, n);
+        return;
+    }
     if (kernels_simd_tiles() && n_act <= 4) {
         switch (t) {
         case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:

@@ -88,6 +88,7 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
     gguf_value v_true = {.type = GGUF_TYPE_BOOL, .u = 1}, v_false = {.type = GGUF_TYPE_BOOL, .u = 0};
     gguf_value v_prefix = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->add_space_prefix};
     gguf_value v_extra = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->remove_extra_spaces};
+    gguf_value v_replace = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->replace_invalid_utf8};
     if ((st = gguf_writer_set_str(w, "general.architecture", "llama")) ||
         (st = gguf_writer_set_str(w, "general.name", name ? name : default_name)) ||
         (st = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama")) ||
@@ -97,7 +98,8 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
         (st = gguf_writer_set(w, "tokenizer.ggml.add_bos_token", &v_true)) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false)) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_prefix)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra)))
+        (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra)) ||
+        (st = gguf_writer_set(w, "slm.tokenizer.replace_invalid_utf8", &v_replace)))
         goto done;
     if (tok->bos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos))) goto done;
     if (tok->eos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos))) goto done;

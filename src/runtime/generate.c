@@ -133,7 +133,7 @@ slm_status slm_generate(slm_session *session, const char *prompt, const slm_gene
     size_t n_prompt = 0;
     slm_sampler *sampler = NULL;
     streamer s = {.stop = p.stop, .fn = on_piece, .user = user};
-    slm_tokenize_options topt = {p.add_bos, p.parse_special};
+    slm_tokenize_options topt = {p.add_bos && tok->add_bos, p.parse_special};
     slm_status st = slm_tokenize(tok, prompt, strlen(prompt), &topt, &prompt_ids, &n_prompt);
     if (st != SLM_OK) goto done;
     if (n_prompt == 0) {

@@ -71,6 +71,13 @@ static pair heap_pop(pair_heap *h) {
     return top;
 }
 
+/* Bytes of the initial symbol a byte starts, from its high nibble alone (as llama.cpp splits:
+ * an invalid byte may take its neighbours into one symbol, which then falls back to bytes). */
+static size_t symbol_len(unsigned char c) {
+    static const uint8_t by_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return by_nibble[c >> 4];
+}
+
 static bool mergeable(const slm_tokenizer *tok, int id) {
     return id >= 0 && (tok->type[id] == TOKEN_NORMAL || tok->type[id] == TOKEN_USER_DEFINED ||
                        tok->type[id] == TOKEN_UNUSED);
@@ -95,7 +102,7 @@ static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, siz
     if (!sym) return SLM_ERR_NOMEM;
     int32_t n_sym = 0;
     for (size_t pos = 0; pos < n;) {
-        size_t cl = slm_utf8_lead_len((unsigned char)text[pos]);
+        size_t cl = symbol_len((unsigned char)text[pos]);
         if (cl > n - pos) cl = n - pos;
         sym[n_sym] = (symbol){(uint32_t)pos, (uint32_t)cl, n_sym - 1, -1};
         if (n_sym > 0) sym[n_sym - 1].next = n_sym;
@@ -135,13 +142,14 @@ static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, siz
     return st;
 }
 
-/* Appends text to b with spaces turned into "▁" and invalid UTF-8 bytes into U+FFFD (as
- * SentencePiece's normaliser does). */
-static bool normalise_into(byte_buf *b, const char *text, size_t n) {
+/* Appends text to b with spaces turned into "▁"; invalid UTF-8 bytes become U+FFFD (as
+ * SentencePiece's normaliser does) when replace_invalid is set, else stay raw bytes that fall
+ * back to byte tokens (as llama.cpp does). */
+static bool normalise_into(byte_buf *b, const char *text, size_t n, bool replace_invalid) {
     for (size_t i = 0; i < n;) {
         size_t cl = slm_utf8_valid_len(text + i, n - i);
         bool ok;
-        if (cl == 0) ok = buf_put(b, REPLACEMENT, 3), cl = 1;
+        if (cl == 0) ok = replace_invalid ? buf_put(b, REPLACEMENT, 3) : buf_put(b, text + i, 1), cl = 1;
         else if (text[i] == ' ') ok = buf_put(b, SPACE_MARK, 3);
         else ok = buf_put(b, text + i, cl);
         if (!ok) return false;
@@ -164,7 +172,7 @@ slm_status spm_encode_fragment(const slm_tokenizer *tok, const char *text, size_
     byte_buf frag = {0};
     bool ok = buf_put(&frag, "", 0);
     if (ok && space_prefix) ok = buf_put(&frag, SPACE_MARK, 3);
-    ok = ok && normalise_into(&frag, text, n);
+    ok = ok && normalise_into(&frag, text, n, tok->replace_invalid_utf8);
     slm_status st = ok ? merge_fragment(tok, frag.s, frag.n, out) : slm_error(SLM_ERR_NOMEM, "tokenizer: out of memory");
     free(frag.s);
     return st;

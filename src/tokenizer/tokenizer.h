@@ -40,6 +40,8 @@ struct slm_tokenizer {
     int add_bos;          /* prepend BOS by default */
     int add_space_prefix; /* SentencePiece's add_dummy_prefix */
     int remove_extra_spaces; /* SentencePiece's remove_extra_whitespaces: trim, collapse runs */
+    int replace_invalid_utf8; /* invalid UTF-8 bytes become U+FFFD as in SentencePiece (set for
+                                 .model and llama2.c sources); else raw byte tokens as in llama.cpp */
     int byte_token[256];  /* id of "<0xXX>", or -1 */
     int16_t *byte_value;  /* (n_vocab,) the byte a TOKEN_BYTE piece stands for, else -1 */
     /* open-addressing hash of piece -> id over all tokens */

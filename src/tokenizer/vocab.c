@@ -172,6 +172,7 @@ static slm_status take_normalizer(slm_tokenizer *tok, const spm_model *m, const 
         return slm_error(SLM_ERR_UNSUPPORTED, "%s: SentencePiece models without escape_whitespaces are not supported", path);
     tok->add_space_prefix = m->add_dummy_prefix;
     tok->remove_extra_spaces = m->remove_extra_whitespaces;
+    tok->replace_invalid_utf8 = 1;
     return SLM_OK;
 }
 
@@ -265,6 +266,7 @@ slm_status tokenizer_from_llama2c(const char *path, int n_vocab, slm_tokenizer *
         free(marked);
     }
     llama2c_vocab_free(&v);
+    tok->replace_invalid_utf8 = 1; /* llama2.c tokenizers come from SentencePiece */
     if (st == SLM_OK) st = apply_sibling_normalizer(tok, path);
     if (st == SLM_OK) st = tokenizer_finish(tok);
     if (st != SLM_OK) {
@@ -345,6 +347,7 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
         tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", is_spm);
         tok->add_space_prefix = is_spm ? read_bool(f, "tokenizer.ggml.add_space_prefix", 1) : 0;
         tok->remove_extra_spaces = read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", 0);
+        tok->replace_invalid_utf8 = read_bool(f, "slm.tokenizer.replace_invalid_utf8", 0);
         if (tok->unk < 0)
             for (int id = 0; id < n; id++)
                 if (tok->type[id] == TOKEN_UNKNOWN) { tok->unk = id; break; }
@@ -380,6 +383,7 @@ slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out) {
 }
 
 int slm_vocab_size(const slm_tokenizer *tok) { return tok->n_vocab; }
+int slm_tokenizer_adds_bos(const slm_tokenizer *tok) { return tok->add_bos; }
 int slm_token_bos(const slm_tokenizer *tok) { return tok->bos; }
 int slm_token_eos(const slm_tokenizer *tok) { return tok->eos; }
 const char *slm_token_text(const slm_tokenizer *tok, int id) {
