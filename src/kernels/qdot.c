@@ -318,45 +318,40 @@ AVX2 static inline int hsum_epi32(__m256i v) {
 }
 
 AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) { /* two blocks per step: two independent accumulators */
-        _mm_prefetch((const char *)(w + b) + 4096, _MM_HINT_T0);
-        __m256i p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        __m256i p1 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b + 1].qs), _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b + 1].d) * h2f(a[b + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; b < nb; b++) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_weights(w + b);
         __m256i p = mul_sum_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d)), _mm256_cvtepi32_ps(p), acc0);
+        acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d)), _mm256_cvtepi32_ps(p), acc[b & 1]);
     }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+    return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
 }
 
+/* The 32-element block kernels keep even and odd blocks in two accumulators (two independent
+ * chains), in the same order as qdot_q32_multi, so a batch and a single input agree exactly. */
 AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_q8_0 *a, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         prefetch_weights(w + b);
         __m256i q = _mm256_sub_epi8(unpack_nibbles_16(w[b].qs), _mm256_set1_epi8(8));
         __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
         __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[b & 1]);
     }
-    return hsum_ps(acc);
+    return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
 }
 
 AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         prefetch_weights(w + b);
         __m256i hi = _mm256_and_si256(bits_to_bytes(w[b].qh), _mm256_set1_epi8(0x10));
         __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w[b].qs), hi), _mm256_set1_epi8(16));
         __m256i p = mul_sum_i8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
         __m256 d = _mm256_set1_ps(h2f(w[b].d) * h2f(a[b].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[b & 1]);
     }
-    return hsum_ps(acc);
+    return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
 }
 
 AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
@@ -440,7 +435,8 @@ AVX2 static inline __m256i q32_block(slm_type t, const void *row, int64_t b, flo
 /* One q4_0 / q5_0 / q8_0 row against n_act (1..4) q8_0 inputs act_stride bytes apart. */
 AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, int n_act,
                                 int64_t n, float *out) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc[4][2];
+    for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK; b++) {
         float dw;
         __m256i w = q32_block(t, row, b, &dw);
@@ -449,10 +445,10 @@ AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act,
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
             __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), w);
             __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a->d)), _mm256_cvtepi32_ps(p), acc[k]);
+            acc[k][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a->d)), _mm256_cvtepi32_ps(p), acc[k][b & 1]);
         }
     }
-    for (int k = 0; k < n_act; k++) out[k] = hsum_ps(acc[k]);
+    for (int k = 0; k < n_act; k++) out[k] = hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
 }
 
 /* One q4_K row against n_act (1..4) q8_K inputs. */
