@@ -21,6 +21,7 @@ typedef struct {
     int n_tok, ld_x;
     const uint8_t *act[SLM_TYPE_COUNT]; /* the inputs quantised, by activation type */
     size_t act_row_bytes[SLM_TYPE_COUNT];
+    const float *act_d;                 /* q8_0 inputs' block scales as floats (n_tok, cols/32) */
 } matmul_ctx;
 
 /* 4 weight rows x 3 inputs at a time: each loaded weight vector serves 3 inputs and each
@@ -71,7 +72,8 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
         for (int b = 0; b < c->n_tok; b += 4) {
             float out[4];
             int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
-            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k, w->ne[0], out);
+            const float *d = at == SLM_TYPE_Q8_0 ? c->act_d + (size_t)b * (size_t)(w->ne[0] / QK) : NULL;
+            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d, k, w->ne[0], out);
             for (int i = 0; i < k; i++) job->out[(int64_t)(b + i) * job->ld_out + r] = out[i];
         }
     }
@@ -128,31 +130,61 @@ static size_t act_row_bytes(slm_type at, int64_t cols) {
 }
 
 size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
-    return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K));
+    return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K) +
+                            (size_t)(cols / QK + 1) * sizeof(float)) + 64;
+}
+
+/* Quantises input rows [b0, b1) to every activation type the jobs need (set up in c). */
+static void quantise_inputs(const matmul_ctx *c, int b0, int b1) {
+    const int64_t cols = c->jobs[0].w->ne[0], nb = cols / QK;
+    for (int at = 0; at < SLM_TYPE_COUNT; at++) {
+        if (!c->act[at]) continue;
+        for (int b = b0; b < b1; b++) {
+            void *dst = (uint8_t *)c->act[at] + (size_t)b * c->act_row_bytes[at];
+            if (at == SLM_TYPE_Q8_0) {
+                quantize_act_q8_0(c->x + (int64_t)b * c->ld_x, dst, cols);
+                for (int64_t i = 0; i < nb; i++) /* the block scales as floats, for the batched kernels */
+                    ((float *)c->act_d)[b * nb + i] = slm_f16_to_f32(((const block_q8_0 *)dst)[i].d);
+            } else quantize_act_q8_K(c->x + (int64_t)b * c->ld_x, dst, cols);
+        }
+    }
+}
+
+static void quantise_worker(void *ctx, int ith, int nth) {
+    const matmul_ctx *c = ctx;
+    int b0, b1;
+    slm_split_range(c->n_tok, ith, nth, &b0, &b1);
+    quantise_inputs(c, b0, b1);
 }
 
 void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x, void *scratch) {
     matmul_ctx c = {.jobs = jobs, .n_jobs = n_jobs, .x = x, .n_tok = n_tok, .ld_x = ld_x};
     int64_t macs = 0, cols = jobs[0].w->ne[0];
     uint8_t *free_at = scratch;
+    int quantised = 0;
     for (int j = 0; j < n_jobs; j++) {
         const slm_tensor *w = jobs[j].w;
         c.total_rows += slm_tensor_rows(w);
         macs += slm_tensor_rows(w) * w->ne[0] * n_tok;
         slm_type at = qdot_activation_type(w->type);
         if (at == SLM_TYPE_F32 || c.act[at]) continue;
-        /* quantise the inputs once per activation type, on this thread */
+        /* room for the inputs quantised once per activation type */
         c.act[at] = free_at;
         c.act_row_bytes[at] = act_row_bytes(at, cols);
-        for (int b = 0; b < n_tok; b++) {
-            void *dst = free_at + (size_t)b * c.act_row_bytes[at];
-            if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(x + (int64_t)b * ld_x, dst, cols);
-            else quantize_act_q8_K(x + (int64_t)b * ld_x, dst, cols);
-        }
         free_at += (size_t)n_tok * c.act_row_bytes[at];
+        if (at == SLM_TYPE_Q8_0) {
+            c.act_d = (const float *)(((uintptr_t)free_at + 15) & ~(uintptr_t)15);
+            free_at = (uint8_t *)(c.act_d + (size_t)n_tok * (size_t)(cols / QK));
+        }
+        quantised = 1;
     }
-    if (macs < PARALLEL_MIN_MACS || slm_pool_threads() == 1) matmul_range(&c, 0, c.total_rows);
-    else slm_pool_run(matmul_worker, &c);
+    const int parallel = macs >= PARALLEL_MIN_MACS && slm_pool_threads() > 1;
+    if (quantised) {
+        if (parallel && n_tok >= 8) slm_pool_run(quantise_worker, &c);
+        else quantise_inputs(&c, 0, n_tok);
+    }
+    if (parallel) slm_pool_run(matmul_worker, &c);
+    else matmul_range(&c, 0, c.total_rows);
 }
 
 void matvec(float *out, const slm_tensor *w, const float *x, void *scratch) {

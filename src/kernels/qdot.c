@@ -415,7 +415,7 @@ AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_
 /* ---------------------------------------------------------------- AVX2, several inputs */
 
 /* The 32 signed weights of block b of a q4_0 / q5_0 / q8_0 row, and its scale. */
-AVX2 static inline __m256i q32_block(slm_type t, const void *row, int64_t b, float *d) {
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256i q32_block(slm_type t, const void *row, int64_t b, float *d) {
     if (t == SLM_TYPE_Q8_0) {
         const block_q8_0 *w = (const block_q8_0 *)row + b;
         *d = h2f(w->d);
@@ -432,27 +432,51 @@ AVX2 static inline __m256i q32_block(slm_type t, const void *row, int64_t b, flo
     return _mm256_sub_epi8(unpack_nibbles_16(w->qs), _mm256_set1_epi8(8));
 }
 
-/* One q4_0 / q5_0 / q8_0 row against n_act (1..4) q8_0 inputs act_stride bytes apart. */
-AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, int n_act,
-                                int64_t n, float *out) {
+/* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart. Inlined with
+ * constant t and N, so the 2N accumulators stay in registers. */
+#define INLINE_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
+INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
+                                const float *act_d, const int N, int64_t n, float *out) {
     __m256 acc[4][2];
-    for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK; b++) {
+    for (int k = 0; k < N; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++) {
         float dw;
         __m256i w = q32_block(t, row, b, &dw);
         __m256i aw = _mm256_sign_epi8(w, w);
-        for (int k = 0; k < n_act; k++) {
+        for (int k = 0; k < N; k++) {
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
             __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), w);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
-            acc[k][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a->d)), _mm256_cvtepi32_ps(p), acc[k][b & 1]);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), ones);
+            __m256 d = _mm256_set1_ps(dw * act_d[(size_t)k * nb + b]);
+            if (b & 1) acc[k][1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][1]);
+            else acc[k][0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][0]);
         }
     }
-    for (int k = 0; k < n_act; k++) out[k] = hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
+    for (int k = 0; k < N; k++) out[k] = hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
 }
 
-/* One q4_K row against n_act (1..4) q8_K inputs. */
-AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
+                                const float *act_d, int n_act, int64_t n, float *out) {
+#define Q32_CASE(T, N) q32_multi_body(T, row, act, act_stride, act_d, N, n, out)
+#define Q32_TYPE(T)                      \
+    switch (n_act) {                     \
+    case 2: Q32_CASE(T, 2); return;      \
+    case 3: Q32_CASE(T, 3); return;      \
+    default: Q32_CASE(T, 4); return;     \
+    }
+    switch (t) {
+    case SLM_TYPE_Q8_0: Q32_TYPE(SLM_TYPE_Q8_0)
+    case SLM_TYPE_Q5_0: Q32_TYPE(SLM_TYPE_Q5_0)
+    default: Q32_TYPE(SLM_TYPE_Q4_0)
+    }
+#undef Q32_TYPE
+#undef Q32_CASE
+}
+
+/* One q4_K row against n_act (1..4) q8_K inputs (inlined with a constant count). */
+INLINE_AVX2 void q4_K_multi_body(const block_q4_K *w, const uint8_t *act, size_t act_stride, const int n_act, int64_t nb,
                                  float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     float sum[4] = {0, 0, 0, 0};
@@ -482,8 +506,8 @@ AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t
     for (int k = 0; k < n_act; k++) out[k] = sum[k];
 }
 
-/* One q6_K row against n_act (1..4) q8_K inputs. */
-AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+/* One q6_K row against n_act (1..4) q8_K inputs (inlined with a constant count). */
+INLINE_AVX2 void q6_K_multi_body(const block_q6_K *w, const uint8_t *act, size_t act_stride, const int n_act, int64_t nb,
                                  float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     float sum[4] = {0, 0, 0, 0};
@@ -520,7 +544,22 @@ AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t
     for (int k = 0; k < n_act; k++) out[k] = sum[k];
 }
 
-void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n, float *out) {
+AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    if (n_act == 4) q4_K_multi_body(w, act, act_stride, 4, nb, out);
+    else if (n_act == 3) q4_K_multi_body(w, act, act_stride, 3, nb, out);
+    else q4_K_multi_body(w, act, act_stride, 2, nb, out);
+}
+
+AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    if (n_act == 4) q6_K_multi_body(w, act, act_stride, 4, nb, out);
+    else if (n_act == 3) q6_K_multi_body(w, act, act_stride, 3, nb, out);
+    else q6_K_multi_body(w, act, act_stride, 2, nb, out);
+}
+
+void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *act_d, int n_act,
+                int64_t n, float *out) {
     if (n_act == 1) {
         out[0] = qdot(t, row, act, n);
         return;
@@ -528,7 +567,8 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
     if (kernels_simd_tiles() && n_act <= 4) {
         switch (t) {
         case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
-            qdot_q32_multi(t, row, act, act_stride, n_act, n, out);
+            if (!act_d) break;
+            qdot_q32_multi(t, row, act, act_stride, act_d, n_act, n, out);
             return;
         case SLM_TYPE_Q4_K: qdot_q4_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
         case SLM_TYPE_Q6_K: qdot_q6_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;

@@ -24,7 +24,9 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n);
 float qdot(slm_type t, const void *row, const void *act, int64_t n);
 
 /* The same row against n_act inputs act_stride bytes apart: out[k] = qdot(row, input k).
- * Unpacks each weight block once for up to 4 inputs (prompt batches). */
-void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n, float *out);
+ * Unpacks each weight block once for up to 4 inputs (prompt batches). For q8_0 inputs, act_d
+ * (may be NULL) holds their block scales as floats, n/32 per input. */
+void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *act_d, int n_act,
+                int64_t n, float *out);
 
 #endif

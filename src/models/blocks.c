@@ -140,6 +140,7 @@ void block_residual(const slm_model *m, model_state *s, int n) {
 }
 
 void block_logits(const slm_model *m, model_state *s, int n, float **logits) {
+    if (!logits) return;
     const int E = m->hp.n_embd;
     float *last = s->x + (size_t)(n - 1) * E;
     rmsnorm(last, last, m->output_norm.data, E, m->hp.norm_eps);

@@ -61,7 +61,8 @@ struct slm_model {
     gguf_file gguf;
     llama2c_checkpoint ckpt;
     /* the architecture's forward pass over n tokens at positions pos.. pos+n-1 (n at most
-       MODEL_MAX_BATCH); *logits receives the logits after the last token */
+       MODEL_MAX_BATCH); *logits receives the logits after the last token (logits NULL: not
+       computed, for all but the last batch of a prompt) */
     slm_status (*forward)(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits);
 };
 
@@ -115,7 +116,7 @@ void block_attention(const slm_model *m, model_state *s, int l, int n, int pos);
 void block_ffn(const slm_model *m, model_state *s, int l, int n);
 /* s->x += s->xb over n rows. */
 void block_residual(const slm_model *m, model_state *s, int n);
-/* Final norm and the logits of the last of n tokens into s->logits. */
+/* Final norm and the logits of the last of n tokens into s->logits (nothing if logits is NULL). */
 void block_logits(const slm_model *m, model_state *s, int n, float **logits);
 
 /* ---- one file per architecture ---- */

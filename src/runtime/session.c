@@ -47,7 +47,8 @@ slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, con
     float *out = NULL;
     for (size_t i = 0; i < n; i += MODEL_MAX_BATCH) {
         int batch = n - i < MODEL_MAX_BATCH ? (int)(n - i) : MODEL_MAX_BATCH;
-        slm_status st = s->model->forward(s->model, s->state, tokens + i, batch, s->n_past, &out);
+        /* only the last batch's logits are wanted: the others skip the output matrix */
+        slm_status st = s->model->forward(s->model, s->state, tokens + i, batch, s->n_past, i + (size_t)batch == n ? &out : NULL);
         if (st != SLM_OK) return st;
         memcpy(s->tokens + s->n_past, tokens + i, (size_t)batch * sizeof(int32_t));
         s->n_past += batch;
