@@ -40,7 +40,9 @@ for _ in range(n_gen):
     tok[0] = int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(nv,))))
     assert llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(tok, 1)) == 0
 tg = n_gen / (time.perf_counter() - t)
-print(json.dumps({"pp": pp, "tg": tg, "n_prompt": len(toks), "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]  # ru_maxrss survives exec
+rss = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"pp": pp, "tg": tg, "n_prompt": len(toks), "rss": rss}))
 '''
 
 

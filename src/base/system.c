@@ -35,6 +35,17 @@ int slm_physical_cores(void) {
 }
 
 size_t slm_peak_rss_bytes(void) {
+    /* VmHWM is this address space's own high-water mark; getrusage's ru_maxrss survives exec and
+       so can report the memory of the process that started us. */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        unsigned long kb = 0;
+        int found = 0;
+        while (!found && fgets(line, sizeof line, f)) found = sscanf(line, "VmHWM: %lu kB", &kb) == 1;
+        fclose(f);
+        if (found) return (size_t)kb * 1024;
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (size_t)ru.ru_maxrss * 1024;

@@ -13,9 +13,11 @@ SANITIZED = os.environ.get("SLM_SANITIZE", "OFF") in ("ON", "1", "TRUE", "true")
 STORIES = DATA / "tiny_lm_models" / "stories260K"
 
 
-def run(args, check=True, input=None, timeout=300):
-    """Runs a command, returning the CompletedProcess (stdout/stderr as bytes)."""
-    proc = subprocess.run([str(a) for a in args], input=input, capture_output=True, timeout=timeout)
+def run(args, check=True, input=None, timeout=300, env=None):
+    """Runs a command, returning the CompletedProcess (stdout/stderr as bytes). env: extra
+    environment variables."""
+    full_env = dict(os.environ, **env) if env else None
+    proc = subprocess.run([str(a) for a in args], input=input, capture_output=True, timeout=timeout, env=full_env)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
     return proc

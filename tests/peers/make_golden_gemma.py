@@ -46,6 +46,39 @@ CONTINUATION = 64
 TOP = 40
 
 
+def batched_reference(llama_cpp, ctx, tokens, greedy, n_vocab):
+    """llama.cpp's argmax at every position of tokens + greedy[:STEPS] when the prompt goes in
+    as one batch, and its own greedy continuation that way."""
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+    seq = tokens + greedy[:STEPS]
+    batch = llama_cpp.llama_batch_init(len(seq), 0, 1)
+    for i, t in enumerate(seq):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = t, i, 1, 1
+        batch.seq_id[i][0] = 0
+    batch.n_tokens = len(seq)
+    assert llama_cpp.llama_decode(ctx, batch) == 0
+    llama_cpp.llama_batch_free(batch)
+    argmax = np.array([int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,))))
+                       for i in range(len(seq))])
+    # its own greedy continuation after a batched prompt
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+    batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
+    for i, t in enumerate(tokens):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = t, i, 1, int(i == len(tokens) - 1)
+        batch.seq_id[i][0] = 0
+    batch.n_tokens = len(tokens)
+    assert llama_cpp.llama_decode(ctx, batch) == 0
+    llama_cpp.llama_batch_free(batch)
+    decode_one = make_decoder(llama_cpp, ctx)
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()
+    own = []
+    for step in range(len(greedy)):
+        own.append(int(np.argmax(logits)))
+        if step + 1 < len(greedy):
+            logits = decode_one(own[-1], len(tokens) + step, n_vocab)
+    return argmax, own
+
+
 def make_decoder(llama_cpp, ctx):
     """Evaluates one token at a position and returns a copy of its logits."""
     def decode_one(token, pos, n_vocab):
@@ -66,6 +99,7 @@ def main():
     ctx = llm._ctx.ctx
     n_vocab = llm.n_vocab()
     cases, tops_ids, tops_lp, argmaxes = [], [], [], []
+    self_agree, self_same_greedy = [], []
     for prompt in PROMPTS:
         tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
@@ -84,6 +118,10 @@ def main():
                 break
             logits_rows.append(decode_one(nxt, len(tokens) + step, n_vocab))
         rows = np.array(logits_rows[: len(tokens) + STEPS])
+        # llama.cpp against itself: the same positions with the prompt as one batch
+        self_argmax, self_greedy = batched_reference(llama_cpp, ctx, tokens, greedy, n_vocab)
+        self_agree.append(int((self_argmax == rows.argmax(axis=1)).sum()))
+        self_same_greedy.append(self_greedy == greedy)
         lp = rows - rows.max(axis=1, keepdims=True)
         lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
         top = np.argsort(-lp, axis=1)[:, :TOP]
@@ -99,7 +137,13 @@ def main():
                         **{f"top_ids_{i}": a for i, a in enumerate(tops_ids)},
                         **{f"top_logprobs_{i}": a for i, a in enumerate(tops_lp)},
                         **{f"argmax_{i}": a for i, a in enumerate(argmaxes)})
+    n_positions = sum(len(c["tokens"]) + STEPS for c in cases)
+    self_consistency = {"argmax_agreement": sum(self_agree) / n_positions,
+                        "greedy_identical": int(sum(self_same_greedy)),
+                        "what": "llama.cpp with the prompt as one batch against llama.cpp one token at a time"}
+    print("llama.cpp self-consistency:", self_consistency, file=sys.stderr)
     meta = {"peer": "llama-cpp-python " + llama_cpp.__version__, "model": pathlib.Path(path).name,
+            "self_consistency": self_consistency,
             "steps": STEPS, "top": TOP, "cases": cases, "tokenizer_strings_seed": 20261126, "tokenizer_ids": tok_ids}
     (out / "gemma3_llamacpp.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
     print("wrote", out / "gemma3_llamacpp.npz", out / "gemma3_llamacpp.json")

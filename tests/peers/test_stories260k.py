@@ -110,3 +110,11 @@ def test_stop_string(slm):
     proc = run([slm, "generate", "-m", STORIES / "stories260K.bin", "--temp", "0", "--stop", "Lily", "-n", "100"])
     assert proc.stdout == b"Once upon a time, there was a little girl named \n"
     assert b"stop: stop string" in proc.stderr
+
+
+def test_scalar_kernels_give_the_same_story(slm):
+    """SLM_NO_SIMD=1 selects the scalar reference kernels: the same exact output."""
+    expected = (STORIES / PROMPTS["Once upon a time, a small dog"][0]).read_bytes()
+    proc = run([slm, "generate", "-m", STORIES / "stories260K.bin", "-p", "Once upon a time, a small dog", "--temp", "0",
+                "--steps", "256"], env={"SLM_NO_SIMD": "1"})
+    assert proc.stdout == expected
