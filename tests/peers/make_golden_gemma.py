@@ -17,6 +17,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
 from gemma import gemma_path  # noqa: E402
+from logprobs import llamacpp_decoder, log_softmax, top_k  # noqa: E402
 from strings_gen import generate  # noqa: E402
 
 PROMPTS = [
@@ -46,9 +47,10 @@ CONTINUATION = 64
 TOP = 40
 
 
-def batched_reference(llama_cpp, ctx, tokens, greedy, n_vocab):
+def batched_reference(llama_cpp, decode_one, tokens, greedy, n_vocab):
     """llama.cpp's argmax at every position of tokens + greedy[:STEPS] when the prompt goes in
     as one batch, and its own greedy continuation that way."""
+    ctx = decode_one.ctx
     llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
     seq = tokens + greedy[:STEPS]
     batch = llama_cpp.llama_batch_init(len(seq), 0, 1)
@@ -69,34 +71,21 @@ def batched_reference(llama_cpp, ctx, tokens, greedy, n_vocab):
     batch.n_tokens = len(tokens)
     assert llama_cpp.llama_decode(ctx, batch) == 0
     llama_cpp.llama_batch_free(batch)
-    decode_one = make_decoder(llama_cpp, ctx)
     logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()
     own = []
     for step in range(len(greedy)):
         own.append(int(np.argmax(logits)))
         if step + 1 < len(greedy):
-            logits = decode_one(own[-1], len(tokens) + step, n_vocab)
+            logits = decode_one(own[-1], len(tokens) + step)
     return argmax, own
-
-
-def make_decoder(llama_cpp, ctx):
-    """Evaluates one token at a position and returns a copy of its logits."""
-    def decode_one(token, pos, n_vocab):
-        batch = llama_cpp.llama_batch_init(1, 0, 1)
-        batch.token[0], batch.pos[0], batch.n_seq_id[0], batch.logits[0], batch.n_tokens = token, pos, 1, 1, 1
-        batch.seq_id[0][0] = 0
-        assert llama_cpp.llama_decode(ctx, batch) == 0
-        llama_cpp.llama_batch_free(batch)
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()
-    return decode_one
 
 
 def main():
     import llama_cpp
 
     path = gemma_path()
-    llm = llama_cpp.Llama(str(path), n_ctx=512, n_batch=512, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
-    ctx = llm._ctx.ctx
+    decode_one = llamacpp_decoder(path, n_ctx=512)
+    llm, ctx = decode_one.llm, decode_one.ctx
     n_vocab = llm.n_vocab()
     cases, tops_ids, tops_lp, argmaxes = [], [], [], []
     self_agree, self_same_greedy = [], []
@@ -106,27 +95,22 @@ def main():
         # one token per llama_decode call, as slm's logits_dump evaluates: llama.cpp's batched
         # prompt path is numerically different from its own one-token path (on this model the
         # two agree on the argmax at ~97 % of positions), so the modes must match
-        logits_rows = []
-        decode_one = make_decoder(llama_cpp, ctx)
-        for pos, t in enumerate(tokens):
-            logits_rows.append(decode_one(t, pos, n_vocab))
+        logits_rows = [decode_one(t, pos) for pos, t in enumerate(tokens)]
         greedy = []
         for step in range(CONTINUATION):
             nxt = int(np.argmax(logits_rows[-1]))
             greedy.append(nxt)
             if step + 1 == CONTINUATION:
                 break
-            logits_rows.append(decode_one(nxt, len(tokens) + step, n_vocab))
+            logits_rows.append(decode_one(nxt, len(tokens) + step))
         rows = np.array(logits_rows[: len(tokens) + STEPS])
         # llama.cpp against itself: the same positions with the prompt as one batch
-        self_argmax, self_greedy = batched_reference(llama_cpp, ctx, tokens, greedy, n_vocab)
+        self_argmax, self_greedy = batched_reference(llama_cpp, decode_one, tokens, greedy, n_vocab)
         self_agree.append(int((self_argmax == rows.argmax(axis=1)).sum()))
         self_same_greedy.append(self_greedy == greedy)
-        lp = rows - rows.max(axis=1, keepdims=True)
-        lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
-        top = np.argsort(-lp, axis=1)[:, :TOP]
-        tops_ids.append(top.astype(np.int32))
-        tops_lp.append(np.take_along_axis(lp, top, axis=1).astype(np.float32))
+        ids, lps = top_k(log_softmax(rows), TOP)
+        tops_ids.append(ids)
+        tops_lp.append(lps)
         argmaxes.append(rows.argmax(axis=1).astype(np.int32))
         cases.append({"prompt": prompt, "tokens": tokens, "greedy": greedy})
         print(f"{len(cases)}/{len(PROMPTS)}: {len(tokens)} tokens", file=sys.stderr)

@@ -14,27 +14,10 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
+from logprobs import llamacpp_logprobs, top_k  # noqa: E402
 from quantize_case import TOKENS, TYPES, write_f32_model  # noqa: E402
 
 TOP = 40
-
-
-def llamacpp_logprobs(path):
-    """(positions, vocab) log-softmax of llama.cpp's logits, one token per decode call."""
-    import llama_cpp
-    llm = llama_cpp.Llama(str(path), n_ctx=64, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
-    ctx, n_vocab = llm._ctx.ctx, llm.n_vocab()
-    rows = []
-    for pos, t in enumerate(TOKENS):
-        batch = llama_cpp.llama_batch_init(1, 0, 1)
-        batch.token[0], batch.pos[0], batch.n_seq_id[0], batch.logits[0], batch.n_tokens = t, pos, 1, 1, 1
-        batch.seq_id[0][0] = 0
-        assert llama_cpp.llama_decode(ctx, batch) == 0
-        llama_cpp.llama_batch_free(batch)
-        rows.append(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).astype(np.float64))
-    z = np.array(rows)
-    z -= z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def main():
@@ -45,10 +28,7 @@ def main():
         for t in TYPES:
             q = pathlib.Path(tmp) / f"{t}.gguf"
             subprocess.run([str(slm), "quantize", "-q", str(f32), str(q), t], check=True)
-            lp = llamacpp_logprobs(q)
-            top = np.argsort(-lp, axis=1)[:, :TOP]
-            out[f"{t}_top_ids"] = top.astype(np.int32)
-            out[f"{t}_top_logprobs"] = np.take_along_axis(lp, top, axis=1).astype(np.float32)
+            out[f"{t}_top_ids"], out[f"{t}_top_logprobs"] = top_k(llamacpp_logprobs(q, TOKENS), TOP)
     dest = ROOT / "tests" / "golden" / "quantize_llamacpp.npz"
     np.savez_compressed(dest, **out)
     print("wrote", dest)

@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from conftest import run
+from logprobs import kl_top, llamacpp_logprobs, slm_logprobs
 from random_archs import ARCHS, TOKENS, write_model
 
 pytest.importorskip("gguf")
@@ -19,30 +19,6 @@ pytest.importorskip("sentencepiece")
 GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden" / "archs_llamacpp.npz"
 PREFILL = 16  # longer than gemma3's window of 8: the window applies inside the batch
 MAX_KL = 1e-4
-
-
-def log_softmax(z):
-    z = z.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
-def slm_logprobs(tools, path, prefill=0):
-    """slm's log-probabilities at each position (from PREFILL - 1 on when prefill is set)."""
-    args = [tools / "logits_dump", path, "--tokens", ",".join(map(str, TOKENS)), "--positions", str(len(TOKENS)), "--binary"]
-    if prefill:
-        args += ["--prefill", str(prefill)]
-    raw = run(args).stdout
-    return log_softmax(np.frombuffer(raw, dtype=np.float32).reshape(-1, 32000))
-
-
-def kl_top(top_ids, top_lp, lp):
-    """KL(reference || lp) per position from the reference's top-k log-probabilities, the
-    mass outside them taken as one event."""
-    p = np.exp(top_lp)
-    ours = np.take_along_axis(lp, top_ids, axis=1)
-    rest_p, rest_q = np.clip(1 - p.sum(1), 1e-12, 1), np.clip(1 - np.exp(ours).sum(1), 1e-12, 1)
-    return (p * (top_lp - ours)).sum(1) + rest_p * np.log(rest_p / rest_q)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +34,7 @@ def test_matches_llamacpp_golden(tools, models, arch):
     argmax = golden[f"{arch}_argmax"]
     assert ids.shape == (len(TOKENS), 40)
     for prefill in (0, PREFILL):
-        lp = slm_logprobs(tools, models[arch], prefill)
+        lp = slm_logprobs(tools, models[arch], TOKENS, prefill)
         first = prefill - 1 if prefill else 0
         assert lp.shape == (len(TOKENS) - first, 32000)
         kl = kl_top(ids[first:], top[first:], lp)
@@ -72,9 +48,8 @@ def test_matches_llamacpp_golden(tools, models, arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_matches_llamacpp_live(tools, models, arch):
     pytest.importorskip("llama_cpp")
-    from make_golden_archs import llamacpp_logprobs
-    ref = llamacpp_logprobs(models[arch])
-    lp = slm_logprobs(tools, models[arch])
+    ref = llamacpp_logprobs(models[arch], TOKENS)
+    lp = slm_logprobs(tools, models[arch], TOKENS)
     kl = (np.exp(ref) * (ref - lp)).sum(1)
     agree = float((lp.argmax(1) == ref.argmax(1)).mean())
     print(f"{arch} (live): argmax agreement {agree:.3f}, KL(llama.cpp || slm) mean {kl.mean():.2e} max {kl.max():.2e}, "

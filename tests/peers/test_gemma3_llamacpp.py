@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SANITIZED, run
 from gemma import gemma_path
+from logprobs import kl_top, slm_logprobs
 from strings_gen import generate, write_records
 
 GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden"
@@ -23,11 +24,6 @@ def golden():
     return meta, arrays
 
 
-def log_softmax(rows):
-    z = rows - rows.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def test_logits_and_greedy_match_llamacpp(tools, golden):
     model = gemma_path()
     meta, arrays = golden
@@ -37,19 +33,10 @@ def test_logits_and_greedy_match_llamacpp(tools, golden):
     for i, case in enumerate(cases):
         tokens, greedy = case["tokens"], case["greedy"]
         seq = tokens + greedy[: meta["steps"]]
-        n_pos = len(tokens) + meta["steps"]
-        raw = run([tools / "logits_dump", model, "--tokens", ",".join(map(str, seq)), "--positions", str(n_pos),
-                   "--binary"], timeout=900).stdout
-        rows = np.frombuffer(raw, dtype=np.float32).reshape(n_pos, -1).astype(np.float64)
-        lp = log_softmax(rows)
-        agree += int((rows.argmax(axis=1) == arrays[f"argmax_{i}"]).sum())
-        total += n_pos
-        top_ids, top_lp = arrays[f"top_ids_{i}"], arrays[f"top_logprobs_{i}"].astype(np.float64)
-        p_top = np.exp(top_lp)
-        ours = np.take_along_axis(lp, top_ids, axis=1)
-        rest_l = np.clip(1 - p_top.sum(axis=1), 1e-12, 1)
-        rest_s = np.clip(1 - np.exp(ours).sum(axis=1), 1e-12, 1)
-        kls.extend((p_top * (top_lp - ours)).sum(axis=1) + rest_l * np.log(rest_l / rest_s))
+        lp = slm_logprobs(tools, model, seq, timeout=900)
+        agree += int((lp.argmax(axis=1) == arrays[f"argmax_{i}"]).sum())
+        total += len(seq)
+        kls.extend(kl_top(arrays[f"top_ids_{i}"], arrays[f"top_logprobs_{i}"], lp))
         out = run([tools / "logits_dump", model, "--tokens", ",".join(map(str, tokens)), "--greedy", str(len(greedy))],
                   timeout=900).stdout.decode().split()
         same_greedy += [int(x) for x in out] == greedy
@@ -90,15 +77,10 @@ def test_scalar_kernels_match_llamacpp(tools, golden):
     meta, arrays = golden
     for i, case in enumerate(meta["cases"][:2]):
         seq = case["tokens"] + case["greedy"][: meta["steps"]]
-        n_pos = len(case["tokens"]) + meta["steps"]
-        raw = run([tools / "logits_dump", model, "--tokens", ",".join(map(str, seq)), "--positions", str(n_pos), "--binary"],
-                  timeout=900, env={"SLM_NO_SIMD": "1"}).stdout
-        rows = np.frombuffer(raw, dtype=np.float32).reshape(n_pos, -1).astype(np.float64)
-        lp = log_softmax(rows)
-        top_ids, top_lp = arrays[f"top_ids_{i}"], arrays[f"top_logprobs_{i}"].astype(np.float64)
-        kl = float(np.mean((np.exp(top_lp) * (top_lp - np.take_along_axis(lp, top_ids, axis=1))).sum(axis=1)))
+        lp = slm_logprobs(tools, model, seq, env={"SLM_NO_SIMD": "1"}, timeout=900)
+        kl = float(np.mean(kl_top(arrays[f"top_ids_{i}"], arrays[f"top_logprobs_{i}"], lp)))
         assert kl < 0.01, (i, kl)
-        assert (rows.argmax(axis=1) == arrays[f"argmax_{i}"]).mean() >= 0.85
+        assert (lp.argmax(axis=1) == arrays[f"argmax_{i}"]).mean() >= 0.85
 
 
 def test_peak_memory_within_file_and_cache(slm):

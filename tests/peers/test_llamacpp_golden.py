@@ -6,7 +6,6 @@ import json
 import pathlib
 
 import numpy as np
-import pytest
 
 from conftest import run
 from make_golden_llamacpp import llamacpp_reference

@@ -8,25 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import run
+from logprobs import kl_top, llamacpp_logprobs, slm_logprobs
 from quantize_case import TOKENS, TYPES, write_f32_model
 
 GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden" / "quantize_llamacpp.npz"
-
-
-def slm_logprobs(tools, path):
-    raw = run([tools / "logits_dump", path, "--tokens", ",".join(map(str, TOKENS)), "--positions", str(len(TOKENS)),
-               "--binary"]).stdout
-    z = np.frombuffer(raw, dtype=np.float32).reshape(len(TOKENS), -1).astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
-def kl_top(top_ids, top_lp, lp):
-    """KL(reference || lp) from the reference's top-k log-probabilities and the rest's mass."""
-    p = np.exp(top_lp)
-    ours = np.take_along_axis(lp, top_ids, axis=1)
-    rest_p, rest_q = np.clip(1 - p.sum(1), 1e-12, 1), np.clip(1 - np.exp(ours).sum(1), 1e-12, 1)
-    return (p * (top_lp - ours)).sum(1) + rest_p * np.log(rest_p / rest_q)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +37,10 @@ def test_types_and_sizes(slm, models):
 
 def test_close_to_f32(tools, models):
     f32, files = models
-    ref = slm_logprobs(tools, f32)
+    ref = slm_logprobs(tools, f32, TOKENS)
     kls = {}
     for t, path in files.items():
-        lp = slm_logprobs(tools, path)
+        lp = slm_logprobs(tools, path, TOKENS)
         kls[t] = float(np.mean((np.exp(ref) * (ref - lp)).sum(1)))
     print("KL(f32 || quantised):", kls)
     assert kls["q8_0"] < 1e-3 and kls["q6_K"] < 5e-3
@@ -66,20 +51,18 @@ def test_close_to_f32(tools, models):
 def test_llamacpp_agrees(tools, models):
     _, files = models
     golden = np.load(GOLDEN)
-    live = None
     try:
-        from make_golden_quantize import llamacpp_logprobs
         import llama_cpp  # noqa: F401
-        live = llamacpp_logprobs
+        live = True
     except ImportError:
-        pass
+        live = False
     for t, path in files.items():
-        lp = slm_logprobs(tools, path)
+        lp = slm_logprobs(tools, path, TOKENS)
         ids, top = golden[f"{t}_top_ids"], golden[f"{t}_top_logprobs"].astype(np.float64)
         kl = float(np.mean(kl_top(ids, top, lp)))
         agree = float((lp.argmax(1) == ids[:, 0]).mean())
         print(f"{t}: vs llama.cpp golden KL {kl:.2e}, argmax agreement {agree:.3f}")
         assert kl < 1e-3 and agree == 1.0, t
         if live:
-            ref = live(path)
+            ref = llamacpp_logprobs(path, TOKENS)
             assert float(np.abs(np.exp(ref) - np.exp(lp)).max()) < 1e-3, t
