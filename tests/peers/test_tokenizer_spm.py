@@ -86,15 +86,17 @@ def salvage_token_strings(path):
     return tokens
 
 
-def test_llamacpp_conformance_llama_spm(slm, llama2_gguf, tools, tmp_path):
-    """llama.cpp's conformance case for its Llama SentencePiece vocabulary.
+@pytest.mark.parametrize("name", ["llama-spm", "phi-3"])
+def test_llamacpp_conformance_spm(slm, llama2_gguf, tools, tmp_path, name):
+    """llama.cpp's conformance cases for its SentencePiece vocabularies (Llama, and Phi-3, which
+    is Llama 2's vocabulary plus 32 added tokens).
 
-    The shared copy of ggml-vocab-llama-spm.gguf is damaged at its source: every byte sequence
+    The shared copies of these vocab-only GGUFs are damaged at their source: every byte sequence
     that was not valid UTF-8 (float scores, ...) was replaced by U+FFFD, so neither slm nor the
-    gguf package can read it. slm must say so clearly; the case itself runs on the same Llama 2
-    vocabulary converted by slm (the test checks the damaged file's token strings are that
-    vocabulary, token for token)."""
-    base, texts, expected = read_vocab_case("ggml-vocab-llama-spm.gguf")
+    gguf package can read them. slm must say so clearly; the cases themselves run on the same
+    Llama 2 vocabulary converted by slm (the test checks the damaged file's first 32,000 token
+    strings are that vocabulary, token for token)."""
+    base, texts, expected = read_vocab_case(f"ggml-vocab-{name}.gguf")
     proc = run([slm, "tokenize", "-m", base, "hello"], check=False)
     if proc.returncode == 0:
         vocab = base  # an intact copy: use it directly
@@ -105,7 +107,7 @@ def test_llamacpp_conformance_llama_spm(slm, llama2_gguf, tools, tmp_path):
             gguf.GGUFReader(str(base))
         sp = sentencepiece.SentencePieceProcessor(model_file=str(LLAMA2 / "tokenizer.model"))
         salvaged = salvage_token_strings(base)
-        assert salvaged == [sp.id_to_piece(i).encode() for i in range(sp.get_piece_size())]
+        assert salvaged[:32000] == [sp.id_to_piece(i).encode() for i in range(sp.get_piece_size())]
         vocab = llama2_gguf
     rows = slm_tokenize_batch(tools, vocab, texts, tmp_path)
     bad = [(t, ids, want) for t, (ids, _), want in zip(texts, rows, expected) if ids != want]
