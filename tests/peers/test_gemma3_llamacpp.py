@@ -49,8 +49,8 @@ def test_logits_and_greedy_match_llamacpp(tools, golden):
     # against itself: small float differences (summation order, exp) move Gemma 3's logits a lot.
     # slm must agree with llama.cpp at least as well as llama.cpp agrees with itself.
     assert kl < 0.01
-    assert rate >= min(0.99, own["argmax_agreement"]) - 0.005
-    if not SANITIZED:
+    if not SANITIZED:  # two prompts under the sanitizers: a memory check, too few for rates
+        assert rate >= min(0.99, own["argmax_agreement"]) - 0.005
         assert same_greedy >= min(18, own["greedy_identical"]) - 2
 
 
