@@ -33,6 +33,8 @@ __attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, co
            acc3 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(a + i) + 2048, _MM_HINT_T0); /* weights stream from memory */
+        _mm_prefetch((const char *)(a + i) + 2048 + 64, _MM_HINT_T0);
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
         acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
@@ -48,6 +50,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        _mm_prefetch((const char *)(a + i) + 2048, _MM_HINT_T0);
         __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i)));
         __m256 a1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8)));
         acc0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + i), acc0);
