@@ -146,7 +146,8 @@ slm_status slm_generate(slm_session *session, const char *prompt, const slm_gene
         goto done;
     }
     if ((st = slm_sampler_new(&p.sampling, tok->n_vocab, &sampler)) != SLM_OK) goto done;
-    history = slm_malloc((size_t)n_ctx * sizeof(int32_t), "token history");
+    /* the prompt and every sampled token: at most n_ctx evaluated plus the last sampled one */
+    history = slm_malloc(((size_t)n_ctx + 1) * sizeof(int32_t), "token history");
     if (!history) {
         st = SLM_ERR_NOMEM;
         goto done;

@@ -90,3 +90,11 @@ int main(int argc, char **argv) {
     env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
     out = subprocess.run([str(exe), str(STORIES / "stories260K.bin")], capture_output=True, env=env, check=True).stdout
     assert out == (STORIES / "expected_greedy_prompt_once_upon_a_time_a_small_dog.txt").read_bytes()
+
+
+def test_prompt_filling_the_context(slm):
+    """A prompt of exactly the context length still samples one token, then stops cleanly."""
+    prompt = "Once upon a time " * 8
+    n = len(run([slm, "tokenize", "-m", STORIES / "tok512.bin", "--ids", prompt]).stdout.split())
+    proc = run([slm, "generate", "-m", STORIES / "stories260K.bin", "-p", prompt, "-c", str(n), "--temp", "0"])
+    assert b"generation: 1 tokens" in proc.stderr and b"stop: length" in proc.stderr
