@@ -142,12 +142,20 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
 
 /* ---------------------------------------------------------------- matmul */
 
+/* OpenBLAS keeps its own threads: as many as the pool has, so that --threads means one thing. */
+static void blas_match_pool(void) {
+    const int n = slm_pool_threads();
+    if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
+}
+
 void matmul_forward(float *out, const float *inp, const float *weight, int N, int IC, int OC) {
+    blas_match_pool();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, weight, IC, 0.0f, out, OC);
 }
 
 void matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight, int N,
                      int IC, int OC) {
+    blas_match_pool();
     if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
 }
