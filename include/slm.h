@@ -1,12 +1,13 @@
 /*
- * slm.h — the one public header of libslm: run, inspect and convert small language models.
+ * slm.h — the one public header of libslm: run, inspect, convert and train small language models.
  *
  * Overview
  *   A model file (GGUF, or a llama2.c checkpoint plus its tokenizer) is opened with
  *   slm_model_load(); the weights are mmap'd, never copied. A session (slm_session) owns the
  *   KV cache for one sequence and evaluates tokens; a sampler (slm_sampler) picks the next
  *   token from the logits. slm_generate() strings these together, streaming text through a
- *   callback. Every function that can fail returns an slm_status; on failure
+ *   callback. A trainer (slm_trainer) trains a Llama in f32 and saves GGUF files that
+ *   slm_model_load reads. Every function that can fail returns an slm_status; on failure
  *   slm_last_error() gives a message naming the file and the field at fault.
  *
  * Worked example (error checks shortened):
@@ -340,7 +341,7 @@ typedef struct {
     float beta1, beta2;   /* AdamW moment decays; default 0.9, 0.95 */
     float eps;            /* AdamW epsilon; default 1e-8 */
     float weight_decay;   /* decoupled, on weight matrices (never on norms); default 0.1 */
-    int decay_embeddings; /* also decay the token embedding; default 0 */
+    int decay_embeddings; /* also decay the token embedding (and a tied output); default 0 */
     float grad_clip;      /* clip the global gradient norm to this; <= 0: off; default 1.0 */
 } slm_train_params;
 
