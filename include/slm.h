@@ -1,12 +1,13 @@
 /*
- * slm.h — the one public header of libslm: run, inspect and convert small language models.
+ * slm.h — the one public header of libslm: run, inspect, convert and train small language models.
  *
  * Overview
  *   A model file (GGUF, or a llama2.c checkpoint plus its tokenizer) is opened with
  *   slm_model_load(); the weights are mmap'd, never copied. A session (slm_session) owns the
  *   KV cache for one sequence and evaluates tokens; a sampler (slm_sampler) picks the next
  *   token from the logits. slm_generate() strings these together, streaming text through a
- *   callback. Every function that can fail returns an slm_status; on failure
+ *   callback. A trainer (slm_trainer) trains a Llama in f32 and saves GGUF files that
+ *   slm_model_load reads. Every function that can fail returns an slm_status; on failure
  *   slm_last_error() gives a message naming the file and the field at fault.
  *
  * Worked example (error checks shortened):
@@ -305,6 +306,79 @@ slm_status slm_chat_format(const slm_model *model, const slm_chat_message *msgs,
                            int add_generation_prompt, char **out);
 /* The name of the chat template slm_chat_format uses for this model. Static. */
 const char *slm_chat_template_name(const slm_model *model);
+
+/* ------------------------------------------------------------------ training */
+
+/* A Llama being trained in f32: parameters, gradients, AdamW moments and the activations of
+ * one micro-batch, all allocated once at creation. */
+typedef struct slm_trainer slm_trainer;
+
+/* The shape of a new Llama model (RMSNorm, RoPE on adjacent pairs, grouped-query causal
+ * attention, SwiGLU), as slm's inference runs it. */
+typedef struct {
+    int n_vocab;          /* vocabulary size */
+    int n_embd;           /* channels */
+    int n_ff;             /* feed-forward channels */
+    int n_layer;          /* transformer blocks */
+    int n_head;           /* query heads (must divide n_embd) */
+    int n_head_kv;        /* key/value heads, dividing n_head; <= 0: n_head */
+    int n_ctx;            /* context length recorded in saved files; <= 0: the trainer's seq_len */
+    float norm_eps;       /* RMSNorm epsilon; <= 0: 1e-5 */
+    float rope_freq_base; /* <= 0: 10000 */
+    int tied_output;      /* the output matrix is the token embedding */
+    uint64_t seed;        /* initialisation: normal(0, 0.02), residual projections 0.02/sqrt(2 n_layer) */
+} slm_model_config;
+
+/* Batch shape and optimiser settings. */
+typedef struct {
+    int batch;            /* sequences per micro-batch (B); default 4 */
+    int seq_len;          /* tokens per sequence (T); default 64 */
+    int grad_accum;       /* micro-batches per optimiser step; default 1 */
+    float lr;             /* peak learning rate; default 1e-3 */
+    float min_lr;         /* where the cosine ends; default 1e-4 */
+    int warmup_steps;     /* linear warmup to lr over this many steps; default 0 */
+    int total_steps;      /* the cosine reaches min_lr here; <= 0: constant lr after warmup */
+    float beta1, beta2;   /* AdamW moment decays; default 0.9, 0.95 */
+    float eps;            /* AdamW epsilon; default 1e-8 */
+    float weight_decay;   /* decoupled, on weight matrices (never on norms); default 0.1 */
+    int decay_embeddings; /* also decay the token embedding (and a tied output); default 0 */
+    float grad_clip;      /* clip the global gradient norm to this; <= 0: off; default 1.0 */
+} slm_train_params;
+
+/* What one optimiser step did. */
+typedef struct {
+    float loss;      /* mean cross-entropy over the step's tokens (before the update) */
+    float grad_norm; /* global gradient norm before clipping */
+    float lr;        /* learning rate used */
+    int step;        /* optimiser steps taken so far, this one included */
+} slm_train_stats;
+
+/* The default training settings. */
+slm_train_params slm_train_defaults(void);
+/* Creates a trainer for a new, randomly initialised model. params may be NULL (defaults).
+ * The caller owns *out; free with slm_trainer_free. */
+slm_status slm_trainer_new(const slm_model_config *config, const slm_train_params *params, slm_trainer **out);
+/* Creates a trainer from a Llama model file (GGUF of any weight type, or a llama2.c checkpoint
+ * with its tokenizer beside it), weights converted to f32; its tokenizer is kept for saving.
+ * params may be NULL. The caller owns *out. */
+slm_status slm_trainer_load(const char *path, const slm_train_params *params, slm_trainer **out);
+/* Releases a trainer (NULL is fine). */
+void slm_trainer_free(slm_trainer *trainer);
+/* Number of trainable weights. */
+int64_t slm_trainer_n_params(const slm_trainer *trainer);
+/* One optimiser step: forward and backward over grad_accum micro-batches, then gradient
+ * clipping and AdamW. tokens and targets hold grad_accum * batch * seq_len ids each (targets
+ * are usually the tokens shifted by one). stats may be NULL. */
+slm_status slm_trainer_step(slm_trainer *trainer, const int32_t *tokens, const int32_t *targets,
+                            slm_train_stats *stats);
+/* Mean cross-entropy of n_seq sequences of seq_len tokens (any n_seq >= 1), without
+ * changing the model. */
+slm_status slm_trainer_eval(slm_trainer *trainer, const int32_t *tokens, const int32_t *targets, int n_seq,
+                            float *loss);
+/* Writes the model as a GGUF file of f32 tensors named as llama.cpp names them, with tok's
+ * vocabulary (tok NULL: the tokenizer of the file the trainer was loaded from, if any).
+ * slm_model_load and `slm generate` load it when it has a vocabulary. */
+slm_status slm_trainer_save(const slm_trainer *trainer, const char *path, const slm_tokenizer *tok);
 
 #ifdef __cplusplus
 }

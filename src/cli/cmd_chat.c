@@ -148,7 +148,8 @@ int cmd_chat(int argc, char **argv) {
                 stats.prompt_seconds > 0 ? stats.n_prompt / stats.prompt_seconds : 0.0, stats.n_generated,
                 stats.generate_seconds > 0 ? stats.n_generated / stats.generate_seconds : 0.0);
         owned[n_msgs] = reply.text ? reply.text : calloc(1, 1);
-        msgs[n_msgs++] = (slm_chat_message){"assistant", owned[n_msgs - 1]};
+        msgs[n_msgs] = (slm_chat_message){"assistant", owned[n_msgs]};
+        n_msgs++;
     }
     for (size_t i = n_fixed; i < n_msgs; i++) free(owned[i]);
     slm_session_free(session);

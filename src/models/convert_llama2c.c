@@ -53,9 +53,7 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
     slm_tokenizer *tok = NULL;
     gguf_writer *w = NULL;
     keep_list kept = {0};
-    gguf_str *tokens = NULL;
-    float *scores = NULL;
-    int32_t *types = NULL;
+    void *vocab_keep = NULL;
     memset(&ck, 0, sizeof ck);
     slm_status st = bin_path ? llama2c_open(bin_path, &ck) : SLM_OK;
     if (st != SLM_OK) return st;
@@ -64,17 +62,9 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
     if ((st = tokenizer_from_file(tokenizer_path, bin_path ? c->vocab_size : 0, &tok)) != SLM_OK) goto done;
     w = gguf_writer_new();
     int V = tok->n_vocab;
-    tokens = slm_calloc((size_t)V, sizeof *tokens, "vocabulary");
-    scores = slm_calloc((size_t)V, sizeof *scores, "scores");
-    types = slm_calloc((size_t)V, sizeof *types, "token types");
-    if (!w || !tokens || !scores || !types) {
+    if (!w) {
         st = SLM_ERR_NOMEM;
         goto done;
-    }
-    for (int i = 0; i < V; i++) {
-        tokens[i] = (gguf_str){tok->text[i], tok->len[i]};
-        scores[i] = tok->score[i];
-        types[i] = tok->type[i];
     }
     /* general.name defaults to the file name without its extension */
     const char *src = bin_path ? bin_path : tokenizer_path, *base = strrchr(src, '/');
@@ -82,28 +72,10 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
     const char *dot = strrchr(base, '.');
     char default_name[256];
     snprintf(default_name, sizeof default_name, "%.*s", dot && dot > base ? (int)(dot - base) : (int)strlen(base), base);
-    gguf_value v_tokens = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_STRING, .n = (uint64_t)V, .strs = tokens}};
-    gguf_value v_scores = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_F32, .n = (uint64_t)V, .raw = scores}};
-    gguf_value v_types = {.type = GGUF_TYPE_ARRAY, .arr = {.elem_type = GGUF_TYPE_I32, .n = (uint64_t)V, .raw = types}};
-    gguf_value v_true = {.type = GGUF_TYPE_BOOL, .u = 1}, v_false = {.type = GGUF_TYPE_BOOL, .u = 0};
-    gguf_value v_prefix = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->add_space_prefix};
-    gguf_value v_extra = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->remove_extra_spaces};
-    gguf_value v_replace = {.type = GGUF_TYPE_BOOL, .u = (uint64_t)tok->replace_invalid_utf8};
     if ((st = gguf_writer_set_str(w, "general.architecture", "llama")) ||
         (st = gguf_writer_set_str(w, "general.name", name ? name : default_name)) ||
-        (st = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama")) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.tokens", &v_tokens)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.token_type", &v_types)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_bos_token", &v_true)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_prefix)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra)) ||
-        (st = gguf_writer_set(w, "slm.tokenizer.replace_invalid_utf8", &v_replace)))
+        (st = tokenizer_to_gguf(tok, w, &vocab_keep)))
         goto done;
-    if (tok->bos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos))) goto done;
-    if (tok->eos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos))) goto done;
-    if (tok->unk >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk))) goto done;
     if (!bin_path) { /* a vocabulary-only file */
         st = gguf_writer_write(w, out_path);
         goto done;
@@ -147,9 +119,7 @@ slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
 done:
     for (size_t i = 0; i < kept.n; i++) free(kept.blocks[i]);
     free(kept.blocks);
-    free(tokens);
-    free(scores);
-    free(types);
+    free(vocab_keep);
     gguf_writer_free(w);
     slm_tokenizer_free(tok);
     llama2c_close(&ck);

@@ -218,6 +218,30 @@ void bpe_free(bpe_vocab *b) {
     free(b);
 }
 
+static int merge_rank_cmp(const void *a, const void *b) {
+    const merge_entry *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+uint32_t bpe_n_merges(const slm_tokenizer *tok) { return tok->bpe ? tok->bpe->n_merges : 0; }
+
+slm_status bpe_merge_pairs(const slm_tokenizer *tok, int32_t *pairs) {
+    const bpe_vocab *b = tok->bpe;
+    if (!b || !b->n_merges) return SLM_OK;
+    merge_entry *list = slm_malloc((size_t)b->n_merges * sizeof *list, "BPE merge list");
+    if (!list) return SLM_ERR_NOMEM;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->merge_cap; i++)
+        if (b->merges[i].left >= 0) list[n++] = b->merges[i];
+    qsort(list, n, sizeof *list, merge_rank_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        pairs[2 * i] = list[i].left;
+        pairs[2 * i + 1] = list[i].right;
+    }
+    free(list);
+    return SLM_OK;
+}
+
 const char *bpe_pre_name(const slm_tokenizer *tok, bool *known) {
     if (known) *known = tok->bpe && tok->bpe->pre_known;
     return tok->bpe ? tok->bpe->preset->names[0] : NULL;

@@ -76,6 +76,13 @@ slm_status tokenizer_from_spm_model(const char *path, slm_tokenizer **out);
 /* Reads a tokenizer file that is not GGUF: a SentencePiece .model (by extension) or a llama2.c
  * tokenizer.bin; n_vocab > 0 requires that many tokens. Caller owns *out. */
 slm_status tokenizer_from_file(const char *path, int n_vocab, slm_tokenizer **out);
+/* ---- vocab_write.c ---- */
+/* Adds the tokenizer.ggml.* metadata that tokenizer_from_gguf reads back to the same
+ * tokenizer (SentencePiece: pieces, scores, types, normaliser flags; byte-level BPE: pieces,
+ * types, merges, pre-tokenizer). The writer borrows arrays allocated into *keep until it has
+ * written; the caller frees *keep (free) afterwards, also on failure. */
+slm_status tokenizer_to_gguf(const slm_tokenizer *tok, gguf_writer *w, void **keep);
+
 /* ---- SentencePiece BPE (spm.c) ---- */
 /* Encodes one fragment of text (no special tokens in it), with "▁" first when space_prefix. */
 slm_status spm_encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, bool space_prefix, id_list *out);
@@ -95,6 +102,11 @@ slm_status bpe_init(slm_tokenizer *tok, const char *pre);
 slm_status bpe_add_merge(slm_tokenizer *tok, const char *text, size_t len);
 /* Frees the BPE state (NULL is fine). */
 void bpe_free(bpe_vocab *b);
+/* Number of merges in use (those whose parts and union are tokens). */
+uint32_t bpe_n_merges(const slm_tokenizer *tok);
+/* The merges in use in rank order: merge i joins token pairs[2i] and token pairs[2i+1]
+ * (pairs holds 2 * bpe_n_merges ids). */
+slm_status bpe_merge_pairs(const slm_tokenizer *tok, int32_t *pairs);
 /* The pre-tokenizer in use (its first name); *known is false when tokenizer.ggml.pre was not
  * recognised and GPT-2's is used instead. */
 const char *bpe_pre_name(const slm_tokenizer *tok, bool *known);

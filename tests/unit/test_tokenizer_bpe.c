@@ -1,9 +1,10 @@
-/* test_tokenizer_bpe.c — byte-level BPE on a tiny vocabulary built in memory: merge order by
- * rank (leftmost on ties), bytes no merge covers, the GPT-2 pre-tokenizer, special tokens,
- * invalid UTF-8 (U+FFFD per byte), raw-byte decoding, pre-tokenizer names, long runs. */
+/* test_tokenizer_bpe.c — byte-level BPE on a tiny in-memory vocabulary: merge order by rank
+ * (leftmost on ties), unmerged bytes, the GPT-2 pre-tokenizer, special tokens, invalid UTF-8,
+ * raw-byte decoding, pre-tokenizer names, long runs, and the round trip through GGUF. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "slm.h"
@@ -100,6 +101,42 @@ static int decodes_to(const slm_tokenizer *tok, const char *want, size_t n) {
 #define IDS(...) ids_are((const int32_t[]){__VA_ARGS__}, (int)(sizeof((const int32_t[]){__VA_ARGS__}) / sizeof(int32_t)))
 #define DEC(tok, lit) decodes_to(tok, lit, sizeof(lit) - 1)
 
+/* Written as GGUF metadata (tokenizer_to_gguf) and loaded back, the tokenizer is the same:
+ * pieces, types, EOS, pre-tokenizer, and the encodings that depend on merge ranks. */
+static void check_gguf_round_trip(const slm_tokenizer *tok) {
+    char path[] = "/tmp/slm_test_bpe_XXXXXX";
+    int fd = mkstemp(path);
+    gguf_writer *w = gguf_writer_new();
+    void *keep = NULL;
+    CHECK(fd >= 0 && w && tokenizer_to_gguf(tok, w, &keep) == SLM_OK && gguf_writer_write(w, path) == SLM_OK,
+          "write: %s", slm_last_error());
+    free(keep);
+    gguf_writer_free(w);
+    slm_tokenizer *back = NULL;
+    CHECK(slm_tokenizer_load(path, &back) == SLM_OK, "load back: %s", slm_last_error());
+    if (back) {
+        int same = back->n_vocab == tok->n_vocab && back->eos == tok->eos && back->kind == TOKENIZER_BPE &&
+                   back->add_bos == tok->add_bos;
+        for (int i = 0; same && i < tok->n_vocab; i++)
+            same = back->len[i] == tok->len[i] && memcmp(back->text[i], tok->text[i], tok->len[i]) == 0 &&
+                   back->type[i] == tok->type[i];
+        CHECK(same, "the vocabulary changed through GGUF");
+        bool k1, k2;
+        CHECK(strcmp(bpe_pre_name(back, &k1), bpe_pre_name(tok, &k2)) == 0 && k1 == k2, "pre-tokenizer changed");
+        const char *texts[] = {"abc", "xyz", "aaaaa", "hello world", "hello worl", "a  b", "x<tool>y<|end|>"};
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            int32_t want[64];
+            int n = encode(tok, texts[i], strlen(texts[i]), 1);
+            memcpy(want, g_ids, sizeof want);
+            CHECK(encode(back, texts[i], strlen(texts[i]), 1) == n && ids_are(want, n), "'%s' encodes differently",
+                  texts[i]);
+        }
+    }
+    slm_tokenizer_free(back);
+    if (fd >= 0) close(fd);
+    remove(path);
+}
+
 int main(void) {
     slm_tokenizer *tok = make_tokenizer("gpt2", -1);
     if (!tok) {
@@ -172,6 +209,7 @@ int main(void) {
     CHECK(dt < 2.0, "100 kB of one letter took %.2f s", dt);
     slm_free(ids);
     free(run);
+    check_gguf_round_trip(tok);
     slm_tokenizer_free(tok);
 
     /* a byte whose character is not in the vocabulary is dropped (there is no <unk>) */
