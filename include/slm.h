@@ -380,6 +380,97 @@ slm_status slm_trainer_eval(slm_trainer *trainer, const int32_t *tokens, const i
  * slm_model_load and `slm generate` load it when it has a vocabulary. */
 slm_status slm_trainer_save(const slm_trainer *trainer, const char *path, const slm_tokenizer *tok);
 
+/* Writes a checkpoint: the model as slm_trainer_save does (so `slm generate` loads it), plus the
+ * optimiser state: AdamW moments as tensors "slm.train.m.<name>" / "slm.train.v.<name>", the
+ * step and the training settings as "slm.train.*" keys, and user_state (may be NULL), an
+ * opaque string the caller gets back from slm_trainer_resume (the CLI keeps its loader
+ * position and options there). Written atomically: a temporary file beside path, flushed to
+ * disk, then renamed over path. */
+slm_status slm_trainer_save_checkpoint(const slm_trainer *trainer, const char *path, const slm_tokenizer *tok,
+                                       const char *user_state);
+/* Loads a checkpoint written by slm_trainer_save_checkpoint: weights, AdamW moments, step and
+ * training settings, so that the next slm_trainer_step continues the run exactly. params may
+ * be NULL (the saved settings); batch, seq_len and grad_accum must match the saved ones.
+ * *user_state (may be NULL) gets the saved string, owned by the caller (slm_free), or NULL.
+ * The caller owns *out. */
+slm_status slm_trainer_resume(const char *path, const slm_train_params *params, slm_trainer **out,
+                              char **user_state);
+/* Optimiser steps taken so far. */
+int slm_trainer_steps(const slm_trainer *trainer);
+/* The settings the trainer runs with (after defaults and checks). */
+slm_train_params slm_trainer_params(const slm_trainer *trainer);
+/* The tokenizer the trainer was loaded with, or NULL. Borrowed from the trainer. */
+const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *trainer);
+
+/* ------------------------------------------------------------------ training data */
+
+/* Token shards, as `slm data prepare` writes them into a folder:
+ *   tokenizer.gguf            the vocabulary the ids refer to (vocabulary-only GGUF)
+ *   train-00000.bin, ...      the training split
+ *   val-00000.bin, ...        the validation split
+ * Each shard: a 32-byte little-endian header { char magic[8] = "SLMTOKS\0"; u32 version = 1;
+ * u32 vocab_size; u32 token_bytes (2 or 4); u32 reserved = 0; u64 n_tokens } then n_tokens
+ * ids as u16 (vocabularies up to 65536) or u32. Documents follow one another, each started by
+ * BOS when the tokenizer adds one, else ended by EOS. */
+
+/* Options for slm_data_prepare. */
+typedef struct {
+    const char *tokenizer_path;      /* tokenizer or model file (GGUF, llama2.c tokenizer.bin) */
+    const char *const *inputs;       /* files or folders (searched recursively for .txt, .md,
+                                        .jsonl files; hidden entries skipped), n_inputs of them */
+    size_t n_inputs;
+    const char *out_dir;             /* created if missing */
+    const char *jsonl_field;         /* the string field of .jsonl records; NULL: "text" */
+    const char *separator;           /* splits plain text into documents; NULL: "<|endoftext|>",
+                                        "": each file is one document */
+    float val_fraction;              /* share of documents in the validation split, [0, 1) */
+    uint64_t seed;                   /* the split: document i goes to validation when
+                                        hash(seed, i) < val_fraction */
+    uint64_t shard_tokens;           /* tokens per shard at most; 0: 64 Mi */
+} slm_data_prepare_params;
+
+/* What slm_data_prepare wrote: index 0 is the training split, 1 the validation split. */
+typedef struct {
+    uint64_t n_docs[2], n_tokens[2];
+    int n_shards[2];
+    uint64_t bytes_read;
+    int n_files;
+} slm_data_stats;
+
+/* Called after each input file (done of total files), for progress displays. */
+typedef void (*slm_data_progress_fn)(const char *file, int done, int total, const slm_data_stats *so_far, void *user);
+
+/* Tokenises the inputs into token shards with a train/validation split (see above). Files are
+ * taken in sorted order, so the same inputs and seed give the same shards. progress and stats
+ * may be NULL. */
+slm_status slm_data_prepare(const slm_data_prepare_params *params, slm_data_progress_fn progress, void *user,
+                            slm_data_stats *stats);
+
+/* Samples (B, T) windows of token shards.
+ * Determinism: batch number i (0, 1, 2, ...) depends only on the shards, B, T, the seed and i:
+ * its B windows start at positions drawn from a generator seeded with hash(seed, i), uniformly
+ * over all windows of T + 1 tokens of all shards of the split (a window never crosses a shard).
+ * The loader's position is the number of batches drawn; slm_loader_seek sets it, so a resumed
+ * run draws the same batches as an uninterrupted one. */
+typedef struct slm_loader slm_loader;
+
+/* Opens the shards of one split ("train" or "val") of a prepared folder for batches of
+ * batch x seq_len tokens. Shards are mapped, and checked (header, size, ids below the
+ * vocabulary size). The caller owns *out; free with slm_loader_free. */
+slm_status slm_loader_open(const char *dir, const char *split, int batch, int seq_len, uint64_t seed,
+                           slm_loader **out);
+/* Releases a loader (NULL is fine). */
+void slm_loader_free(slm_loader *loader);
+/* Writes the next batch: tokens and targets get batch * seq_len ids each, targets shifted by one. */
+void slm_loader_next(slm_loader *loader, int32_t *tokens, int32_t *targets);
+/* Batches drawn so far. */
+uint64_t slm_loader_position(const slm_loader *loader);
+/* Sets the number of batches drawn (the next batch is number `position`). */
+void slm_loader_seek(slm_loader *loader, uint64_t position);
+/* Tokens in the split's shards, and the vocabulary size their headers give. */
+uint64_t slm_loader_n_tokens(const slm_loader *loader);
+int slm_loader_vocab_size(const slm_loader *loader);
+
 #ifdef __cplusplus
 }
 #endif

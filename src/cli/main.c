@@ -18,6 +18,8 @@ static const command g_commands[] = {
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer to GGUF"},
     {"quantize", cmd_quantize, "re-encode a GGUF model's weights (q8_0, q4_K, q6_K, ...)"},
+    {"data", cmd_data, "prepare text as token shards for training (slm data prepare)"},
+    {"train", cmd_train, "train a Llama from token shards, with checkpoints and --resume"},
 };
 
 static void usage(FILE *out) {

@@ -147,6 +147,11 @@ void trainer_get_tensor(const slm_trainer *t, int i, trainer_tensor *out);
  * tokens/targets (ids checked here), leaving the gradient of the mean loss; *loss gets it. */
 slm_status trainer_compute_grads(slm_trainer *t, const int32_t *tokens, const int32_t *targets, float *loss);
 
+/* Builds a GGUF writer holding the model as slm_trainer_save writes it (tok NULL: the trainer's
+ * own). The caller writes it, then frees *out (gguf_writer_free) and *vocab_keep (free). */
+struct gguf_writer;
+slm_status trainer_writer(const slm_trainer *t, const slm_tokenizer *tok, struct gguf_writer **out, void **vocab_keep);
+
 /* ---- adamw.c ---- */
 
 /* The learning rate of optimiser step `step` (0-based): linear warmup to lr over

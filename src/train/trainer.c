@@ -264,15 +264,15 @@ slm_status slm_trainer_eval(slm_trainer *t, const int32_t *tokens, const int32_t
 
 /* ---------------------------------------------------------------- saving */
 
-slm_status slm_trainer_save(const slm_trainer *t, const char *path, const slm_tokenizer *tok) {
-    if (!t || !path) return slm_error(SLM_ERR_INVALID_ARG, "slm_trainer_save: NULL argument");
+slm_status trainer_writer(const slm_trainer *t, const slm_tokenizer *tok, gguf_writer **out, void **vocab_keep) {
     const train_config *c = &t->model.cfg;
+    *out = NULL;
+    *vocab_keep = NULL;
     if (!tok) tok = t->tok;
     if (tok && tok->n_vocab != c->V)
         return slm_error(SLM_ERR_INVALID_ARG, "train: the tokenizer has %d tokens, the model %d", tok->n_vocab, c->V);
     gguf_writer *w = gguf_writer_new();
     if (!w) return SLM_ERR_NOMEM;
-    void *vocab_keep = NULL;
     slm_status st;
     if ((st = gguf_writer_set_str(w, "general.architecture", "llama")) ||
         (st = gguf_writer_set_str(w, "general.name", t->name)) ||
@@ -290,7 +290,7 @@ slm_status slm_trainer_save(const slm_trainer *t, const char *path, const slm_to
     if (c->hd * c->NH != c->C && ((st = gguf_writer_set_u32(w, "llama.attention.key_length", (uint32_t)c->hd)) ||
                                   (st = gguf_writer_set_u32(w, "llama.attention.value_length", (uint32_t)c->hd))))
         goto done;
-    if (tok && (st = tokenizer_to_gguf(tok, w, &vocab_keep))) goto done;
+    if (tok && (st = tokenizer_to_gguf(tok, w, vocab_keep))) goto done;
     for (int i = 0; i < trainer_n_tensors(t) && st == SLM_OK; i++) {
         trainer_tensor tt;
         trainer_get_tensor(t, i, &tt);
@@ -298,8 +298,24 @@ slm_status slm_trainer_save(const slm_trainer *t, const char *path, const slm_to
         const uint64_t n = (uint64_t)tt.cols * (uint64_t)(tt.rows ? tt.rows : 1);
         st = gguf_writer_add_tensor(w, tt.name, SLM_TYPE_F32, tt.rows ? 2 : 1, ne, tt.param, n * sizeof(float));
     }
-    if (st == SLM_OK) st = gguf_writer_write(w, path);
 done:
+    if (st != SLM_OK) {
+        gguf_writer_free(w);
+        free(*vocab_keep);
+        *vocab_keep = NULL;
+        return st;
+    }
+    *out = w;
+    return SLM_OK;
+}
+
+slm_status slm_trainer_save(const slm_trainer *t, const char *path, const slm_tokenizer *tok) {
+    if (!t || !path) return slm_error(SLM_ERR_INVALID_ARG, "slm_trainer_save: NULL argument");
+    gguf_writer *w;
+    void *vocab_keep;
+    slm_status st = trainer_writer(t, tok, &w, &vocab_keep);
+    if (st != SLM_OK) return st;
+    st = gguf_writer_write(w, path);
     gguf_writer_free(w);
     free(vocab_keep);
     return st;
