@@ -395,6 +395,9 @@ slm_status slm_trainer_save_checkpoint(const slm_trainer *trainer, const char *p
  * The caller owns *out. */
 slm_status slm_trainer_resume(const char *path, const slm_train_params *params, slm_trainer **out,
                               char **user_state);
+/* Reads only the user_state string of a checkpoint. *user_state is owned by the caller
+ * (slm_free), or NULL when the checkpoint has none. */
+slm_status slm_checkpoint_user_state(const char *path, char **user_state);
 /* Optimiser steps taken so far. */
 int slm_trainer_steps(const slm_trainer *trainer);
 /* The settings the trainer runs with (after defaults and checks). */

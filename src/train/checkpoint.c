@@ -178,6 +178,20 @@ slm_status slm_trainer_resume(const char *path, const slm_train_params *params, 
     return SLM_OK;
 }
 
+slm_status slm_checkpoint_user_state(const char *path, char **user_state) {
+    if (!path || !user_state) return slm_error(SLM_ERR_INVALID_ARG, "slm_checkpoint_user_state: NULL argument");
+    *user_state = NULL;
+    gguf_file g;
+    slm_status st = gguf_open(path, &g);
+    if (st != SLM_OK) return st;
+    if (!gguf_find(&g, "slm.train.version"))
+        st = slm_error(SLM_ERR_FORMAT, "%s: not a training checkpoint (no slm.train.version)", path);
+    else if (gguf_find(&g, "slm.train.user_state") && !(*user_state = gguf_get_string(&g, "slm.train.user_state")))
+        st = slm_error(SLM_ERR_FORMAT, "%s: slm.train.user_state is not a string", path);
+    gguf_close(&g);
+    return st;
+}
+
 int slm_trainer_steps(const slm_trainer *t) { return t ? t->step : 0; }
 slm_train_params slm_trainer_params(const slm_trainer *t) { return t ? t->p : slm_train_defaults(); }
 const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *t) { return t ? t->tok : NULL; }
