@@ -3,6 +3,7 @@
 count, alternating runs; prints ratios, achieved GFLOP/s and the machine's cblas_sgemm peak.
 usage: bench_train.py [--build build] [--threads 1,2] [--reps 2] [--steps 3] [--configs 15M,1M]"""
 import argparse
+import math
 import pathlib
 import re
 import subprocess
@@ -48,6 +49,13 @@ class Llama(torch.nn.Module):
         c, s = self.cos[: x.shape[2]], self.sin[: x.shape[2]]
         return torch.stack((a * c - b * s, a * s + b * c), dim=-1).flatten(-2)
 
+    def attend(self, q, k, v):  # (B, H, T, hd), causal
+        if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2.0
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        T = q.shape[2]
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.hd) + mask, dim=-1) @ v
+
     @staticmethod
     def norm(x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
@@ -60,7 +68,7 @@ class Llama(torch.nn.Module):
             q = self.rope(b.q(h).view(B, T, self.heads, self.hd).transpose(1, 2))
             k = self.rope(b.k(h).view(B, T, self.heads, self.hd).transpose(1, 2))
             v = b.v(h).view(B, T, self.heads, self.hd).transpose(1, 2)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, -1)
+            y = self.attend(q, k, v).transpose(1, 2).reshape(B, T, -1)
             x = x + b.o(y)
             h = self.norm(x, b.n2)
             x = x + b.down(F.silu(b.gate(h)) * b.up(h))
