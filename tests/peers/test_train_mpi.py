@@ -1,6 +1,7 @@
 """Data-parallel `slm train` under MPI: `mpirun -np 2` with batch B per process gives the same
-per-step losses (within 1e-5) as one process with batch 2B, only rank 0 writes files, and a
-two-process run resumes from its checkpoint. Skipped when mpirun or MPI support is absent."""
+per-step losses (within 1e-5) as one process with batch 2B (with and without gradient
+accumulation), only rank 0 writes files, and a two-process run resumes from its checkpoint
+exactly. Skipped when mpirun or MPI support is absent."""
 import os
 import shutil
 
@@ -53,13 +54,16 @@ def check_mpi_build(slm, shards, tmp_path):
         pytest.skip("slm was built without MPI")
 
 
-def test_two_ranks_equal_one_process_with_twice_the_batch(slm, shards, tmp_path):
+@pytest.mark.parametrize("accum", [1, 2])
+def test_two_ranks_equal_one_process_with_twice_the_batch(slm, shards, tmp_path, accum):
     check_mpi_build(slm, shards, tmp_path)
     for d in ("one", "r0", "r1"):
         (tmp_path / d).mkdir()
-    run(args(slm, shards, tmp_path / "one" / "m.gguf", 4))
+    acc = ["--accum", str(accum)]
+    run(args(slm, shards, tmp_path / "one" / "m.gguf", 4, acc))
     # rank 1 is given another output folder: it must write nothing there
-    proc = mpirun([args(slm, shards, tmp_path / "r0" / "m.gguf", 2), args(slm, shards, tmp_path / "r1" / "m.gguf", 2)])
+    proc = mpirun([args(slm, shards, tmp_path / "r0" / "m.gguf", 2, acc),
+                   args(slm, shards, tmp_path / "r1" / "m.gguf", 2, acc)])
     assert proc.stderr.count(b"done: 10 steps") == 1 and proc.stderr.count(b"slm train:") == 1
     one, two = rows(tmp_path / "one" / "m.csv"), rows(tmp_path / "r0" / "m.csv")
     assert [r[0] for r in two] == list(range(1, 11))
