@@ -405,6 +405,27 @@ slm_train_params slm_trainer_params(const slm_trainer *trainer);
 /* The tokenizer the trainer was loaded with, or NULL. Borrowed from the trainer. */
 const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *trainer);
 
+/* ------------------------------------------------------------------ data parallelism */
+
+/* Data-parallel training across processes (MPI; a single process when libslm was built
+ * without MPI or the program was not started by mpirun). After slm_dist_init in a job of K
+ * processes, slm_trainer_step is collective: every process computes the gradients of its own
+ * share of the batch, and they are averaged across processes (one allreduce of the gradient
+ * buffer) before clipping and AdamW, so all processes keep identical weights. */
+/* Starts MPI when the process was launched by mpirun (otherwise does nothing); argc/argv may be NULL. */
+slm_status slm_dist_init(int *argc, char ***argv);
+/* This process's rank (0 .. size-1) and the number of processes (1 without MPI). */
+int slm_dist_rank(void);
+int slm_dist_size(void);
+/* Sums x (n floats) over all processes, in place, every process getting the sum. */
+slm_status slm_dist_allreduce_sum(float *x, size_t n);
+/* Waits for every process. */
+void slm_dist_barrier(void);
+/* Ends the whole job with exit code `code` when it has several processes (else returns). */
+void slm_dist_abort(int code);
+/* Shuts MPI down (nothing when it was not started). */
+void slm_dist_finalize(void);
+
 /* ------------------------------------------------------------------ training data */
 
 /* Token shards, as `slm data prepare` writes them into a folder:

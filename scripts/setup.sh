@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libopenmpi-dev openmpi-bin)
 if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ]; then
   apt_pkgs+=(python3-venv python3-dev python3-numpy python3-torch)
 fi

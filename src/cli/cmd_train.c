@@ -192,7 +192,7 @@ static int parse_kv(strpool *pool, const char *s, const char *skip, const char *
             const char *v = eq + 1;
             while (v < b && isspace((unsigned char)*v)) v++;
             const size_t klen = (size_t)(ke - a), vlen = (size_t)(b - v);
-            if (skip && strlen(skip) == klen && strncmp(skip, a, klen) == 0) {
+            if (skip && klen >= strlen(skip) && strncmp(skip, a, strlen(skip)) == 0) { /* a prefix */
             } else if (vlen == 4 && strncmp(v, "true", 4) == 0) {
                 if (add_arg(pool, a, klen, NULL, 0, 1)) return *err = "out of memory", -1;
             } else if (!(vlen == 5 && strncmp(v, "false", 5) == 0)) {
@@ -265,7 +265,7 @@ static const char *find_arg(int argc, char **argv, const char *name) {
 
 /* The options as key=value lines (every option but config and resume), plus the loader
  * position: the state a checkpoint keeps. Caller frees. */
-static char *options_text(const opt_spec *specs, int n_specs, uint64_t loader_pos) {
+static char *options_text(const opt_spec *specs, int n_specs, uint64_t loader_pos, int ranks) {
     size_t cap = 8192, n = 0;
     char *s = malloc(cap);
     if (!s) return NULL;
@@ -288,7 +288,7 @@ static char *options_text(const opt_spec *specs, int n_specs, uint64_t loader_po
         n += (size_t)snprintf(s + n, cap - n, "%s=%s\n", k, v);
         if (n >= cap - 2100) break;
     }
-    snprintf(s + n, cap - n, "loader_position=%llu\n", (unsigned long long)loader_pos);
+    snprintf(s + n, cap - n, "loader_position=%llu\nloader_ranks=%d\n", (unsigned long long)loader_pos, ranks);
     return s;
 }
 
@@ -443,7 +443,19 @@ static slm_status evaluate(slm_trainer *t, slm_loader *val, int n_batches, int B
 static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int n_specs, const char *resume,
                      uint64_t loader_pos);
 
+static int train_main(int argc, char **argv);
+
+/* `slm train`, also as one process of `mpirun -np K slm train ...`: each of the K processes takes
+ * its share of every batch, and rank 0 alone prints, logs and writes files. */
 int cmd_train(int argc, char **argv) {
+    if (slm_dist_init(NULL, NULL) != SLM_OK) return fail("MPI");
+    const int rc = train_main(argc, argv);
+    if (rc != 0) slm_dist_abort(rc);
+    slm_dist_finalize();
+    return rc;
+}
+
+static int train_main(int argc, char **argv) {
     train_opts o = {.dim = 64, .layers = 2, .heads = 4, .seq = 64, .batch = 8, .accum = 1, .steps = 100,
                     .eval_every = 50, .eval_batches = 8, .log_every = 10, .lr = 1e-3f, .min_lr = 1e-4f, .wd = 0.1f,
                     .clip = 1.0f, .beta1 = 0.9f, .beta2 = 0.95f, .seed = 1};
@@ -457,6 +469,7 @@ int cmd_train(int argc, char **argv) {
     /* resumed state, then the config file, then the command line */
     const char *resume = find_arg(argc, argv, "--resume");
     uint64_t loader_pos = 0;
+    int saved_ranks = 1;
     if (resume) {
         char *state = NULL;
         if (slm_checkpoint_user_state(resume, &state) != SLM_OK) return fail(NULL);
@@ -466,7 +479,9 @@ int cmd_train(int argc, char **argv) {
         }
         const char *lp = strstr(state, "loader_position=");
         if (lp) loader_pos = strtoull(lp + 16, NULL, 10);
-        int rc = apply_config(state, resume, "loader_position", specs, n_specs);
+        const char *lr = strstr(state, "loader_ranks=");
+        if (lr) saved_ranks = atoi(lr + 13);
+        int rc = apply_config(state, resume, "loader_", specs, n_specs);
         slm_free(state);
         if (rc) {
             pool_free(&g_pool);
@@ -486,6 +501,12 @@ int cmd_train(int argc, char **argv) {
             pool_free(&g_pool);
             return rc;
         }
+    }
+    if (resume && saved_ranks != slm_dist_size()) {
+        fprintf(stderr, "error: %s was written by a run of %d processes; resume it with mpirun -np %d\n", resume,
+                saved_ranks, saved_ranks);
+        pool_free(&g_pool);
+        return 2;
     }
     int rc = run_train(argc, argv, &o, specs, n_specs, resume, loader_pos);
     pool_free(&g_pool);
@@ -518,6 +539,10 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
         return 2;
     }
     if (slm_set_threads(o.threads) != SLM_OK) return fail(NULL);
+    /* data parallel: every process draws the same batches of ranks x batch windows and trains on
+     * its own batch windows of each; rank 0 alone prints, logs, validates and writes files */
+    const int rank = slm_dist_rank(), ranks = slm_dist_size(), lead = rank == 0;
+    if (!lead) o.quiet = 1;
 
     /* data and tokenizer */
     char tok_path[4096];
@@ -525,7 +550,7 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
     slm_tokenizer *tok = NULL;
     slm_loader *train = NULL, *val = NULL;
     slm_trainer *t = NULL;
-    int32_t *tokens = NULL, *targets = NULL;
+    int32_t *tokens = NULL, *targets = NULL, *all_tokens = NULL, *all_targets = NULL;
     char *csv = NULL, *svg = NULL, *stem = NULL;
     FILE *log = NULL;
     int status = 1;
@@ -533,11 +558,12 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
         fail(NULL);
         goto done;
     }
-    if (slm_loader_open(o.data, "train", o.batch, o.seq, o.seed, &train) != SLM_OK) {
+    if (slm_loader_open(o.data, "train", o.batch * ranks, o.seq, o.seed, &train) != SLM_OK) {
         fail(NULL);
         goto done;
     }
-    if (slm_loader_open(o.data, "val", o.batch, o.seq, o.seed ^ 0x76616cull, &val) != SLM_OK) {
+    if (!lead) {
+    } else if (slm_loader_open(o.data, "val", o.batch * ranks, o.seq, o.seed ^ 0x76616cull, &val) != SLM_OK) {
         fprintf(stderr, "warning: no validation loss: %s\n", slm_last_error());
         val = NULL;
     }
@@ -583,6 +609,8 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
     const size_t per_micro = (size_t)o.batch * (size_t)o.seq;
     tokens = malloc(per_micro * (size_t)o.accum * sizeof *tokens);
     targets = malloc(per_micro * (size_t)o.accum * sizeof *targets);
+    all_tokens = malloc(per_micro * (size_t)ranks * sizeof *all_tokens);
+    all_targets = malloc(per_micro * (size_t)ranks * sizeof *all_targets);
     csv = o.csv ? strdup(o.csv) : derived(o.out, ".csv");
     svg = o.svg ? strdup(o.svg) : derived(o.out, ".svg");
     if (o.ckpt_dir) {
@@ -594,42 +622,50 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
         free(stem);
         stem = d;
     } else stem = derived(o.out, "");
-    if (!tokens || !targets || !csv || !svg || !stem) {
+    if (!tokens || !targets || !all_tokens || !all_targets || !csv || !svg || !stem) {
         fprintf(stderr, "error: out of memory\n");
         goto done;
     }
-    if (resume) {
+    if (!lead) {
+    } else if (resume) {
         if (csv_truncate(csv, start) != 0) goto done;
         log = fopen(csv, "a");
     } else if ((log = fopen(csv, "w"))) fprintf(log, "step,loss,val_loss,lr,tokens_per_s\n");
-    if (!log) {
+    if (lead && !log) {
         fprintf(stderr, "error: %s: cannot write: %s\n", csv, strerror(errno));
         goto done;
     }
     const int tty = isatty(STDERR_FILENO);
-    fprintf(stderr, "slm train: %lld parameters, %d layers, dim %d, vocab %d | batch %d x %d x %d tokens | steps %d%s | threads %d\n",
-            (long long)slm_trainer_n_params(t), o.layers, o.dim, slm_vocab_size(tok), o.accum, o.batch, o.seq, o.steps,
-            resume ? " (resumed)" : "", slm_get_threads());
-    if (resume) fprintf(stderr, "resuming at step %d from %s\n", start, resume);
+    char par[64] = "";
+    if (ranks > 1) snprintf(par, sizeof par, " x %d processes", ranks);
+    if (lead)
+        fprintf(stderr, "slm train: %lld parameters, %d layers, dim %d, vocab %d | batch %d x %d x %d tokens%s | steps %d%s | threads %d\n",
+                (long long)slm_trainer_n_params(t), o.layers, o.dim, slm_vocab_size(tok), o.accum, o.batch, o.seq, par,
+                o.steps, resume ? " (resumed)" : "", slm_get_threads());
+    if (resume && lead) fprintf(stderr, "resuming at step %d from %s\n", start, resume);
 
     const double t_begin = slm_time_seconds();
     double t_last = t_begin;
     float last_loss = NAN, last_val = NAN;
     for (int step = start; step < o.steps; step++) {
-        for (int k = 0; k < o.accum; k++) slm_loader_next(train, tokens + k * per_micro, targets + k * per_micro);
+        for (int k = 0; k < o.accum; k++) {
+            slm_loader_next(train, all_tokens, all_targets);
+            memcpy(tokens + k * per_micro, all_tokens + (size_t)rank * per_micro, per_micro * sizeof *tokens);
+            memcpy(targets + k * per_micro, all_targets + (size_t)rank * per_micro, per_micro * sizeof *targets);
+        }
         slm_train_stats s;
         if (slm_trainer_step(t, tokens, targets, &s) != SLM_OK) {
             fail("training step");
             goto done;
         }
         const double now = slm_time_seconds();
-        const double tps = (double)per_micro * o.accum / (now - t_last);
+        const double tps = (double)per_micro * o.accum * ranks / (now - t_last);
         t_last = now;
         last_loss = s.loss;
         float vloss = NAN;
         const int n = step + 1;
         if (val && ((o.eval_every && n % o.eval_every == 0) || n == o.steps)) {
-            if (evaluate(t, val, o.eval_batches, o.batch, tokens, targets, &vloss) != SLM_OK) {
+            if (evaluate(t, val, o.eval_batches, o.batch * ranks, all_tokens, all_targets, &vloss) != SLM_OK) {
                 fail("validation");
                 goto done;
             }
@@ -637,8 +673,10 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
         }
         char vbuf[32] = "";
         if (!isnan(vloss)) snprintf(vbuf, sizeof vbuf, "%.9g", (double)vloss);
-        fprintf(log, "%d,%.9g,%s,%.9g,%.1f\n", n, (double)s.loss, vbuf, (double)s.lr, tps);
-        fflush(log);
+        if (log) {
+            fprintf(log, "%d,%.9g,%s,%.9g,%.1f\n", n, (double)s.loss, vbuf, (double)s.lr, tps);
+            fflush(log);
+        }
         char eta[32], vshort[32] = "";
         if (!isnan(vloss)) snprintf(vshort, sizeof vshort, "%.4f", (double)vloss);
         fmt_time(eta, sizeof eta, (now - t_begin) / (n - start) * (o.steps - n));
@@ -648,8 +686,8 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
                     tty ? "" : "\n");
             fflush(stderr);
         }
-        if (o.ckpt_every && n % o.ckpt_every == 0 && n < o.steps) {
-            char *state = options_text(specs, n_specs, slm_loader_position(train));
+        if (lead && o.ckpt_every && n % o.ckpt_every == 0 && n < o.steps) {
+            char *state = options_text(specs, n_specs, slm_loader_position(train), ranks);
             char path[4200];
             snprintf(path, sizeof path, "%s-step%06d.gguf", stem, n);
             st = state ? slm_trainer_save_checkpoint(t, path, tok, state) : SLM_ERR_NOMEM;
@@ -662,11 +700,15 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
             fprintf(stderr, "checkpoint: %s\n", path);
         }
     }
-    if (tty) fprintf(stderr, "\n");
+    if (tty && lead) fprintf(stderr, "\n");
+    if (!lead) {
+        status = 0;
+        goto done;
+    }
     fclose(log);
     log = NULL;
     {
-        char *state = options_text(specs, n_specs, slm_loader_position(train));
+        char *state = options_text(specs, n_specs, slm_loader_position(train), ranks);
         st = state ? slm_trainer_save_checkpoint(t, o.out, tok, state) : SLM_ERR_NOMEM;
         free(state);
         if (st != SLM_OK) {
@@ -682,6 +724,8 @@ done:
     if (log) fclose(log);
     free(tokens);
     free(targets);
+    free(all_tokens);
+    free(all_targets);
     free(csv);
     free(svg);
     free(stem);

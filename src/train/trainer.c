@@ -222,6 +222,16 @@ slm_status slm_trainer_step(slm_trainer *t, const int32_t *tokens, const int32_t
     float loss;
     slm_status st = trainer_compute_grads(t, tokens, targets, &loss);
     if (st != SLM_OK) return st;
+    const int ranks = slm_dist_size();
+    if (ranks > 1) {
+        /* data parallel: average the gradients (and the loss) of every process's share */
+        if ((st = slm_dist_allreduce_sum(m->grads_mem, m->n_params)) != SLM_OK ||
+            (st = slm_dist_allreduce_sum(&loss, 1)) != SLM_OK)
+            return st;
+        const float inv = 1.0f / (float)ranks;
+        for (size_t i = 0; i < m->n_params; i++) m->grads_mem[i] *= inv;
+        loss *= inv;
+    }
     const float norm = train_grad_norm(m->grads_mem, m->n_params);
     if (!isfinite(norm) || !isfinite(loss))
         return slm_error(SLM_ERR_RANGE, "train: step %d: loss %g, gradient norm %g; the model was not updated", t->step + 1,
