@@ -8,5 +8,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif
