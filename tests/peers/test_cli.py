@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ROOT, STORIES, run
 
-COMMANDS = ["generate", "info", "tokenize", "convert"]
+COMMANDS = ["generate", "info", "tokenize", "convert", "tokenizer"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
