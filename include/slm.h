@@ -166,8 +166,8 @@ slm_status slm_tokenizer_train(const char *const *paths, size_t n_paths,
 slm_status slm_tokenizer_train_text(const char *text, size_t len,
                                     const slm_tokenizer_train_params *params,
                                     slm_tokenizer **out, slm_tokenizer_train_stats *stats);
-/* Writes a tokenizer as a vocabulary-only GGUF file (tokenizer.ggml.* metadata) that
- * slm_tokenizer_load and llama.cpp read. */
+/* Writes a tokenizer as a vocabulary-only GGUF file (tokenizer.ggml.* metadata, in llama.cpp's
+ * layout) that slm_tokenizer_load reads. */
 slm_status slm_tokenizer_save(const slm_tokenizer *tok, const char *path);
 
 /* ------------------------------------------------------------------ model */

@@ -1,5 +1,5 @@
 /* save.c — writes a tokenizer as a vocabulary-only GGUF file: the tokenizer.ggml.* keys that
- * vocab.c reads back and llama.cpp understands (tokens, scores, token types, merges in rank order
+ * vocab.c reads back, under llama.cpp's key names (tokens, scores, token types, merges in rank order
  * for byte-level BPE, special token ids, normaliser flags). */
 #include <stdlib.h>
 #include <string.h>
