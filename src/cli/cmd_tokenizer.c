@@ -18,7 +18,8 @@ static const char *TRAIN_USAGE =
     "       go to the greatest pair of byte strings); special tokens take the first ids.\n"
     "  spm: SentencePiece-style BPE: each line gets a '▁' prefix and its spaces become '▁';\n"
     "       characters are the first pieces (the rarest, beyond --coverage, go through <0xXX>\n"
-    "       byte tokens); <unk> <s> </s> are ids 0 1 2.\n"
+    "       byte tokens); pieces never mix letters, digits and other characters and have at\n"
+    "       most 16 characters; <unk> <s> </s> are ids 0 1 2.\n"
     "--special may be given several times; special tokens split the text and are never merged.";
 
 static const char *USAGE =

@@ -42,7 +42,9 @@ struct merger {
     size_t text_n, text_cap;
     size_t *text_off;        /* (n_sym,) */
     uint32_t *text_len;      /* (n_sym,) */
-    size_t off_cap, len_cap;
+    uint32_t *text_chars;    /* (n_sym,) UTF-8 characters (bytes that are no continuation byte) */
+    size_t off_cap, len_cap, chars_cap;
+    uint32_t max_chars;      /* pairs longer than this never count (0: no limit) */
     int32_t n_sym;
     int32_t *sym_slots;      /* (n_sym_slots,) id or -1 */
     uint32_t n_sym_slots;
@@ -117,11 +119,16 @@ static int32_t sym_add(merger *m, const char *a, uint32_t na, const char *b, uin
     if (m->n_sym == INT32_MAX || (uint64_t)na + nb > UINT32_MAX) return -1;
     if (!reserve((void **)&m->text, &m->text_cap, m->text_n + na + nb, 1) ||
         !reserve((void **)&m->text_off, &m->off_cap, (size_t)m->n_sym + 1, sizeof(size_t)) ||
-        !reserve((void **)&m->text_len, &m->len_cap, (size_t)m->n_sym + 1, sizeof(uint32_t)))
+        !reserve((void **)&m->text_len, &m->len_cap, (size_t)m->n_sym + 1, sizeof(uint32_t)) ||
+        !reserve((void **)&m->text_chars, &m->chars_cap, (size_t)m->n_sym + 1, sizeof(uint32_t)))
         return -1;
     int32_t id = m->n_sym++;
     m->text_off[id] = m->text_n;
     m->text_len[id] = na + nb;
+    uint32_t chars = 0;
+    for (uint32_t i = 0; i < na; i++) chars += ((uint8_t)a[i] & 0xC0) != 0x80;
+    for (uint32_t i = 0; i < nb; i++) chars += ((uint8_t)b[i] & 0xC0) != 0x80;
+    m->text_chars[id] = chars;
     if (na) memcpy(m->text + m->text_n, a, na);
     if (nb) memcpy(m->text + m->text_n + na, b, nb);
     m->text_n += na + nb;
@@ -195,6 +202,7 @@ static pair_rec *pair_get(merger *m, int32_t a, int32_t b) {
 /* Adds delta occurrences of pair (a, b); with link, records that word holds it. */
 static bool pair_bump(merger *m, int32_t a, int32_t b, int64_t delta, uint32_t word, bool link) {
     if (m->text_len[a] == 0 || m->text_len[b] == 0) return true; /* unmergeable symbols */
+    if (m->max_chars && m->text_chars[a] + m->text_chars[b] > m->max_chars) return true;
     pair_rec *p = pair_get(m, a, b);
     if (!p) return false;
     if (p->stamp != m->stamp) {
@@ -274,6 +282,8 @@ slm_status merger_new(int32_t n, const char *const *texts, const uint32_t *lens,
     *out = m;
     return SLM_OK;
 }
+
+void merger_set_max_chars(merger *m, uint32_t max_chars) { m->max_chars = max_chars; }
 
 slm_status merger_add_word(merger *m, const int32_t *syms, uint32_t n, int64_t count) {
     if (n < 2 || count <= 0) return SLM_OK;
@@ -418,6 +428,7 @@ void merger_free(merger *m) {
     free(m->text);
     free(m->text_off);
     free(m->text_len);
+    free(m->text_chars);
     free(m->sym_slots);
     free(m->syms);
     free(m->words);

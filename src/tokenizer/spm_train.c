@@ -1,8 +1,11 @@
 /* spm_train.c — SentencePiece-style BPE training: words ("▁" + a run of non-spaces, counted by
  * train.c) are split into characters; the most frequent characters that cover the requested
  * share of occurrences become pieces and the rest go through <0xXX> byte tokens; pairs then merge
- * most frequent first, and piece k made by merging gets score -k, so that the encoder in spm.c
- * (highest-scoring union first) replays the training order. The result is a "llama" tokenizer. */
+ * most frequent first, never across letters, digits and other characters nor past 16 characters,
+ * and piece k made by merging gets score -k, so that the encoder in spm.c (highest-scoring union
+ * first) replays the training order. The result is a "llama" tokenizer. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +19,18 @@
 
 /* ---------------------------------------------------------------- character counts */
 
+/* Character classes: a piece never mixes two (SentencePiece splits by script and by number;
+ * this is the same idea by Unicode general category). A mark takes the class before it; "▁"
+ * starts a piece of any class. */
+enum { CLASS_OTHER, CLASS_LETTER, CLASS_NUMBER, CLASS_MARK, CLASS_SPACE, CLASS_BYTE };
+
+#define MAX_PIECE_CHARS 16 /* as SentencePiece's max_sentencepiece_length */
+
 typedef struct {
     uint32_t cp1;  /* code point + 1; 0: empty slot */
     int32_t id;    /* symbol id once chosen, -1 for a character that goes through bytes */
     int64_t count;
+    uint8_t cls;   /* CLASS_* */
 } char_slot;
 
 typedef struct {
@@ -27,7 +38,19 @@ typedef struct {
     size_t n_slots, n_used; /* n_slots a power of two */
 } char_table;
 
+/* The slot of code point cp, or NULL (the table is never empty once counting has started). */
+static char_slot *char_find(const char_table *t, uint32_t cp) {
+    if (!t->n_slots) return NULL;
+    size_t mask = t->n_slots - 1;
+    for (size_t i = ((cp + 1) * 2654435761u) & mask; t->slots[i].cp1; i = (i + 1) & mask)
+        if (t->slots[i].cp1 == cp + 1) return &t->slots[i];
+    return NULL;
+}
+
+/* The slot of code point cp, made if new; NULL when out of memory. */
 static char_slot *char_get(char_table *t, uint32_t cp) {
+    char_slot *found = char_find(t, cp);
+    if (found) return found;
     if ((t->n_used + 1) * 2 > t->n_slots) {
         size_t n = t->n_slots ? t->n_slots * 2 : 1024;
         char_slot *s = calloc(n, sizeof *s);
@@ -43,9 +66,8 @@ static char_slot *char_get(char_table *t, uint32_t cp) {
         t->n_slots = n;
     }
     size_t mask = t->n_slots - 1, i = ((cp + 1) * 2654435761u) & mask;
-    for (; t->slots[i].cp1; i = (i + 1) & mask)
-        if (t->slots[i].cp1 == cp + 1) return &t->slots[i];
-    t->slots[i] = (char_slot){cp + 1, -1, 0};
+    while (t->slots[i].cp1) i = (i + 1) & mask;
+    t->slots[i] = (char_slot){cp + 1, -1, 0, CLASS_OTHER};
     t->n_used++;
     return &t->slots[i];
 }
@@ -57,6 +79,43 @@ static uint32_t decode_cp(const char *s, size_t cl) {
     uint32_t cp = u[0] & (0x7F >> cl);
     for (size_t i = 1; i < cl; i++) cp = (cp << 6) | (u[i] & 0x3F);
     return cp;
+}
+
+/* Writes code point cp as UTF-8; returns the length. */
+static uint32_t put_utf8(uint32_t cp, char *u) {
+    if (cp < 0x80) return u[0] = (char)cp, 1;
+    if (cp < 0x800) return u[0] = (char)(0xC0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3F)), 2;
+    if (cp < 0x10000)
+        return u[0] = (char)(0xE0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)),
+               3;
+    u[0] = (char)(0xF0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Sets the class of every counted character (PCRE2's Unicode tables). */
+static slm_status classify_chars(char_table *t) {
+    int err;
+    PCRE2_SIZE at;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR) "(\\p{L})|(\\p{N})|(\\p{M})", PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &err, &at, NULL);
+    pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
+    if (!md) {
+        pcre2_code_free(re);
+        return slm_error(SLM_ERR_NOMEM, "SentencePiece-style training: cannot build the character classes");
+    }
+    for (size_t i = 0; i < t->n_slots; i++) {
+        char_slot *c = &t->slots[i];
+        if (!c->cp1) continue;
+        char u[4];
+        uint32_t n = put_utf8(c->cp1 - 1, u);
+        int rc = pcre2_match(re, (PCRE2_SPTR)u, n, 0, 0, md, NULL);
+        c->cls = rc == 2 ? CLASS_LETTER : rc == 3 ? CLASS_NUMBER : rc == 4 ? CLASS_MARK : CLASS_OTHER;
+        if (c->cp1 - 1 == 0x2581) c->cls = CLASS_SPACE;
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return SLM_OK;
 }
 
 /* More frequent first, then by code point. */
@@ -146,22 +205,17 @@ slm_status spm_train(const train_corpus *c, const slm_tokenizer_train_params *p,
         if (!texts || !lens || !utf8) st = SLM_ERR_NOMEM;
     }
     for (int i = 0; st == SLM_OK && i < n_chars; i++) {
-        uint32_t cp = order[i]->cp1 - 1;
-        char *u = utf8[i];
-        if (cp < 0x80) u[0] = (char)cp, lens[i] = 1;
-        else if (cp < 0x800) u[0] = (char)(0xC0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3F)), lens[i] = 2;
-        else if (cp < 0x10000)
-            u[0] = (char)(0xE0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)),
-            lens[i] = 3;
-        else
-            u[0] = (char)(0xF0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-            u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), lens[i] = 4;
-        texts[i] = u;
+        lens[i] = put_utf8(order[i]->cp1 - 1, utf8[i]);
+        texts[i] = utf8[i];
     }
     if (st == SLM_OK) {
         texts[n_chars] = "";
         lens[n_chars] = 0;
         st = merger_new(n_chars + 1, texts, lens, &m);
+    }
+    if (st == SLM_OK) {
+        merger_set_max_chars(m, MAX_PIECE_CHARS);
+        st = classify_chars(&chars);
     }
     for (size_t w = 0; st == SLM_OK && w < c->n_words; w++) {
         const train_word *wd = &c->words[w];
@@ -173,14 +227,25 @@ slm_status spm_train(const train_corpus *c, const slm_tokenizer_train_params *p,
                 break;
             }
         }
+        /* the word's characters, given to the engine in stretches of one class */
         uint32_t n = 0;
+        int prev = -1; /* class of the stretch so far; -1 before its first non-"▁" character */
         for (size_t i = 0; i < wd->len && st == SLM_OK;) {
             size_t cl = slm_utf8_valid_len(wd->text + i, wd->len - i);
             int32_t id = n_chars; /* no piece: bytes */
+            int cls = CLASS_BYTE;
             if (cl) {
-                char_slot *s = char_get(&chars, decode_cp(wd->text + i, cl));
-                if (!s) st = SLM_ERR_NOMEM;
-                else if (s->id >= 0) id = s->id;
+                const char_slot *s = char_find(&chars, decode_cp(wd->text + i, cl)); /* counted in step 1 */
+                if (s && s->id >= 0) id = s->id;
+                if (s) cls = s->cls;
+            }
+            if (cls == CLASS_MARK) cls = prev >= 0 ? prev : CLASS_OTHER;
+            if (cls != CLASS_SPACE) {
+                if (prev >= 0 && cls != prev) {
+                    st = merger_add_word(m, syms, n, wd->count);
+                    n = 0;
+                }
+                prev = cls;
             }
             syms[n++] = id;
             i += cl ? cl : 1;

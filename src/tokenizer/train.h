@@ -70,6 +70,9 @@ typedef struct {
 /* Creates an engine over n symbols with these bytes (texts[i], lens[i]); a symbol of length 0
  * never merges (it stands for what has no symbol). Caller frees with merger_free. */
 slm_status merger_new(int32_t n, const char *const *texts, const uint32_t *lens, merger **out);
+/* Makes pairs whose union would be longer than max_chars UTF-8 characters never count (0: no
+ * limit, the default); set before merger_start. */
+void merger_set_max_chars(merger *m, uint32_t max_chars);
 /* Adds a word of n symbols occurring count times (words of one symbol are dropped). */
 slm_status merger_add_word(merger *m, const int32_t *syms, uint32_t n, int64_t count);
 /* Counts the pairs of the words added so far; call once, before merger_step. */

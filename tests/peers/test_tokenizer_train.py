@@ -193,7 +193,8 @@ def test_spm_round_trip_and_byte_fallback(spm_vocab, shakespeare, tools, tmp_pat
 
 def test_spm_compression_vs_sentencepiece(spm_vocab, shakespeare, tools, tmp_path):
     """Tokens per byte on unseen lines, against the sentencepiece package's BPE trainer with the
-    same text, vocabulary size, byte fallback, coverage and normalisation (none)."""
+    same text, vocabulary size, byte fallback, coverage and normalisation (none); most pieces
+    are the same."""
     spm = pytest.importorskip("sentencepiece")
     spm.SentencePieceTrainer.train(
         input=str(shakespeare / "train.txt"), model_prefix=str(tmp_path / "sp"), model_type="bpe", vocab_size=2000,
@@ -204,9 +205,12 @@ def test_spm_compression_vs_sentencepiece(spm_vocab, shakespeare, tools, tmp_pat
     n_bytes = sum(len(t) for t in unseen)
     n_slm = sum(len(ids) for ids, _, _ in tok_batch(tools, spm_vocab, unseen, tmp_path))
     n_sp = sum(len(sp.encode(t.decode())) for t in unseen)
+    tokens, _, _, _ = read_vocab(spm_vocab)
+    shared = len(set(tokens) & {sp.id_to_piece(i) for i in range(sp.get_piece_size())})
     print(f"tokens per byte on {n_bytes} unseen bytes: slm {n_slm / n_bytes:.4f}, sentencepiece {n_sp / n_bytes:.4f} "
-          f"(ratio {n_slm / n_sp:.3f})")
-    assert n_slm <= 1.10 * n_sp
+          f"(ratio {n_slm / n_sp:.3f}); {shared} of 2000 pieces shared")
+    assert n_slm <= 1.05 * n_sp
+    assert shared >= 1800
 
 
 # ------------------------------------------------------------------ the command line
