@@ -180,17 +180,25 @@ slm_status spm_train(const train_corpus *c, const slm_tokenizer_train_params *p,
             i += cl;
         }
     }
-    /* 2. the most frequent characters up to the coverage (and what the vocabulary holds) */
+    /* 2. the most frequent characters up to the coverage (and what the vocabulary holds); "▁"
+       first in any case, since only a piece's "▁" decodes as a space (a byte-token one stays "▁") */
     int n_fixed = 3 + n_specials + 256, n_chars = 0;
+    if (st == SLM_OK && !char_get(&chars, 0x2581)) st = SLM_ERR_NOMEM;
     if (st == SLM_OK && !(order = slm_calloc(chars.n_used + 1, sizeof *order, "characters"))) st = SLM_ERR_NOMEM;
     if (st == SLM_OK) {
         size_t k = 0;
         for (size_t i = 0; i < chars.n_slots; i++)
             if (chars.slots[i].cp1) order[k++] = &chars.slots[i];
         qsort(order, chars.n_used, sizeof *order, char_order);
+        for (size_t i = 0; order[0]->cp1 != 0x2581 + 1; i++) { /* rotate "▁" to the front */
+            if (order[i]->cp1 != 0x2581 + 1) continue;
+            char_slot *mark = order[i];
+            memmove(order + 1, order, i * sizeof *order);
+            order[0] = mark;
+        }
         int64_t covered = 0;
         while ((size_t)n_chars < chars.n_used && n_chars < p->vocab_size - n_fixed &&
-               (double)covered < p->character_coverage * (double)total) {
+               (n_chars == 0 || (double)covered < p->character_coverage * (double)total)) {
             covered += order[n_chars]->count;
             order[n_chars]->id = n_chars;
             n_chars++;

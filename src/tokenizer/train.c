@@ -117,17 +117,18 @@ static int special_at(const splitter *sp, const char *text, size_t pos, size_t n
 }
 
 /* Whether a block can be cut before text[c] (0 < c < n) without changing any word: c follows a
- * newline, no special token (or the start of one, at the end of the buffer) spans it, and for
- * GPT-2's regex text[c] is printable ASCII, so no match runs over the cut and the one
- * character of lookahead the regex needs (\s+(?!\S)) is text[c]. */
+ * newline; no special token spans c, and none may start at c with only part of it in the
+ * buffer (one that starts there whole is fine); and for GPT-2's regex text[c] is printable
+ * ASCII, so no match runs over the cut and the one character of lookahead the regex needs
+ * (\s+(?!\S)) is text[c]. */
 static bool safe_cut(const splitter *sp, const char *text, size_t c, size_t n) {
     if (text[c - 1] != '\n') return false;
     if (sp->split == SPLIT_GPT2 && !(text[c] >= 0x21 && text[c] <= 0x7E)) return false;
     for (int k = 0; k < sp->n_specials; k++) {
         uint32_t len = sp->special_len[k];
-        for (size_t s = c >= len ? c - len + 1 : 0; s < c; s++) {
+        for (size_t s = c >= len ? c - len + 1 : 0; s <= c; s++) {
             size_t avail = n - s < len ? n - s : len;
-            if (memcmp(text + s, sp->specials[k], avail) == 0) return false;
+            if ((s < c || avail < len) && memcmp(text + s, sp->specials[k], avail) == 0) return false;
         }
     }
     return true;
@@ -228,28 +229,33 @@ static bool count_spm(counter *c, const char *s, size_t n) {
     return true;
 }
 
-/* Counts the words of text[lo, hi): pieces between special tokens, by line for SPM. n is the
- * end of the buffer (GPT-2's regex may look one byte past hi). */
+/* SentencePiece-style words of a stretch between special tokens, line by line. */
+static bool count_spm_lines(counter *c, const char *s, size_t n) {
+    for (size_t start = 0; start < n;) {
+        const char *nl = memchr(s + start, '\n', n - start);
+        size_t end = nl ? (size_t)(nl - s) : n;
+        if (end > start && !count_spm(c, s + start, end - start)) return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+/* Counts the words of text[lo, hi), the stretches between special tokens. n is the end of the
+ * buffer (GPT-2's regex may look one byte past hi). */
 static bool count_range(const splitter *sp, counter *c, const char *text, size_t lo, size_t hi, size_t n) {
     size_t pos = lo;
     while (pos < hi) {
         size_t q = pos;
         int k = -1;
-        size_t line_end = hi;
-        if (sp->split == SPLIT_SPM) {
-            const char *nl = memchr(text + pos, '\n', hi - pos);
-            line_end = nl ? (size_t)(nl - text) : hi;
-        }
-        for (; q < line_end; q++)
+        for (; q < hi; q++)
             if (sp->n_specials && (k = special_at(sp, text, q, hi)) >= 0) break;
         bool ok = true;
         if (sp->split == SPLIT_GPT2) {
             size_t ahead = (q == hi && hi < n && special_at(sp, text, hi, n) < 0) ? 1 : 0;
             if (q > pos) ok = count_gpt2(sp, c, text + pos, q - pos, ahead);
-        } else if (q > pos) ok = count_spm(c, text + pos, q - pos);
+        } else ok = count_spm_lines(c, text + pos, q - pos);
         if (!ok) return false;
-        if (k >= 0) pos = q + sp->special_len[k];
-        else pos = q + (sp->split == SPLIT_SPM && q < hi ? 1 : 0); /* past the newline */
+        pos = k >= 0 ? q + sp->special_len[k] : hi;
     }
     return true;
 }

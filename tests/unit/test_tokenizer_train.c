@@ -205,13 +205,13 @@ static int64_t word_count(const train_corpus *c, const char *w) {
 }
 
 static void test_counting_in_blocks(void) {
-    /* lines, runs of spaces and newlines, special tokens (one spanning a line end), invalid
-       UTF-8, a long line, text right after newlines */
+    /* lines, runs of spaces and newlines, special tokens (one spanning a line end, one that
+       starts with a newline, one right after newlines), invalid UTF-8, a long line */
     char text[4096];
     size_t n = 0;
     const char *parts[] = {"Hello world, hello  world!\n", "<|end|>a b\n\n\nc  \n  d<|end|>\nE\n",
                            "x\xff\xfey caf\xc3\xa9 \xe2\x96\x81\n", "tab\there  \n\nsplit<|e", "nd|>line\n",
-                           "it's 12 345 !!\n  \n\n"};
+                           "it's 12 345 !!\n  \n\n", "sat\n\n<|end|>t\n#x\n#\n##y\n"};
     for (int rep = 0; rep < 12; rep++)
         for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
             memcpy(text + n, parts[i], strlen(parts[i]));
@@ -219,17 +219,17 @@ static void test_counting_in_blocks(void) {
         }
     memset(text + n, 'q', 300); /* a line longer than the small blocks */
     n += 300;
-    const char *specials[] = {"<|end|>"};
+    const char *specials[] = {"<|end|>", "\n#"}; /* one that starts with a newline */
     slm_tokenizer_train_params p = slm_tokenizer_train_defaults();
     p.specials = specials;
-    p.n_specials = 1;
+    p.n_specials = 2;
     for (int split = SPLIT_GPT2; split <= SPLIT_SPM; split++) {
         train_corpus whole, cut;
         slm_set_threads(1);
         train_source src = {.text = text, .len = n};
         CHECK(train_count_words(&src, (train_split)split, &p, &whole) == SLM_OK, "count: %s", slm_last_error());
         for (int threads = 1; threads <= 3; threads++)
-            for (size_t block = 7; block <= 131; block += 31) {
+            for (size_t block = 2; block <= 131; block += block < 24 ? 1 : 31) {
                 slm_set_threads(threads);
                 train_source small = {.text = text, .len = n, .block = block};
                 CHECK(train_count_words(&small, (train_split)split, &p, &cut) == SLM_OK, "count");
@@ -239,7 +239,7 @@ static void test_counting_in_blocks(void) {
             }
         if (split == SPLIT_GPT2) {
             CHECK(word_count(&whole, " world") == 24, "' world' x%lld", (long long)word_count(&whole, " world"));
-            CHECK(word_count(&whole, "\n\n") == 12 && word_count(&whole, "\n") > 0, "newline runs");
+            CHECK(word_count(&whole, "\n\n") == 24 && word_count(&whole, "\n") > 0, "newline runs");
             CHECK(word_count(&whole, "<|end|>") == 0 && word_count(&whole, "<|") == 0, "special tokens are not counted");
             CHECK(word_count(&whole, "\xef\xbf\xbd\xef\xbf\xbd") == 12, "invalid bytes became U+FFFD");
         } else {
