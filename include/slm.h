@@ -117,6 +117,60 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
  * number of bytes written to buf (at most cap), or -1 if id is out of range. */
 int slm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap);
 
+/* ------------------------------------------------------------------ tokenizer training */
+
+/* The kinds of tokenizer slm_tokenizer_train makes. */
+typedef enum {
+    SLM_TOKENIZER_BPE = 0, /* byte-level BPE, GPT-2 style: GPT-2's pre-tokenizer, 256 byte tokens,
+                              merges (a tokenizer.ggml.model "gpt2" vocabulary) */
+    SLM_TOKENIZER_SPM = 1, /* SentencePiece-style BPE over characters, "▁" for spaces, byte
+                              fallback for rare characters (a tokenizer.ggml.model "llama" one) */
+} slm_tokenizer_type;
+
+/* Reports the progress of a long operation: stage names the step ("counting", "merging"),
+ * done out of total units of it. */
+typedef void (*slm_progress_fn)(const char *stage, double done, double total, void *user);
+
+/* Settings for slm_tokenizer_train. */
+typedef struct {
+    slm_tokenizer_type type;      /* default SLM_TOKENIZER_BPE */
+    int vocab_size;               /* tokens in the result, special and byte tokens included
+                                     (default 32000); fewer when the text runs out of pairs */
+    const char *const *specials;  /* n_specials special tokens (borrowed): control tokens that
+                                     split the text, never merge, and take the first ids */
+    int n_specials;
+    double character_coverage;    /* SPM: share of character occurrences that get a piece
+                                     (default 0.9995); the rarest go through byte tokens */
+    slm_progress_fn progress;     /* may be NULL */
+    void *progress_user;
+} slm_tokenizer_train_params;
+
+/* What a training run saw and did. */
+typedef struct {
+    uint64_t n_bytes;        /* bytes of text read */
+    uint64_t n_words;        /* distinct pre-tokens (BPE) or words (SPM) counted */
+    int n_merges;            /* merges learned (a merge can give a token that already exists) */
+    int n_chars;             /* SPM: characters kept as pieces */
+    double count_seconds;    /* reading and counting */
+    double merge_seconds;    /* merging */
+} slm_tokenizer_train_stats;
+
+/* The default training settings. */
+slm_tokenizer_train_params slm_tokenizer_train_defaults(void);
+/* Trains a tokenizer on n_paths text files, read in chunks and counted on the process-wide
+ * worker pool (the result does not depend on the number of threads). The caller owns *out
+ * (slm_tokenizer_free); stats may be NULL. */
+slm_status slm_tokenizer_train(const char *const *paths, size_t n_paths,
+                               const slm_tokenizer_train_params *params, slm_tokenizer **out,
+                               slm_tokenizer_train_stats *stats);
+/* Trains a tokenizer on len bytes of text in memory, as slm_tokenizer_train does on a file. */
+slm_status slm_tokenizer_train_text(const char *text, size_t len,
+                                    const slm_tokenizer_train_params *params,
+                                    slm_tokenizer **out, slm_tokenizer_train_stats *stats);
+/* Writes a tokenizer as a vocabulary-only GGUF file (tokenizer.ggml.* metadata, in llama.cpp's
+ * layout) that slm_tokenizer_load reads. */
+slm_status slm_tokenizer_save(const slm_tokenizer *tok, const char *path);
+
 /* ------------------------------------------------------------------ model */
 
 typedef struct slm_model slm_model;

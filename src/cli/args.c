@@ -12,7 +12,9 @@ void args_print_help(const char *usage, const opt_spec *specs, int n_specs) {
     printf("%s\n\noptions:\n", usage);
     for (int i = 0; i < n_specs; i++) {
         char names[64];
-        const char *arg = specs[i].kind == OPT_FLAG ? "" : specs[i].kind == OPT_STRING ? " S" : " N";
+        const char *arg = specs[i].kind == OPT_FLAG                                    ? ""
+                          : specs[i].kind == OPT_STRING || specs[i].kind == OPT_LIST ? " S"
+                                                                                       : " N";
         snprintf(names, sizeof names, "%s%s%s%s", specs[i].short_name ? specs[i].short_name : "",
                  specs[i].short_name ? ", " : "    ", specs[i].long_name, arg);
         printf("  %-28s %s\n", names, specs[i].help);
@@ -25,6 +27,15 @@ static int set_value(const opt_spec *o, const char *name, const char *v) {
     errno = 0;
     switch (o->kind) {
     case OPT_STRING: *(const char **)o->target = v; return 0;
+    case OPT_LIST: {
+        args_list *l = o->target;
+        if (l->n >= ARGS_LIST_MAX) {
+            fprintf(stderr, "error: %s: at most %d values\n", name, ARGS_LIST_MAX);
+            return 2;
+        }
+        l->items[l->n++] = v;
+        return 0;
+    }
     case OPT_INT: {
         long x = strtol(v, &end, 10);
         if (errno || *end || end == v || x < INT32_MIN || x > INT32_MAX) break;

@@ -4,13 +4,21 @@
 #define SLM_CLI_ARGS_H
 #include <stdbool.h>
 
-typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT, OPT_U64 } opt_kind;
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT, OPT_U64, OPT_LIST } opt_kind;
+
+/* The values of an option that may be given several times (OPT_LIST). */
+#define ARGS_LIST_MAX 256
+typedef struct {
+    const char *items[ARGS_LIST_MAX];
+    int n;
+} args_list;
 
 typedef struct {
     const char *short_name; /* "-m" or NULL */
     const char *long_name;  /* "--model" */
     opt_kind kind;
-    void *target;           /* int* for flags and ints, const char** strings, float*, uint64_t* */
+    void *target;           /* int* for flags and ints, const char** strings, float*, uint64_t*,
+                               args_list* lists */
     const char *help;
 } opt_spec;
 

@@ -30,7 +30,7 @@ typedef struct {
     bool ignore_merges; /* a piece that is a whole token is taken as is, without merging */
 } bpe_preset;
 
-#define GPT2_RE "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define GPT2_RE BPE_GPT2_PATTERN
 #define CJK_RE "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 /* DeepSeek LLM's list of cased letters (a subset of \p{Lu}\p{Ll}\p{Lt}, spelled out there). */
 #define DEEPSEEK_LETTERS                                                                                             \
@@ -150,14 +150,18 @@ static int put_cp2(char *out, uint32_t cp) {
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves; the other 68 bytes
  * (controls, space, DEL, NBSP, soft hyphen...) take U+0100, U+0101, ... in byte order. */
-static void build_byte_map(bpe_vocab *b) {
+void bpe_byte_chars(uint16_t cp_of_byte[256]) {
     uint32_t next = 256;
-    for (int i = 0; i < N_BYTE_CPS; i++) b->byte_of_cp[i] = -1;
     for (int c = 0; c < 256; c++) {
         bool printable = (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF);
-        b->cp_of_byte[c] = (uint16_t)(printable ? (uint32_t)c : next++);
-        b->byte_of_cp[b->cp_of_byte[c]] = (int16_t)c;
+        cp_of_byte[c] = (uint16_t)(printable ? (uint32_t)c : next++);
     }
+}
+
+static void build_byte_map(bpe_vocab *b) {
+    bpe_byte_chars(b->cp_of_byte);
+    for (int i = 0; i < N_BYTE_CPS; i++) b->byte_of_cp[i] = -1;
+    for (int c = 0; c < 256; c++) b->byte_of_cp[b->cp_of_byte[c]] = (int16_t)c;
 }
 
 slm_status bpe_init(slm_tokenizer *tok, const char *pre) {
@@ -208,6 +212,37 @@ slm_status bpe_add_merge(slm_tokenizer *tok, const char *text, size_t len) {
     if ((b->n_merges + 1) * 2 > b->merge_cap && !merges_grow(b)) return SLM_ERR_NOMEM;
     merge_insert(b->merges, b->merge_cap, (merge_entry){left, right, rank, merged});
     b->n_merges++;
+    return SLM_OK;
+}
+
+static int by_rank(const void *a, const void *b) {
+    const merge_entry *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+slm_status bpe_merges(const slm_tokenizer *tok, int32_t **pairs, size_t *n) {
+    const bpe_vocab *b = tok->bpe;
+    *pairs = NULL;
+    *n = 0;
+    if (!b || b->n_merges == 0) return SLM_OK;
+    merge_entry *sorted = slm_malloc((size_t)b->n_merges * sizeof *sorted, "BPE merge list");
+    int32_t *out = slm_malloc((size_t)b->n_merges * 2 * sizeof *out, "BPE merge list");
+    if (!sorted || !out) {
+        free(sorted);
+        free(out);
+        return SLM_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (uint32_t i = 0; i < b->merge_cap; i++)
+        if (b->merges[i].left >= 0) sorted[k++] = b->merges[i];
+    qsort(sorted, k, sizeof *sorted, by_rank);
+    for (size_t i = 0; i < k; i++) {
+        out[2 * i] = sorted[i].left;
+        out[2 * i + 1] = sorted[i].right;
+    }
+    free(sorted);
+    *pairs = out;
+    *n = k;
     return SLM_OK;
 }
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ROOT, STORIES, run
 
-COMMANDS = ["generate", "info", "tokenize", "convert", "data", "train"]
+COMMANDS = ["generate", "info", "tokenize", "convert", "tokenizer", "data", "train"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
