@@ -284,6 +284,7 @@ static char *options_text(const opt_spec *specs, int n_specs, uint64_t loader_po
         case OPT_INT: snprintf(v, sizeof v, "%d", *(int *)o->target); break;
         case OPT_FLOAT: snprintf(v, sizeof v, "%.9g", (double)*(float *)o->target); break;
         case OPT_U64: snprintf(v, sizeof v, "%llu", (unsigned long long)*(uint64_t *)o->target); break;
+        case OPT_LIST: continue; /* train has no repeatable options */
         }
         n += (size_t)snprintf(s + n, cap - n, "%s=%s\n", k, v);
         if (n >= cap - 2100) break;

@@ -215,37 +215,6 @@ slm_status bpe_add_merge(slm_tokenizer *tok, const char *text, size_t len) {
     return SLM_OK;
 }
 
-static int by_rank(const void *a, const void *b) {
-    const merge_entry *x = a, *y = b;
-    return (x->rank > y->rank) - (x->rank < y->rank);
-}
-
-slm_status bpe_merges(const slm_tokenizer *tok, int32_t **pairs, size_t *n) {
-    const bpe_vocab *b = tok->bpe;
-    *pairs = NULL;
-    *n = 0;
-    if (!b || b->n_merges == 0) return SLM_OK;
-    merge_entry *sorted = slm_malloc((size_t)b->n_merges * sizeof *sorted, "BPE merge list");
-    int32_t *out = slm_malloc((size_t)b->n_merges * 2 * sizeof *out, "BPE merge list");
-    if (!sorted || !out) {
-        free(sorted);
-        free(out);
-        return SLM_ERR_NOMEM;
-    }
-    size_t k = 0;
-    for (uint32_t i = 0; i < b->merge_cap; i++)
-        if (b->merges[i].left >= 0) sorted[k++] = b->merges[i];
-    qsort(sorted, k, sizeof *sorted, by_rank);
-    for (size_t i = 0; i < k; i++) {
-        out[2 * i] = sorted[i].left;
-        out[2 * i + 1] = sorted[i].right;
-    }
-    free(sorted);
-    *pairs = out;
-    *n = k;
-    return SLM_OK;
-}
-
 void bpe_free(bpe_vocab *b) {
     if (!b) return;
     for (int i = 0; i < MAX_STEPS; i++) pcre2_code_free(b->re[i]);

@@ -98,9 +98,6 @@ int spm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, si
 #define BPE_GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 /* Fills GPT-2's bytes_to_unicode table: the code point that stands for each byte. */
 void bpe_byte_chars(uint16_t cp_of_byte[256]);
-/* The merges in rank order as (left, right) token id pairs: *pairs is a new array of 2 * *n
- * ids (caller frees; NULL when there are none). */
-slm_status bpe_merges(const slm_tokenizer *tok, int32_t **pairs, size_t *n);
 /* Makes tok (tokens set, tokenizer_finish done) a byte-level BPE tokenizer whose pre-tokenizer
  * is the one tokenizer.ggml.pre names; NULL, "default" and unknown names get GPT-2's. */
 slm_status bpe_init(slm_tokenizer *tok, const char *pre);

@@ -64,8 +64,10 @@ slm_status tokenizer_to_gguf(const slm_tokenizer *tok, gguf_writer *w, void **ke
     slm_status st;
     bool known = false;
     const char *pre = is_bpe ? bpe_pre_name(tok, &known) : NULL;
+    if (is_bpe && (!known || !pre || strcmp(pre, "default") == 0 || strcmp(pre, "gpt2") == 0))
+        pre = "gpt-2"; /* GPT-2's regex, by the name llama.cpp knows */
     if ((st = gguf_writer_set_str(w, "tokenizer.ggml.model", is_bpe ? "gpt2" : "llama")) ||
-        (is_bpe && known && (st = gguf_writer_set_str(w, "tokenizer.ggml.pre", pre))) ||
+        (is_bpe && (st = gguf_writer_set_str(w, "tokenizer.ggml.pre", pre))) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.tokens", &v_pieces)) ||
         (!is_bpe && (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores))) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.token_type", &v_types)) ||
