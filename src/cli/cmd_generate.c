@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/read_text.h"
 #include "slm.h"
 
 static const char *USAGE =
@@ -22,34 +23,6 @@ static int print_piece(const char *text, size_t len, void *user) {
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     return 0;
-}
-
-/* The whole file as a NUL-terminated string (caller frees), or NULL after printing an error. */
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *b = cap > (64u << 20) ? NULL : realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-            } else buf = b;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        fprintf(stderr, "error: %s: too large or out of memory (prompts are limited to 64 MiB)\n", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
 }
 
 static int fail(const char *what) {
@@ -96,7 +69,10 @@ int cmd_generate(int argc, char **argv) {
     }
     char *file_text = NULL;
     if (prompt_file) {
-        if (!(file_text = read_text_file(prompt_file))) return 1;
+        if (!(file_text = read_text_file(prompt_file, 64u << 20, NULL))) {
+            fprintf(stderr, "error: %s: cannot read: %s (prompts are limited to 64 MiB)\n", prompt_file, strerror(errno));
+            return 1;
+        }
         prompt = file_text;
     }
     if (slm_set_threads(threads) != SLM_OK) return fail(NULL);

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/read_text.h"
 #include "slm.h"
 
 static const char *USAGE =
@@ -12,27 +13,6 @@ static const char *USAGE =
     "Prints each token of TEXT as 'id <TAB> piece'. MODEL is a GGUF file (a vocabulary-only file\n"
     "works), a llama2.c checkpoint, or a llama2.c tokenizer.bin. With --ids only the ids are\n"
     "printed, on one line.";
-
-static int read_stdin(char **out, size_t *len) {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                return -1;
-            }
-            buf = b;
-        }
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 int cmd_tokenize(int argc, char **argv) {
     const char *model_path = NULL;
@@ -64,7 +44,7 @@ int cmd_tokenize(int argc, char **argv) {
     char *text = NULL;
     size_t len;
     if (from_stdin) {
-        if (read_stdin(&text, &len) != 0) {
+        if (!(text = read_stream(stdin, (size_t)1 << 30, &len))) {
             fprintf(stderr, "error: cannot read standard input\n");
             return 1;
         }

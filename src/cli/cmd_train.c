@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/read_text.h"
 #include "slm.h"
 
 static const char *USAGE =
@@ -204,24 +205,6 @@ static int parse_kv(strpool *pool, const char *s, const char *skip, const char *
     return 0;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *b = cap > (16u << 20) ? NULL : realloc(buf, cap *= 2);
-            if (!b) free(buf);
-            buf = b;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    return buf;
-}
-
 /* Applies config text (JSON or key=value) to the options. Returns 0, or 2 after an error. */
 static strpool g_pool; /* the strings config options point at; freed when the command ends */
 
@@ -298,7 +281,7 @@ static char *options_text(const opt_spec *specs, int n_specs, uint64_t loader_po
 /* Keeps the CSV's header and its rows up to step `upto`, dropping what a killed run wrote
  * after its last checkpoint. Returns 0, or -1 after printing an error. */
 static int csv_truncate(const char *path, int upto) {
-    char *text = read_file(path);
+    char *text = read_text_file(path, 1u << 30, NULL);
     if (!text) {
         FILE *f = fopen(path, "w");
         if (!f) return fprintf(stderr, "error: %s: %s\n", path, strerror(errno)), -1;
@@ -326,7 +309,7 @@ static int csv_truncate(const char *path, int upto) {
 
 /* Draws the training and validation losses of the CSV as an SVG line chart. */
 static int write_svg(const char *csv, const char *path) {
-    char *text = read_file(csv);
+    char *text = read_text_file(csv, 1u << 30, NULL);
     if (!text) return -1;
     size_t cap = 1024, n = 0;
     double *st = malloc(cap * sizeof *st), *lo = malloc(cap * sizeof *lo), *va = malloc(cap * sizeof *va);
@@ -491,7 +474,7 @@ static int train_main(int argc, char **argv) {
     }
     const char *config = find_arg(argc, argv, "--config");
     if (config) {
-        char *text = read_file(config);
+        char *text = read_text_file(config, 16u << 20, NULL);
         if (!text) {
             fprintf(stderr, "error: %s: cannot read: %s\n", config, strerror(errno));
             return 2;
