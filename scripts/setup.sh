@@ -14,8 +14,11 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-}"
 apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libopenmpi-dev openmpi-bin)
+if [ -n "$mode" ]; then
+  apt_pkgs+=(python3-venv) # every mode makes the venv
+fi
 if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ]; then
-  apt_pkgs+=(python3-venv python3-dev python3-numpy python3-torch)
+  apt_pkgs+=(python3-dev python3-numpy python3-torch)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
