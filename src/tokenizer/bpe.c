@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/utf8.h"
 #include "tokenizer/textbuf.h"
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/tokenizer.h"
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
@@ -258,11 +259,8 @@ typedef struct {
     int32_t prev, next; /* neighbours in the live list, -1 at the ends */
 } symbol;
 
-typedef struct {
-    int32_t rank, left, right;  /* merge rank; symbol indices */
-    int32_t left_id, right_id;  /* the ids when queued: stale if either side changed since */
-    int32_t merged;             /* the id they merge into */
-} pair;
+/* Queued merges (merge_queue.h): key = merge rank; check = {left id, right id, merged id}: the
+ * ids when queued (stale if either side changed since) and the id they merge into. */
 
 /* Scratch space reused by every piece of a fragment. */
 typedef struct {
@@ -270,50 +268,10 @@ typedef struct {
     id_list *out;
     symbol *sym;
     size_t sym_cap;
-    pair *heap;
-    size_t n_heap, heap_cap;
+    merge_queue queue;
     byte_buf mapped; /* the current piece as byte-level characters */
     pcre2_match_data *md[MAX_STEPS];
 } encoder;
-
-/* Lower rank first; on equal ranks the leftmost pair first. */
-static bool pair_before(const pair *a, const pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static bool heap_push(encoder *e, pair p) {
-    if (e->n_heap == e->heap_cap) {
-        size_t cap = e->heap_cap ? e->heap_cap * 2 : 64;
-        pair *q = realloc(e->heap, cap * sizeof *q);
-        if (!q) return false;
-        e->heap = q;
-        e->heap_cap = cap;
-    }
-    size_t i = e->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &e->heap[parent])) break;
-        e->heap[i] = e->heap[parent];
-        i = parent;
-    }
-    e->heap[i] = p;
-    return true;
-}
-
-static pair heap_pop(encoder *e) {
-    pair top = e->heap[0], last = e->heap[--e->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= e->n_heap) break;
-        if (c + 1 < e->n_heap && pair_before(&e->heap[c + 1], &e->heap[c])) c++;
-        if (!pair_before(&e->heap[c], &last)) break;
-        e->heap[i] = e->heap[c];
-        i = c;
-    }
-    if (e->n_heap) e->heap[i] = last;
-    return top;
-}
 
 static bool try_queue(encoder *e, int32_t left) {
     if (left < 0 || e->sym[left].next < 0) return true;
@@ -321,7 +279,7 @@ static bool try_queue(encoder *e, int32_t left) {
     int32_t a = e->sym[left].id, c = e->sym[right].id;
     if (a < 0 || c < 0) return true;
     const merge_entry *m = merge_find(e->tok->bpe, a, c);
-    return !m || heap_push(e, (pair){m->rank, left, right, a, c, m->merged});
+    return !m || merge_queue_push(&e->queue, (merge_candidate){m->rank, left, right, {a, c, m->merged}});
 }
 
 static bool plain_token(const slm_tokenizer *tok, int id) {
@@ -355,14 +313,14 @@ static slm_status encode_piece(encoder *e, const char *s, size_t n) {
         n_sym++;
         pos += cl;
     }
-    e->n_heap = 0;
+    e->queue.n = 0;
     for (int32_t i = 0; i + 1 < n_sym; i++)
         if (!try_queue(e, i)) return SLM_ERR_NOMEM;
-    while (e->n_heap > 0) {
-        pair p = heap_pop(e);
+    while (e->queue.n > 0) {
+        merge_candidate p = merge_queue_pop(&e->queue);
         symbol *l = &e->sym[p.left], *r = &e->sym[p.right];
-        if (l->next != p.right || l->id != p.left_id || r->id != p.right_id) continue;
-        l->id = p.merged;
+        if (l->next != p.right || l->id != p.check[0] || r->id != p.check[1]) continue;
+        l->id = p.check[2];
         l->next = r->next;
         if (r->next >= 0) e->sym[r->next].prev = p.left;
         r->id = -1;
@@ -444,7 +402,7 @@ slm_status bpe_encode_fragment(const slm_tokenizer *tok, const char *text, size_
     slm_status st = ok ? split_step(&e, 0, text, n, false) : SLM_ERR_NOMEM;
     for (int s = 0; s < MAX_STEPS; s++) pcre2_match_data_free(e.md[s]);
     free(e.sym);
-    free(e.heap);
+    free(e.queue.items);
     free(e.mapped.s);
     free(clean.s);
     return st == SLM_ERR_NOMEM ? slm_error(st, "tokenizer: out of memory") : st;

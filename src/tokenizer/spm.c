@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "base/utf8.h"
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/textbuf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -21,55 +22,8 @@ typedef struct {
     int32_t prev, next;  /* neighbours in the live list, -1 at the ends */
 } symbol;
 
-typedef struct {
-    float score;
-    int32_t left, right;
-    uint32_t len; /* combined length when queued: stale if either side changed since */
-} pair;
-
-typedef struct {
-    pair *items;
-    size_t n, cap;
-} pair_heap;
-
-/* Higher score first; on equal scores the leftmost pair first. */
-static bool pair_before(const pair *a, const pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static bool heap_push(pair_heap *h, pair p) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        pair *q = realloc(h->items, cap * sizeof *q);
-        if (!q) return false;
-        h->items = q;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &h->items[parent])) break;
-        h->items[i] = h->items[parent];
-        i = parent;
-    }
-    h->items[i] = p;
-    return true;
-}
-
-static pair heap_pop(pair_heap *h) {
-    pair top = h->items[0], last = h->items[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && pair_before(&h->items[c + 1], &h->items[c])) c++;
-        if (!pair_before(&h->items[c], &last)) break;
-        h->items[i] = h->items[c];
-        i = c;
-    }
-    if (h->n) h->items[i] = last;
-    return top;
-}
+/* Queued merges (merge_queue.h): key = -(score of the merged piece), so the highest score
+ * merges first; check[0] = the combined length when queued (stale if either side changed). */
 
 /* Bytes of the initial symbol a byte starts, from its high nibble alone (as llama.cpp splits:
  * an invalid byte may take its neighbours into one symbol, which then falls back to bytes). */
@@ -84,21 +38,20 @@ static bool mergeable(const slm_tokenizer *tok, int id) {
 }
 
 static bool try_queue(const slm_tokenizer *tok, const char *text, const symbol *sym, int32_t left,
-                      pair_heap *heap) {
+                      merge_queue *queue) {
     if (left < 0 || sym[left].next < 0) return true;
     int32_t right = sym[left].next;
     uint32_t len = sym[left].len + sym[right].len;
     int id = tokenizer_find(tok, text + sym[left].start, len);
     if (!mergeable(tok, id)) return true;
-    pair p = {tok->score[id], left, right, len};
-    return heap_push(heap, p);
+    return merge_queue_push(queue, (merge_candidate){-(double)tok->score[id], left, right, {(int32_t)len, 0, 0}});
 }
 
 /* Emits the ids of one piece of normalised text (spaces already "▁"). */
 static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, size_t n, id_list *out) {
     if (n == 0) return SLM_OK;
     symbol *sym = slm_malloc(n * sizeof(symbol), "BPE symbols");
-    pair_heap heap = {0};
+    merge_queue queue = {0};
     if (!sym) return SLM_ERR_NOMEM;
     int32_t n_sym = 0;
     for (size_t pos = 0; pos < n;) {
@@ -111,16 +64,16 @@ static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, siz
     }
     slm_status st = SLM_OK;
     for (int32_t i = 0; i + 1 < n_sym; i++)
-        if (!try_queue(tok, text, sym, i, &heap)) st = SLM_ERR_NOMEM;
-    while (st == SLM_OK && heap.n > 0) {
-        pair p = heap_pop(&heap);
+        if (!try_queue(tok, text, sym, i, &queue)) st = SLM_ERR_NOMEM;
+    while (st == SLM_OK && queue.n > 0) {
+        merge_candidate p = merge_queue_pop(&queue);
         symbol *l = &sym[p.left], *r = &sym[p.right];
-        if (l->len == 0 || r->len == 0 || l->next != p.right || l->len + r->len != p.len) continue;
+        if (l->len == 0 || r->len == 0 || l->next != p.right || l->len + r->len != (uint32_t)p.check[0]) continue;
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
         if (r->next >= 0) sym[r->next].prev = p.left;
-        if (!try_queue(tok, text, sym, l->prev, &heap) || !try_queue(tok, text, sym, p.left, &heap))
+        if (!try_queue(tok, text, sym, l->prev, &queue) || !try_queue(tok, text, sym, p.left, &queue))
             st = SLM_ERR_NOMEM;
     }
     for (int32_t i = 0; st == SLM_OK && i >= 0 && i < n_sym; i = sym[i].next) {
@@ -138,7 +91,7 @@ static slm_status merge_fragment(const slm_tokenizer *tok, const char *text, siz
         }
     }
     free(sym);
-    free(heap.items);
+    free(queue.items);
     return st;
 }
 
