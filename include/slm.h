@@ -549,6 +549,69 @@ void slm_loader_seek(slm_loader *loader, uint64_t position);
 uint64_t slm_loader_n_tokens(const slm_loader *loader);
 int slm_loader_vocab_size(const slm_loader *loader);
 
+/* ------------------------------------------------------------------ labelled text (tasks) */
+
+/* Labelled examples for classification: texts with label indices into label_names. */
+typedef struct {
+    char **texts;        /* n texts, NUL-terminated valid UTF-8 */
+    int *labels;         /* n label indices into label_names; -1 where the file has no label */
+    size_t n;
+    char **label_names;  /* n_labels names, in the order of first appearance unless given */
+    int n_labels;
+} slm_dataset;
+
+/* File layouts slm_dataset_load reads. */
+typedef enum {
+    SLM_DATA_AUTO = 0, /* from the extension: .tsv, .csv, .jsonl/.json; otherwise Kim-2014 lines */
+    SLM_DATA_TSV,      /* label<TAB>text, or text<TAB>label with a header row naming them */
+    SLM_DATA_CSV,      /* RFC 4180 (quoted fields, doubled quotes, newlines inside quotes) */
+    SLM_DATA_JSONL,    /* one object per line with a text and a label field */
+    SLM_DATA_KIM       /* "label text" lines of the Kim-2014 sentence classification files */
+} slm_data_format;
+
+/* How to read a dataset file. Zero-initialised fields take the defaults. */
+typedef struct {
+    slm_data_format format;
+    const char *text_field;  /* JSONL key / CSV-TSV header name of the text; default "text" */
+    const char *label_field; /* JSONL key / CSV-TSV header name of the label; default "label" */
+    const char *const *label_names; /* fixed label set (e.g. a classifier's); a label outside it
+                                       is an error naming the line; NULL: collect the labels seen */
+    int n_label_names;
+    int allow_unlabelled;    /* rows without a label get -1 instead of an error */
+} slm_dataset_params;
+
+/* Reads a labelled text file. Errors (malformed rows, empty text, invalid UTF-8, unknown label)
+ * name the file and line. params may be NULL. The caller frees *out with slm_dataset_free. */
+slm_status slm_dataset_load(const char *path, const slm_dataset_params *params, slm_dataset *out);
+/* Releases what slm_dataset_load allocated (and zeroes *ds). */
+void slm_dataset_free(slm_dataset *ds);
+
+/* ------------------------------------------------------------------ classifiers */
+
+/* A text classifier: a fine-tuned model (a GGUF written by `slm finetune --task classify`) or a
+ * generative model used zero-shot (each label scored by its log-likelihood under a prompt). */
+typedef struct slm_classifier slm_classifier;
+
+/* Options of slm_classifier_open. Zero-initialised fields take the defaults. */
+typedef struct {
+    const char *const *labels; /* zero-shot: the candidate labels (required for a generative model) */
+    int n_labels;
+    const char *prompt_template; /* zero-shot prompt, "{text}" replaced by the text; NULL: a default */
+    int n_threads;               /* <= 0: the library's setting */
+    int batch;                   /* texts per forward batch; <= 0: a default */
+} slm_classifier_params;
+
+/* Opens a classifier: a fine-tuned classifier GGUF (it has "slm.classifier.labels"), or any
+ * generative model with params->labels for zero-shot. The caller owns *out. */
+slm_status slm_classifier_open(const char *path, const slm_classifier_params *params, slm_classifier **out);
+/* Releases a classifier (NULL is fine). */
+void slm_classifier_free(slm_classifier *clf);
+/* Number of labels, and the name of label i (borrowed from the classifier). */
+int slm_classifier_n_labels(const slm_classifier *clf);
+const char *slm_classifier_label(const slm_classifier *clf, int i);
+/* Class probabilities of n texts: probs gets n * n_labels floats (row per text, caller-owned). */
+slm_status slm_classifier_predict(slm_classifier *clf, const char *const *texts, size_t n, float *probs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libopenmpi-dev openmpi-bin)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev libopenmpi-dev openmpi-bin)
 if [ -n "$mode" ]; then
   apt_pkgs+=(python3-venv) # every mode makes the venv
 fi

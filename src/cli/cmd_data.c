@@ -54,7 +54,7 @@ static int cmd_data_prepare(int argc, char **argv) {
         {"-o", "--out", OPT_STRING, &out, "output folder (required; created if missing)"},
         {NULL, "--field", OPT_STRING, &field, "the string field of .jsonl records (default: text)"},
         {NULL, "--separator", OPT_STRING, &sep, "document separator in plain text (default <|endoftext|>; \"\" = one per file; \\n allowed)"},
-        {NULL, "--val-fraction", OPT_FLOAT, &val, "share of documents for validation, in [0, 1) (default 0)"},
+        {NULL, "--val-fraction", OPT_FLOAT, &val, "share of documents for validation, in [0, 1] (default 0; 1: all, for a separate validation file)"},
         {NULL, "--seed", OPT_U64, &seed, "seed of the split (default 0)"},
         {NULL, "--shard-tokens", OPT_U64, &shard_tokens, "tokens per shard at most (default 67108864)"},
         {"-q", "--quiet", OPT_FLAG, &quiet, "no progress on stderr"},

@@ -432,8 +432,8 @@ slm_status slm_data_prepare(const slm_data_prepare_params *p, slm_data_progress_
     if (!p || !p->tokenizer_path || !p->out_dir || (!p->inputs && p->n_inputs))
         return slm_error(SLM_ERR_INVALID_ARG, "slm_data_prepare: missing tokenizer, inputs or output folder");
     if (p->n_inputs == 0) return slm_error(SLM_ERR_INVALID_ARG, "data prepare: no input files");
-    if (!(p->val_fraction >= 0.0f && p->val_fraction < 1.0f))
-        return slm_error(SLM_ERR_INVALID_ARG, "data prepare: the validation fraction %g is not in [0, 1)",
+    if (!(p->val_fraction >= 0.0f && p->val_fraction <= 1.0f))
+        return slm_error(SLM_ERR_INVALID_ARG, "data prepare: the validation fraction %g is not in [0, 1]",
                          p->val_fraction);
     if (p->jsonl_field && !*p->jsonl_field) return slm_error(SLM_ERR_INVALID_ARG, "data prepare: empty JSONL field name");
     slm_tokenizer *tok = NULL;
