@@ -673,12 +673,14 @@ typedef struct {
     size_t n;
 } slm_keyphrase_corpus;
 
-/* Reads documents and gold keyphrases: a JSONL file (text from text_field, a string or a list of
+/* Reads documents and gold keyphrases (need_keys = 0: documents without keys are fine and get
+ * none): a JSONL file (text from text_field, a string or a list of
  * tokens, default "text" then "document"; keys from "keyphrases", else "extractive_keyphrases" +
  * "abstractive_keyphrases"), a folder in the LIAAD layout (docsutf8/NAME.txt + keys/NAME.key, one
  * phrase a line), or a .zip of that layout. Documents are sorted by id for folders and zips. The
  * caller frees *out with slm_keyphrase_corpus_free. */
-slm_status slm_keyphrase_corpus_load(const char *path, const char *text_field, slm_keyphrase_corpus *out);
+slm_status slm_keyphrase_corpus_load(const char *path, const char *text_field, int need_keys,
+                                     slm_keyphrase_corpus *out);
 /* Releases what slm_keyphrase_corpus_load allocated (and zeroes *corpus). */
 void slm_keyphrase_corpus_free(slm_keyphrase_corpus *corpus);
 

@@ -21,6 +21,7 @@ static const command g_commands[] = {
     {"quantize", cmd_quantize, "re-encode a GGUF model's weights (q8_0, q4_K, q6_K, ...)"},
     {"data", cmd_data, "prepare text as token shards for training (slm data prepare)"},
     {"train", cmd_train, "train a Llama from token shards, with checkpoints and --resume"},
+    {"keywords", cmd_keywords, "extract the keyphrases of documents (stat method; scores with --eval)"},
 };
 
 static void usage(FILE *out) {
