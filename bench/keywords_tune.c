@@ -1,7 +1,9 @@
-/* keywords_tune.c — tunes the stat keyword scorer's weights (kw_stat_weights) by coordinate
- * search on a training corpus (Inspec train: never the split that is reported), printing F1@10
- * after each change, and the candidate oracle (the recall if every candidate were returned).
- * usage: keywords_tune GOLD [rounds] */
+/* keywords_tune.c — fits the stat keyword scorer on a training corpus (Inspec train: never the
+ * split that is reported). Modes:
+ *   keywords_tune dump GOLD OUT.tsv        every candidate's features and label (in the gold)
+ *   keywords_tune eval GOLD [W...] [dedup=X] F1@5/10/15 with the given weights (default: built-in)
+ *   keywords_tune search GOLD [rounds]     coordinate search from the built-in weights
+ * bench/keywords_fit.py fits the weights by logistic regression on the dump. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 static slm_keyphrase_corpus g_corpus;
 static slm_keywords *g_kw;
 
-static double evaluate(const kw_stat_weights *w, int top, slm_keyphrase_scores *out) {
+static double evaluate(const kw_stat_weights *w, slm_keyphrase_scores *out) {
     kw_keywords_set_weights(g_kw, w);
     size_t n = g_corpus.n;
     slm_keyword_list *lists = calloc(n, sizeof *lists);
@@ -38,58 +40,94 @@ static double evaluate(const kw_stat_weights *w, int top, slm_keyphrase_scores *
     free(n_pred);
     free(arrays);
     if (out) *out = s;
-    (void)top;
     return s.f1[1];
 }
 
+static int dump(const char *out_path) {
+    FILE *f = fopen(out_path, "w");
+    if (!f) return 1;
+    kw_stopwords *sw;
+    if (kw_stopwords_load(NULL, &sw) != SLM_OK) return 1;
+    fprintf(f, "doc\tlabel");
+    for (int k = 0; k < KW_N_FEATURES; k++) fprintf(f, "\t%s", kw_feature_names[k]);
+    fprintf(f, "\n");
+    for (size_t d = 0; d < g_corpus.n; d++) {
+        char **gold = calloc((size_t)g_corpus.n_keys[d] + 1, sizeof(char *));
+        for (int g = 0; g < g_corpus.n_keys[d]; g++) gold[g] = kw_normalize_phrase(g_corpus.keys[d][g]);
+        kw_doc doc;
+        if (kw_doc_build(&doc, g_corpus.texts[d], strlen(g_corpus.texts[d]), sw, 1, 3) != SLM_OK) return 1;
+        double *feats = malloc((size_t)(doc.n_cands + 1) * KW_N_FEATURES * sizeof(double));
+        kw_stat_features(&doc, feats);
+        for (int c = 0; c < doc.n_cands; c++) {
+            char *text = kw_candidate_text(&doc, &doc.cands[c]);
+            char *norm = kw_normalize_phrase(text);
+            int label = 0;
+            for (int g = 0; g < g_corpus.n_keys[d] && !label; g++) label = gold[g] && strcmp(gold[g], norm) == 0;
+            fprintf(f, "%zu\t%d", d, label);
+            for (int k = 0; k < KW_N_FEATURES; k++) fprintf(f, "\t%.6g", feats[(size_t)c * KW_N_FEATURES + k]);
+            fprintf(f, "\n");
+            free(text);
+            free(norm);
+        }
+        free(feats);
+        kw_doc_free(&doc);
+        for (int g = 0; g < g_corpus.n_keys[d]; g++) free(gold[g]);
+        free(gold);
+    }
+    kw_stopwords_free(sw);
+    return fclose(f) != 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: keywords_tune GOLD [rounds]\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: keywords_tune dump|eval|search GOLD [...]\n");
         return 2;
     }
-    int rounds = argc > 2 ? atoi(argv[2]) : 2;
-    if (slm_keyphrase_corpus_load(argv[1], NULL, 1, &g_corpus) != SLM_OK) {
+    if (slm_keyphrase_corpus_load(argv[2], NULL, 1, &g_corpus) != SLM_OK) {
         fprintf(stderr, "%s\n", slm_last_error());
         return 1;
     }
-    /* the oracle: every candidate returned */
-    slm_keywords_params big = {.method = SLM_KEYWORDS_STAT, .top_k = 100000};
-    if (slm_keywords_new(&big, &g_kw) != SLM_OK) return 1;
-    slm_keyphrase_scores s;
-    kw_stat_weights w = kw_stat_default_weights();
-    evaluate(&w, 0, &s);
-    printf("oracle: recall with all candidates (cut at 15: %.4f)\n", s.recall[2]);
-    slm_keywords_free(g_kw);
+    if (strcmp(argv[1], "dump") == 0) return argc > 3 ? dump(argv[3]) : 2;
     slm_keywords_params p = {.method = SLM_KEYWORDS_STAT, .top_k = 15};
     if (slm_keywords_new(&p, &g_kw) != SLM_OK) return 1;
-    double best = evaluate(&w, 15, &s);
-    printf("default: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", s.f1[0], s.f1[1], s.f1[2]);
-    double *fields[] = {&w.w_yake, &w.w_len2, &w.w_len3, &w.w_position, &w.w_tf, &w.w_head, &w.w_bad_edge, &w.w_inner_stop, &w.dedup};
-    const char *names[] = {"w_yake", "w_len2", "w_len3", "w_position", "w_tf", "w_head", "w_bad_edge", "w_inner_stop", "dedup"};
-    const double steps[] = {-2, -1, -0.5, -0.25, 0.25, 0.5, 1, 2};
+    kw_stat_weights w = kw_stat_default_weights();
+    slm_keyphrase_scores s;
+    if (strcmp(argv[1], "eval") == 0) {
+        int k = 0;
+        for (int i = 3; i < argc; i++) {
+            if (strncmp(argv[i], "dedup=", 6) == 0) w.dedup = atof(argv[i] + 6);
+            else if (k < KW_N_FEATURES) w.w[k++] = atof(argv[i]);
+        }
+        evaluate(&w, &s);
+        printf("F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", s.f1[0], s.f1[1], s.f1[2]);
+        return 0;
+    }
+    int rounds = argc > 3 ? atoi(argv[3]) : 2;
+    double best = evaluate(&w, &s);
+    printf("start: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", s.f1[0], s.f1[1], s.f1[2]);
+    const double steps[] = {-1, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 1};
     for (int r = 0; r < rounds; r++)
-        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
-            double orig = *fields[f], best_v = orig;
+        for (int f = 0; f <= KW_N_FEATURES; f++) {
+            double *field = f < KW_N_FEATURES ? &w.w[f] : &w.dedup;
+            double orig = *field, best_v = orig;
             for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-                double v = f == 8 ? orig + steps[k] * 0.1 : orig + steps[k] * (r == 0 ? 1.0 : 0.3);
-                if (f == 8 && (v <= 0.3 || v > 1.0)) continue;
-                if (f == 0 && v <= 0) continue;
-                *fields[f] = v;
-                double score = evaluate(&w, 15, NULL);
+                double v = f == KW_N_FEATURES ? orig + steps[k] * 0.1 : orig + steps[k] / (r + 1);
+                if (f == KW_N_FEATURES && (v <= 0.3 || v > 1.0)) continue;
+                *field = v;
+                double score = evaluate(&w, NULL);
                 if (score > best + 1e-5) {
                     best = score;
                     best_v = v;
                 }
             }
-            *fields[f] = best_v;
-            printf("round %d %-13s = %7.3f  F1@10 %.4f\n", r, names[f], best_v, best);
+            *field = best_v;
+            printf("round %d %-15s = %7.3f  F1@10 %.4f\n", r, f < KW_N_FEATURES ? kw_feature_names[f] : "dedup", best_v, best);
             fflush(stdout);
         }
-    evaluate(&w, 15, &s);
-    printf("tuned: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", s.f1[0], s.f1[1], s.f1[2]);
-    printf("weights:");
-    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) printf(" %s=%.3f", names[f], *fields[f]);
-    printf("\n");
+    evaluate(&w, &s);
+    printf("tuned: F1@5 %.4f F1@10 %.4f F1@15 %.4f\nweights:", s.f1[0], s.f1[1], s.f1[2]);
+    for (int f = 0; f < KW_N_FEATURES; f++) printf(" %.3f", w.w[f]);
+    printf(" dedup=%.3f\n", w.dedup);
     slm_keywords_free(g_kw);
     slm_keyphrase_corpus_free(&g_corpus);
     return 0;

@@ -209,6 +209,7 @@ static slm_status add_word(builder *b, size_t start, size_t end, int sentence, i
     utf8proc_ssize_t fl = utf8proc_map((const utf8proc_uint8_t *)w, (utf8proc_ssize_t)n, &fold,
                                        UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE);
     int stop = fl > 0 && kw_stopwords_has(b->sw, (const char *)fold, (size_t)fl);
+    int wclass = fl > 0 ? kw_word_class((const char *)fold, (size_t)fl) : KW_CLASS_NONE;
     free(fold);
     int stem_len = slm_porter_stem(w, n, b->stem_buf, b->stem_cap);
     if (stem_len < 0) return slm_error(SLM_ERR_INVALID_ARG, "a word could not be stemmed");
@@ -225,6 +226,7 @@ static slm_status add_word(builder *b, size_t start, size_t end, int sentence, i
     word->upper = (uint8_t)(first_upper && !sentence_start);
     word->acronym = (uint8_t)(n_letters >= 2 && n_upper == n_letters);
     word->gap_before = (uint8_t)gap_before;
+    word->wclass = (uint8_t)wclass;
     return SLM_OK;
 }
 
@@ -343,6 +345,31 @@ static slm_status collect_candidates(kw_doc *doc, int min_words, int max_words) 
             }
             kw_candidate *c = &doc->cands[found];
             c->tf++;
+            /* a whole run: nothing but a break or a stopword on either side */
+            int open_left = i == 0 || doc->words[i].gap_before || doc->terms[doc->words[i - 1].term].stop;
+            int j = i + n;
+            int open_right = j >= doc->n_words || doc->words[j].gap_before || doc->terms[doc->words[j].term].stop;
+            c->n_maximal += open_left && open_right;
+            if (i > 0 && !doc->words[i].gap_before) {
+                int cl = doc->words[i - 1].wclass;
+                c->n_after_det += cl == KW_CLASS_DETERMINER;
+                c->n_after_prep += cl == KW_CLASS_PREPOSITION;
+            }
+            if (j < doc->n_words && !doc->words[j].gap_before) {
+                int cl = doc->words[j].wclass;
+                c->n_before_aux += cl == KW_CLASS_AUXILIARY;
+                c->n_before_prep += cl == KW_CLASS_PREPOSITION || cl == KW_CLASS_CONJUNCTION;
+            }
+            /* the stopword-free run around this occurrence */
+            int run_a = i, run_z = j;
+            while (run_a > 0 && !doc->words[run_a].gap_before && !doc->terms[doc->words[run_a - 1].term].stop &&
+                   !doc->terms[doc->words[run_a - 1].term].no_phrase && i - run_a < 16)
+                run_a--;
+            while (run_z < doc->n_words && !doc->words[run_z].gap_before && !doc->terms[doc->words[run_z].term].stop &&
+                   !doc->terms[doc->words[run_z].term].no_phrase && run_z - j < 16)
+                run_z++;
+            int slack = (run_z - run_a) - n;
+            if (c->tf == 1 || slack < c->min_slack) c->min_slack = slack;
             if (doc->words[i].sentence != c->last_sentence) {
                 c->n_sentences_seen++;
                 c->last_sentence = doc->words[i].sentence;
@@ -370,6 +397,7 @@ slm_status kw_doc_build(kw_doc *doc, const char *text, size_t len, const kw_stop
             const char *k = doc->strings + b.term_key[t];
             doc->terms[t].stem = (char *)(k[0] == '\1' ? k + 1 : k);
         }
+        for (int t = 0; t < doc->n_terms; t++) doc->terms[t].verb = (uint8_t)kw_is_verb_stem(doc->terms[t].stem);
         st = collect_candidates(doc, min_words, max_words);
     }
     free(b.terms.slots);

@@ -7,33 +7,62 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utf8proc.h>
 
 #include "base/error.h"
 #include "task/keywords_internal.h"
 
 /* ---- phrase normalisation and scoring */
 
-/* The phrase lowercased, split at whitespace, every word Porter-stemmed, joined by one space;
- * malloc'd ("" for a phrase without words). NULL on invalid UTF-8 or no memory. */
-static char *normalize_phrase(const char *phrase) {
+/* The byte length of the whitespace character at s[pos] (Python's str.split() whitespace), or 0. */
+static int space_at(const char *s, size_t len, size_t pos) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + pos, (utf8proc_ssize_t)(len - pos), &cp);
+    if (k <= 0) return 0;
+    int space = (cp >= 9 && cp <= 13) || (cp >= 28 && cp <= 32) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+                (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+                cp == 0x3000;
+    return space ? (int)k : 0;
+}
+
+/* The byte length of the next character (1 for an invalid byte). */
+static size_t char_len_at(const char *s, size_t len, size_t pos) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + pos, (utf8proc_ssize_t)(len - pos), &cp);
+    return k > 0 ? (size_t)k : 1;
+}
+
+/* Trims whitespace off both ends of s[*a, *z). */
+static void trim_spaces(const char *s, size_t *a, size_t *z) {
+    int k;
+    while (*a < *z && (k = space_at(s, *z, *a)) > 0) *a += (size_t)k;
+    size_t last_end = *a;
+    for (size_t p = *a; p < *z;) {
+        int sp = space_at(s, *z, p);
+        p += sp ? (size_t)sp : char_len_at(s, *z, p);
+        if (!sp) last_end = p;
+    }
+    *z = last_end;
+}
+
+char *kw_normalize_phrase(const char *phrase) {
     size_t len = strlen(phrase);
     char *out = (char *)malloc(2 * len + 9);
     if (!out) return NULL;
     size_t o = 0, pos = 0;
+    int k;
     while (pos < len) {
-        while (pos < len && (phrase[pos] == ' ' || phrase[pos] == '\t' || phrase[pos] == '\n' || phrase[pos] == '\r'))
-            pos++;
+        while (pos < len && (k = space_at(phrase, len, pos)) > 0) pos += (size_t)k;
         size_t start = pos;
-        while (pos < len && !(phrase[pos] == ' ' || phrase[pos] == '\t' || phrase[pos] == '\n' || phrase[pos] == '\r'))
-            pos++;
+        while (pos < len && space_at(phrase, len, pos) == 0) pos += char_len_at(phrase, len, pos);
         if (pos == start) break;
         if (o) out[o++] = ' ';
-        int k = slm_porter_stem(phrase + start, pos - start, out + o, 2 * len + 9 - o);
-        if (k < 0) {
+        int n = slm_porter_stem(phrase + start, pos - start, out + o, 2 * len + 9 - o);
+        if (n < 0) {
             free(out);
             return NULL;
         }
-        o += (size_t)k;
+        o += (size_t)n;
     }
     out[o] = '\0';
     return out;
@@ -48,7 +77,7 @@ static int normalize_list(const char *const *phrases, int n, char ***out) {
     if (!list) return -1;
     int m = 0;
     for (int i = 0; i < n; i++) {
-        char *p = normalize_phrase(phrases[i] ? phrases[i] : "");
+        char *p = kw_normalize_phrase(phrases[i] ? phrases[i] : "");
         if (!p) {
             for (int j = 0; j < m; j++) free(list[j]);
             free(list);
@@ -295,8 +324,7 @@ static slm_status parse_keys(const char *data, size_t len, char ***keys, int *n_
         while (end < len && data[end] != '\n') end++;
         size_t a = pos, z = end;
         pos = end + 1;
-        while (a < z && (data[a] == ' ' || data[a] == '\t' || data[a] == '\r' || data[a] == '\f')) a++;
-        while (z > a && (data[z - 1] == ' ' || data[z - 1] == '\t' || data[z - 1] == '\r')) z--;
+        trim_spaces(data, &a, &z);
         if (a == z) continue;
         if (*n_keys == cap) {
             cap = cap ? 2 * cap : 16;

@@ -32,13 +32,24 @@ typedef struct {
     uint8_t upper;       /* starts with an uppercase letter and does not start its sentence */
     uint8_t acronym;     /* two or more letters, all uppercase */
     uint8_t gap_before;  /* punctuation or a line break separates it from the previous word */
+    uint8_t wclass;      /* KW_CLASS_* of its lowercased form */
 } kw_word;
+
+/* Closed word classes (word_classes.c), English. */
+enum { KW_CLASS_NONE, KW_CLASS_DETERMINER, KW_CLASS_PREPOSITION, KW_CLASS_AUXILIARY, KW_CLASS_CONJUNCTION,
+       KW_CLASS_GENERIC };
+/* The class of a case-folded word (len bytes). */
+int kw_word_class(const char *folded, size_t len);
+/* Whether a Porter stem is that of a common English verb (the table is built once, thread-safely;
+ * it lives as long as the process). */
+int kw_is_verb_stem(const char *stem);
 
 /* The words of a document that share a stem (lowercased). */
 typedef struct {
     char *stem;          /* NUL-terminated, in kw_doc's string storage */
     uint8_t stop;        /* a stopword (by its lowercased form) */
     uint8_t no_phrase;   /* cannot be part of a candidate (a number, a single character) */
+    uint8_t verb;        /* the stem of a common verb */
     int tf, tf_upper, tf_acronym;
     int n_sentences;     /* distinct sentences it occurs in */
     double median_sentence;
@@ -55,6 +66,10 @@ typedef struct {
     int first_word;      /* word index of its first occurrence */
     int n_sentences_seen; /* distinct sentences (counted in order of occurrence) */
     int last_sentence;
+    int n_maximal;       /* occurrences that fill a whole run between stopwords and punctuation */
+    int n_after_det, n_after_prep; /* occurrences right after a determiner, a preposition */
+    int n_before_aux, n_before_prep; /* occurrences right before an auxiliary, a preposition/conjunction */
+    int min_slack;       /* fewest extra words in the stopword-free run around an occurrence */
     double score;        /* higher is better */
 } kw_candidate;
 
@@ -85,22 +100,53 @@ char *kw_candidate_text(const kw_doc *doc, const kw_candidate *c);
 
 /* ---- scorers */
 
-/* Tunable weights of the statistical scorer (keywords_stat.c). */
+/* The phrase features of the statistical scorer (keywords_stat.c); the score is their weighted
+ * sum. */
+enum {
+    KW_F_YAKE,          /* -log of the YAKE-style phrase score */
+    KW_F_LEN1, KW_F_LEN2, KW_F_LEN3, /* one, two, three words */
+    KW_F_POSITION,      /* log(1 + index of the first word) */
+    KW_F_REL_POSITION,  /* index of the first word / words in the document */
+    KW_F_TF,            /* log(occurrences) */
+    KW_F_MAXIMAL,       /* share of occurrences filling a whole stopword-free run */
+    KW_F_HEAD_NOUN,     /* last word ends like a noun (-tion, -ment, -ity, -er, ...) */
+    KW_F_HEAD_ING, KW_F_HEAD_PLURAL, KW_F_HEAD_ED, KW_F_HEAD_LY, KW_F_HEAD_ADJ,
+    KW_F_FIRST_LY, KW_F_FIRST_ED, KW_F_FIRST_ING, KW_F_FIRST_ADJ, KW_F_FIRST_S,
+    KW_F_INNER_STOP,    /* a stopword inside */
+    KW_F_UPPER,         /* share of capitalised words (not sentence-initial) in its occurrences */
+    KW_F_ACRONYM,       /* contains an all-capitals word */
+    KW_F_FIRST_SENTENCE, /* occurs in the first sentence (often the title) */
+    KW_F_WORD_TF,       /* mean log(occurrences) of its words */
+    KW_F_SPREAD,        /* sentences it occurs in / sentences */
+    KW_F_DIGIT,         /* contains a digit */
+    KW_F_AFTER_DET, KW_F_AFTER_PREP, KW_F_BEFORE_AUX, KW_F_BEFORE_PREP, /* shares of occurrences */
+    KW_F_FIRST_GENERIC, KW_F_HEAD_GENERIC, /* a generic first or last word ("new", "approach") */
+    KW_F_HYPHEN,        /* contains a hyphenated word */
+    KW_F_HEAD_TF,       /* log(occurrences) of the last word's stem */
+    KW_F_SLACK,         /* words of the longest stopword-free run around it minus its own, at best */
+    KW_F_FIRST_VERB, KW_F_HEAD_VERB, /* first or last word is a common verb */
+    KW_F_WORDS_IN_FIRST, /* share of its words that occur in the first sentence */
+    KW_F_MIN_WORD_TF,   /* log(occurrences) of its rarest word */
+    KW_N_FEATURES
+};
+
+/* Weights of the statistical scorer, and its near-duplicate threshold. */
 typedef struct {
-    double w_yake;        /* weight of -log of the YAKE-style phrase score */
-    double w_len2, w_len3; /* bonus for two- and three-word phrases */
-    double w_position;    /* weight of -log(1 + first word index) */
-    double w_tf;          /* weight of log(tf) beyond the YAKE score */
-    double w_head;        /* bonus when the last word looks like a noun (suffix heuristic) */
-    double w_bad_edge;    /* penalty when the first or last word looks like a verb or adverb */
-    double w_inner_stop;  /* penalty for a stopword inside the phrase */
+    double w[KW_N_FEATURES];
     double dedup;         /* similarity above which a lower-ranked phrase is dropped, (0, 1] */
 } kw_stat_weights;
 
+/* Feature names (for the tuning tool). */
+extern const char *const kw_feature_names[KW_N_FEATURES];
 /* The weights tuned on Inspec train. */
 kw_stat_weights kw_stat_default_weights(void);
-/* Scores doc's terms and candidates (fills term.score and candidate.score). */
+/* Computes word statistics and every candidate's features: feats gets n_cands * KW_N_FEATURES. */
+int kw_stat_features(kw_doc *doc, double *feats);
+/* Scores doc's candidates (fills candidate.score) with the weights. */
 void kw_stat_score(kw_doc *doc, const kw_stat_weights *w);
+/* The phrase lowercased, split at whitespace, each word Porter-stemmed, joined by single spaces
+ * (keywords_eval.c), malloc'd; NULL on invalid UTF-8 or no memory. */
+char *kw_normalize_phrase(const char *phrase);
 /* Picks the top_k best-scoring candidates, dropping near-duplicates of better ones; writes
  * candidate indices to picked (top_k slots) and returns how many. */
 int kw_pick_top(const kw_doc *doc, int top_k, double dedup, int *picked);

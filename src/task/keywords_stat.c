@@ -8,18 +8,57 @@
 
 #include "task/keywords_internal.h"
 
+const char *const kw_feature_names[KW_N_FEATURES] = {
+    "yake", "len1", "len2", "len3", "position", "rel_position", "tf", "maximal", "head_noun", "head_ing",
+    "head_plural", "head_ed", "head_ly", "head_adj", "first_ly", "first_ed", "first_ing", "first_adj", "first_s",
+    "inner_stop", "upper", "acronym", "first_sentence", "word_tf", "spread", "digit", "after_det", "after_prep",
+    "before_aux", "before_prep", "first_generic", "head_generic", "hyphen", "head_tf", "slack", "first_verb",
+    "head_verb", "words_in_first", "min_word_tf",
+};
+
+/* Fitted by bench/keywords_fit.py (logistic regression on the candidates of Inspec train, whether
+ * each is a gold keyphrase), then refined for F1@10 on Inspec train by keywords_tune search. */
 kw_stat_weights kw_stat_default_weights(void) {
-    kw_stat_weights w = {
-        .w_yake = 1.0,
-        .w_len2 = 0.0,
-        .w_len3 = 0.0,
-        .w_position = 0.0,
-        .w_tf = 0.0,
-        .w_head = 0.0,
-        .w_bad_edge = 0.0,
-        .w_inner_stop = 0.0,
-        .dedup = 1.0,
-    };
+    kw_stat_weights w = {.dedup = 0.9};
+    w.w[KW_F_YAKE] = -0.0546;
+    w.w[KW_F_LEN1] = -1.2727;
+    w.w[KW_F_LEN2] = 0.6968;
+    w.w[KW_F_LEN3] = 0.9483;
+    w.w[KW_F_POSITION] = -0.1827;
+    w.w[KW_F_REL_POSITION] = 0.1406;
+    w.w[KW_F_TF] = 0.5219;
+    w.w[KW_F_MAXIMAL] = 1.3756;
+    w.w[KW_F_HEAD_NOUN] = 0.4774;
+    w.w[KW_F_HEAD_ING] = 0.3651;
+    w.w[KW_F_HEAD_PLURAL] = 0.3803;
+    w.w[KW_F_HEAD_ED] = -2.1847;
+    w.w[KW_F_HEAD_LY] = -2.6231;
+    w.w[KW_F_HEAD_ADJ] = -0.5472;
+    w.w[KW_F_FIRST_LY] = -1.4675;
+    w.w[KW_F_FIRST_ED] = -0.0490;
+    w.w[KW_F_FIRST_ING] = -0.5250;
+    w.w[KW_F_FIRST_ADJ] = 0.1602;
+    w.w[KW_F_FIRST_S] = -1.4451;
+    w.w[KW_F_INNER_STOP] = -3.6450;
+    w.w[KW_F_UPPER] = 0.6198;
+    w.w[KW_F_ACRONYM] = 0.1405;
+    w.w[KW_F_FIRST_SENTENCE] = 0.4614;
+    w.w[KW_F_WORD_TF] = -0.0019;
+    w.w[KW_F_SPREAD] = 0.3061;
+    w.w[KW_F_DIGIT] = -0.2998;
+    w.w[KW_F_AFTER_DET] = -0.1087;
+    w.w[KW_F_AFTER_PREP] = 0.1422;
+    w.w[KW_F_BEFORE_AUX] = 0.2675;
+    w.w[KW_F_BEFORE_PREP] = -0.0536;
+    w.w[KW_F_FIRST_GENERIC] = -2.3329;
+    w.w[KW_F_HEAD_GENERIC] = -0.5234;
+    w.w[KW_F_HYPHEN] = 0.2639;
+    w.w[KW_F_HEAD_TF] = 0.0367;
+    w.w[KW_F_SLACK] = -0.2602;
+    w.w[KW_F_FIRST_VERB] = -1.1000;
+    w.w[KW_F_HEAD_VERB] = -0.8439;
+    w.w[KW_F_WORDS_IN_FIRST] = -0.2904;
+    w.w[KW_F_MIN_WORD_TF] = -0.0198;
     return w;
 }
 
@@ -166,52 +205,118 @@ static int word_ends_with(const kw_doc *doc, int w, const char *suffix) {
     return 1;
 }
 
-/* Suffixes that mark English nouns, and plurals. */
+static int ends_with_any(const kw_doc *doc, int w, const char *const *suffixes, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (word_ends_with(doc, w, suffixes[i])) return 1;
+    return 0;
+}
+
+/* Suffixes that mark English nouns. */
 static int looks_like_noun(const kw_doc *doc, int w) {
     static const char *const suffixes[] = {"tion", "sion", "ment", "ness", "ity", "ism", "ics", "ance", "ence",
-                                           "er", "or", "ogy", "ure", "ing", "age", "ship", "ist"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (word_ends_with(doc, w, suffixes[i])) return 1;
+                                           "er", "or", "ogy", "ure", "age", "ship", "ist", "ency", "ancy", "ysis"};
+    return ends_with_any(doc, w, suffixes, sizeof suffixes / sizeof suffixes[0]);
+}
+
+/* Suffixes that mark English adjectives. */
+static int looks_like_adjective(const kw_doc *doc, int w) {
+    static const char *const suffixes[] = {"al", "ic", "ive", "ous", "ary", "ar", "ful", "less", "able", "ible", "ent", "ant"};
+    return ends_with_any(doc, w, suffixes, sizeof suffixes / sizeof suffixes[0]);
+}
+
+static int looks_plural(const kw_doc *doc, int w) {
     return word_ends_with(doc, w, "s") && !word_ends_with(doc, w, "ss") && !word_ends_with(doc, w, "us") &&
            !word_ends_with(doc, w, "is");
 }
 
-/* Adverbs (-ly) anywhere at the edge, and past participles (-ed) ending a phrase. */
-static int bad_edges(const kw_doc *doc, const kw_candidate *c) {
-    int first = c->first_word, last = c->first_word + c->n - 1;
-    return word_ends_with(doc, first, "ly") || word_ends_with(doc, last, "ly") || word_ends_with(doc, last, "ed");
-}
-
-void kw_stat_score(kw_doc *doc, const kw_stat_weights *w) {
-    if (!term_statistics(doc)) {
-        for (int i = 0; i < doc->n_cands; i++) doc->cands[i].score = -(double)doc->cands[i].first_word;
-        return;
-    }
+int kw_stat_features(kw_doc *doc, double *feats) {
+    if (!term_statistics(doc)) return 0;
     word_scores(doc);
     for (int i = 0; i < doc->n_cands; i++) {
-        kw_candidate *c = &doc->cands[i];
-        double prod = 1, sum = 0;
-        int inner_stop = 0;
+        const kw_candidate *c = &doc->cands[i];
+        double *f = feats + (size_t)i * KW_N_FEATURES;
+        memset(f, 0, KW_N_FEATURES * sizeof(double));
+        double prod = 1, sum = 0, upper = 0, word_tf = 0;
+        int n_content = 0, inner_stop = 0, acronym = 0, digit = 0, hyphen = 0, in_first = 0, min_tf = 1 << 30;
         for (int k = 0; k < c->n; k++) {
             const kw_term *term = &doc->terms[c->terms[k]];
+            const kw_word *word = &doc->words[c->first_word + k];
+            for (uint32_t b = word->start; b < word->end; b++)
+                if (doc->text[b] >= '0' && doc->text[b] <= '9') digit = 1;
+                else if (doc->text[b] == '-') hyphen = 1;
             if (term->stop) {
                 inner_stop = 1;
                 continue;
             }
             prod *= term->score;
             sum += term->score;
+            upper += (double)term->tf_upper / (term->tf > 0 ? term->tf : 1);
+            word_tf += log((double)(term->tf > 0 ? term->tf : 1));
+            acronym |= term->tf_acronym > 0;
+            in_first += doc->words[term->first_word].sentence == 0;
+            if (term->tf < min_tf) min_tf = term->tf;
+            n_content++;
         }
         double h = prod / ((double)c->tf * (1.0 + sum));
-        double s = -w->w_yake * log(h > 1e-300 ? h : 1e-300);
-        if (c->n == 2) s += w->w_len2;
-        if (c->n >= 3) s += w->w_len3;
-        s -= w->w_position * log(1.0 + c->first_word);
-        s += w->w_tf * log((double)c->tf);
-        if (looks_like_noun(doc, c->first_word + c->n - 1)) s += w->w_head;
-        if (bad_edges(doc, c)) s -= w->w_bad_edge;
-        if (inner_stop) s -= w->w_inner_stop;
-        c->score = s;
+        int first = c->first_word, last = c->first_word + c->n - 1;
+        f[KW_F_YAKE] = -log(h > 1e-300 ? h : 1e-300);
+        f[KW_F_LEN1] = c->n == 1;
+        f[KW_F_LEN2] = c->n == 2;
+        f[KW_F_LEN3] = c->n == 3;
+        f[KW_F_POSITION] = log(1.0 + c->first_word);
+        f[KW_F_REL_POSITION] = doc->n_words ? (double)c->first_word / doc->n_words : 0;
+        f[KW_F_TF] = log((double)c->tf);
+        f[KW_F_MAXIMAL] = (double)c->n_maximal / c->tf;
+        f[KW_F_HEAD_NOUN] = looks_like_noun(doc, last);
+        f[KW_F_HEAD_ING] = word_ends_with(doc, last, "ing");
+        f[KW_F_HEAD_PLURAL] = looks_plural(doc, last);
+        f[KW_F_HEAD_ED] = word_ends_with(doc, last, "ed");
+        f[KW_F_HEAD_LY] = word_ends_with(doc, last, "ly");
+        f[KW_F_HEAD_ADJ] = looks_like_adjective(doc, last);
+        f[KW_F_FIRST_LY] = c->n > 1 && word_ends_with(doc, first, "ly");
+        f[KW_F_FIRST_ED] = c->n > 1 && word_ends_with(doc, first, "ed");
+        f[KW_F_FIRST_ING] = c->n > 1 && word_ends_with(doc, first, "ing");
+        f[KW_F_FIRST_ADJ] = c->n > 1 && looks_like_adjective(doc, first);
+        f[KW_F_FIRST_S] = c->n > 1 && looks_plural(doc, first);
+        f[KW_F_INNER_STOP] = inner_stop;
+        f[KW_F_UPPER] = n_content ? upper / n_content : 0;
+        f[KW_F_ACRONYM] = acronym;
+        f[KW_F_FIRST_SENTENCE] = doc->words[first].sentence == 0;
+        f[KW_F_WORD_TF] = n_content ? word_tf / n_content : 0;
+        f[KW_F_SPREAD] = (double)c->n_sentences_seen / doc->n_sentences;
+        f[KW_F_DIGIT] = digit;
+        f[KW_F_AFTER_DET] = (double)c->n_after_det / c->tf;
+        f[KW_F_AFTER_PREP] = (double)c->n_after_prep / c->tf;
+        f[KW_F_BEFORE_AUX] = (double)c->n_before_aux / c->tf;
+        f[KW_F_BEFORE_PREP] = (double)c->n_before_prep / c->tf;
+        f[KW_F_FIRST_GENERIC] = doc->words[first].wclass == KW_CLASS_GENERIC;
+        f[KW_F_HEAD_GENERIC] = doc->words[last].wclass == KW_CLASS_GENERIC;
+        f[KW_F_HYPHEN] = hyphen;
+        f[KW_F_HEAD_TF] = log((double)(doc->terms[c->terms[c->n - 1]].tf > 0 ? doc->terms[c->terms[c->n - 1]].tf : 1));
+        f[KW_F_SLACK] = c->min_slack;
+        f[KW_F_FIRST_VERB] = doc->terms[c->terms[0]].verb;
+        f[KW_F_HEAD_VERB] = doc->terms[c->terms[c->n - 1]].verb;
+        f[KW_F_WORDS_IN_FIRST] = n_content ? (double)in_first / n_content : 0;
+        f[KW_F_MIN_WORD_TF] = n_content ? log((double)(min_tf > 0 ? min_tf : 1)) : 0;
     }
+    return 1;
+}
+
+void kw_stat_score(kw_doc *doc, const kw_stat_weights *w) {
+    double *feats = (double *)malloc((size_t)(doc->n_cands > 0 ? doc->n_cands : 1) * KW_N_FEATURES * sizeof(double));
+    if (!feats || !kw_stat_features(doc, feats)) {
+        /* out of memory: first occurrence order */
+        for (int i = 0; i < doc->n_cands; i++) doc->cands[i].score = -(double)doc->cands[i].first_word;
+        free(feats);
+        return;
+    }
+    for (int i = 0; i < doc->n_cands; i++) {
+        const double *f = feats + (size_t)i * KW_N_FEATURES;
+        double s = 0;
+        for (int k = 0; k < KW_N_FEATURES; k++) s += w->w[k] * f[k];
+        doc->cands[i].score = s;
+    }
+    free(feats);
 }
 
 /* ---- selection with near-duplicate removal */
