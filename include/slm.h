@@ -456,6 +456,8 @@ slm_status slm_checkpoint_user_state(const char *path, char **user_state);
 int slm_trainer_steps(const slm_trainer *trainer);
 /* The settings the trainer runs with (after defaults and checks). */
 slm_train_params slm_trainer_params(const slm_trainer *trainer);
+/* The shape of the model being trained (seed 0: not recorded). */
+slm_model_config slm_trainer_config(const slm_trainer *trainer);
 /* The tokenizer the trainer was loaded with, or NULL. Borrowed from the trainer. */
 const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *trainer);
 
