@@ -267,8 +267,8 @@ static slm_status csv_record(const loader *L, const char **pos, const char *end,
             s++;
             for (;;) {
                 if (s >= end)
-                    return slm_error(SLM_ERR_FORMAT, "%s:%d: unterminated quoted field (opened on line %d)", L->path,
-                                     *line, open_line);
+                    return slm_error(SLM_ERR_FORMAT, "%s:%d: unterminated quoted field (the file ends on line %d)",
+                                     L->path, open_line, *line);
                 if (*s == '"') {
                     if (s + 1 < end && s[1] == '"') {
                         o[k++] = '"';
