@@ -267,6 +267,9 @@ slm_status slm_session_new(const slm_model *model, const slm_session_params *par
 void slm_session_free(slm_session *session);
 /* Forgets all evaluated tokens (the KV cache is kept allocated). */
 void slm_session_reset(slm_session *session);
+/* Keeps the first n evaluated tokens and forgets the rest (n <= n_past), so that the next
+ * slm_session_eval continues at position n: for scoring several continuations of one prefix. */
+slm_status slm_session_truncate(slm_session *session, int n);
 /* Number of tokens evaluated so far (the next token's position). */
 int slm_session_n_past(const slm_session *session);
 /* The session's context length. */
@@ -568,8 +571,17 @@ typedef enum {
     SLM_DATA_TSV,      /* label<TAB>text, or text<TAB>label with a header row naming them */
     SLM_DATA_CSV,      /* RFC 4180 (quoted fields, doubled quotes, newlines inside quotes) */
     SLM_DATA_JSONL,    /* one object per line with a text and a label field */
-    SLM_DATA_KIM       /* "label text" lines of the Kim-2014 sentence classification files */
+    SLM_DATA_KIM,      /* "label text" lines of the Kim-2014 sentence classification files */
+    SLM_DATA_TEXT      /* one text per line, no labels (every label is -1) */
 } slm_data_format;
+
+/* What slm_dataset_load does with bytes that are not valid UTF-8. */
+typedef enum {
+    SLM_DECODE_STRICT = 0, /* an error naming the file, line and column (the default) */
+    SLM_DECODE_LATIN1,     /* a text or label that is not valid UTF-8 is read as Windows-1252,
+                              the superset of Latin-1 that WHATWG decoders use for "latin1" */
+    SLM_DECODE_REPLACE     /* each invalid byte becomes U+FFFD */
+} slm_text_decoding;
 
 /* How to read a dataset file. Zero-initialised fields take the defaults. */
 typedef struct {
@@ -580,6 +592,9 @@ typedef struct {
                                        is an error naming the line; NULL: collect the labels seen */
     int n_label_names;
     int allow_unlabelled;    /* rows without a label get -1 instead of an error */
+    slm_text_decoding decoding; /* invalid UTF-8: an error (default), Latin-1, or U+FFFD */
+    char label_sep;          /* non-zero: a label is cut at its first label_sep, keeping the part
+                                before (TREC's "DESC:manner" -> the coarse "DESC" with ':') */
 } slm_dataset_params;
 
 /* Reads a labelled text file. Errors (malformed rows, empty text, invalid UTF-8, unknown label)
@@ -596,11 +611,14 @@ typedef struct slm_classifier slm_classifier;
 
 /* Options of slm_classifier_open. Zero-initialised fields take the defaults. */
 typedef struct {
-    const char *const *labels; /* zero-shot: the candidate labels (required for a generative model) */
+    const char *const *labels; /* zero-shot: the candidate labels (required for a generative model);
+                                  "name=words" reports name and scores the words */
     int n_labels;
     const char *prompt_template; /* zero-shot prompt, "{text}" replaced by the text; NULL: a default */
     int n_threads;               /* <= 0: the library's setting */
     int batch;                   /* texts per forward batch; <= 0: a default */
+    int length_normalize;        /* zero-shot: score a label by its mean token log-probability
+                                    instead of the sum */
 } slm_classifier_params;
 
 /* Opens a classifier: a fine-tuned classifier GGUF (it has "slm.classifier.labels"), or any
@@ -613,6 +631,36 @@ int slm_classifier_n_labels(const slm_classifier *clf);
 const char *slm_classifier_label(const slm_classifier *clf, int i);
 /* Class probabilities of n texts: probs gets n * n_labels floats (row per text, caller-owned). */
 slm_status slm_classifier_predict(slm_classifier *clf, const char *const *texts, size_t n, float *probs);
+
+/* ------------------------------------------------------------------ evaluation metrics */
+
+/* Scores of predicted labels against true ones. Macro averages run over the labels that occur
+ * in the truth or the predictions (as scikit-learn does); a precision or recall with nothing
+ * to divide by is 0. */
+typedef struct {
+    int n_labels;
+    size_t n;              /* examples scored */
+    double accuracy, macro_precision, macro_recall, macro_f1;
+    double *precision, *recall, *f1; /* (n_labels) per label */
+    int64_t *support;      /* (n_labels) true examples of each label */
+    int64_t *confusion;    /* (n_labels, n_labels): row = true label, column = predicted */
+    int n_bootstrap;       /* resamples behind the intervals (0: none computed) */
+    double accuracy_ci[2], macro_f1_ci[2]; /* bootstrap 95% percentile intervals */
+} slm_metrics;
+
+/* Computes the metrics of n predictions (labels in 0..n_labels-1) with, when n_bootstrap > 0,
+ * percentile bootstrap 95% intervals from that many seeded resamples. The caller frees *out
+ * with slm_metrics_free. */
+slm_status slm_metrics_compute(const int *truth, const int *pred, size_t n, int n_labels, int n_bootstrap,
+                               uint64_t seed, slm_metrics *out);
+/* Releases the arrays of *m (and zeroes it). */
+void slm_metrics_free(slm_metrics *m);
+/* The metrics as a text report: totals, a per-label precision/recall/F1 table and the
+ * confusion matrix. label_names has n_labels names. *out is owned by the caller (slm_free). */
+slm_status slm_metrics_format_text(const slm_metrics *m, const char *const *label_names, char **out);
+/* The metrics as a JSON object (labels, accuracy, macro_f1, per_class, confusion, ci).
+ * *out is owned by the caller (slm_free). */
+slm_status slm_metrics_format_json(const slm_metrics *m, const char *const *label_names, char **out);
 
 #ifdef __cplusplus
 }

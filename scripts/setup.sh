@@ -45,6 +45,7 @@ if [ -n "$mode" ]; then
     $py -c "import sentencepiece" 2>/dev/null || pip_pkgs+=(sentencepiece)
     $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
     $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
+    $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
   fi
   if [ "${#pip_pkgs[@]}" -gt 0 ]; then
     echo "setup: pip installing ${pip_pkgs[*]}"

@@ -21,6 +21,8 @@ static const command g_commands[] = {
     {"quantize", cmd_quantize, "re-encode a GGUF model's weights (q8_0, q4_K, q6_K, ...)"},
     {"data", cmd_data, "prepare text as token shards for training (slm data prepare)"},
     {"train", cmd_train, "train a Llama from token shards, with checkpoints and --resume"},
+    {"classify", cmd_classify, "label texts with a classifier, or zero-shot with a generative model"},
+    {"eval", cmd_eval, "accuracy, macro-F1 and confusion matrix of a classifier on a labelled dataset"},
 };
 
 static void usage(FILE *out) {
