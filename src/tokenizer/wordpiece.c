@@ -31,11 +31,12 @@ char *wpm_piece_from_hf(const char *piece, size_t n, uint32_t *len) {
 
 /* ---- character classes, as BERT's basic tokenizer defines them ---- */
 
+/* Control, format, private-use and surrogate characters (Cc, Cf, Co, Cs), as the tokenizers
+ * package counts them; unassigned code points (Cn) stay, and become [UNK]. */
 static int is_control(utf8proc_int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     utf8proc_category_t cat = utf8proc_category(c);
-    return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CN ||
-           cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS;
+    return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS;
 }
 
 static int is_whitespace(utf8proc_int32_t c) {
