@@ -78,8 +78,8 @@ double slm_time_seconds(void);
 
 typedef struct slm_tokenizer slm_tokenizer;
 
-/* Loads a tokenizer from a GGUF file (tokenizer.ggml.* metadata; vocabulary-only files work)
- * or a llama2.c tokenizer.bin. The caller owns *out; free with slm_tokenizer_free. */
+/* Loads a tokenizer from a GGUF file (tokenizer.ggml.* metadata; vocabulary-only files work),
+ * a llama2.c tokenizer.bin, or a Hugging Face BERT folder (tokenizer.json or vocab.txt). The caller owns *out; free with slm_tokenizer_free. */
 slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out);
 /* Releases a tokenizer loaded with slm_tokenizer_load (NULL is fine). */
 void slm_tokenizer_free(slm_tokenizer *tok);
@@ -242,6 +242,13 @@ slm_status slm_file_tensor(const slm_file *file, size_t i, slm_tensor_desc *desc
  * from the tokenizer alone. name may be NULL (the file name is used). */
 slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
                                const char *out_path, const char *name, int to_f16);
+
+/* Writes a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json or
+ * vocab.txt; sentence-transformers' 1_Pooling/config.json for the pooling) as a GGUF file in
+ * llama.cpp's "bert" layout (its tensor names and keys, the WordPiece vocabulary as llama.cpp
+ * stores it), which llama.cpp and slm_embedder_open load. Matrices are f32, or f16 when
+ * to_f16 is set. name may be NULL (the folder's name is used). */
+slm_status slm_convert_hf(const char *dir, const char *out_path, const char *name, int to_f16);
 
 /* Writes a copy of a GGUF model with its weight matrices re-encoded as type_name ("q8_0",
  * "q4_0", "q4_K", "q6_K", ... or "f16"); vectors stay f32, metadata is kept, and matrices whose
@@ -553,6 +560,38 @@ void slm_loader_seek(slm_loader *loader, uint64_t position);
 /* Tokens in the split's shards, and the vocabulary size their headers give. */
 uint64_t slm_loader_n_tokens(const slm_loader *loader);
 int slm_loader_vocab_size(const slm_loader *loader);
+
+/* ------------------------------------------------------------------ sentence embeddings */
+
+/* A sentence encoder (the BERT family: MiniLM, BGE, ...) that maps texts to fixed-size
+ * vectors: the last hidden states pooled over each text's tokens (mean, or [CLS] when the
+ * model says so) and L2-normalised, as sentence-transformers computes them. */
+typedef struct slm_embedder slm_embedder;
+
+/* Options of slm_embedder_open. Zero-initialised fields take the defaults. */
+typedef struct {
+    int n_threads;    /* sets the process-wide pool when > 0 (slm_set_threads) */
+    int batch;        /* texts per forward batch at most; <= 0: 32 */
+    int max_tokens;   /* tokens per text at most, [CLS] and [SEP] included (longer texts are
+                         truncated); <= 0: the model's (sentence-transformers' max_seq_length,
+                         else its positions) */
+    int no_normalize; /* leave the pooled vectors unnormalised */
+} slm_embedder_params;
+
+/* Opens an encoder: a GGUF file of architecture "bert" (as slm convert or llama.cpp writes
+ * it; weights of any type slm reads, used as f32) or a Hugging Face BERT folder. params may
+ * be NULL. The caller owns *out; free with slm_embedder_free. */
+slm_status slm_embedder_open(const char *path, const slm_embedder_params *params, slm_embedder **out);
+/* Releases an embedder (NULL is fine). */
+void slm_embedder_free(slm_embedder *embedder);
+/* The length of each embedding (the model's hidden size). */
+int slm_embedder_dim(const slm_embedder *embedder);
+/* The embedder's WordPiece tokenizer. Borrowed from the embedder. */
+const slm_tokenizer *slm_embedder_tokenizer(const slm_embedder *embedder);
+/* Embeds n NUL-terminated texts: out (caller-owned) gets n * slm_embedder_dim floats, a row
+ * per text in the order given. Texts are batched by length; the result does not depend on
+ * the batch size or the number of threads beyond float rounding. */
+slm_status slm_embed(slm_embedder *embedder, const char *const *texts, size_t n, float *out);
 
 /* ------------------------------------------------------------------ labelled text (tasks) */
 
