@@ -14,7 +14,14 @@ struct slm_keywords {
     slm_keywords_params params;
     kw_stopwords *stopwords;
     kw_stat_weights weights;
+    slm_embedder *embedder;    /* embed, or auto with a model */
+    kw_embed_options embed;
 };
+
+/* The encoder ranking's defaults (keywords_tune on Inspec train): candidates embedded, and the
+ * weight of the stat score beside the cosine in auto. */
+#define KW_EMBED_POOL 40
+#define KW_AUTO_STAT_WEIGHT 1.0
 
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out) {
     if (!out) return slm_error(SLM_ERR_INVALID_ARG, "slm_keywords_new: out is NULL");
@@ -27,10 +34,11 @@ slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **ou
         return slm_error(SLM_ERR_INVALID_ARG, "phrase length %d-%d: need 1 <= min <= max <= %d", p.min_words,
                          p.max_words, KW_MAX_WORDS);
     if (p.diversity > 1) return slm_error(SLM_ERR_INVALID_ARG, "diversity %g: must be in [0, 1]", (double)p.diversity);
-    if (p.method == SLM_KEYWORDS_AUTO) p.method = SLM_KEYWORDS_STAT;
-    if (p.method == SLM_KEYWORDS_EMBED)
-        return slm_error(SLM_ERR_UNSUPPORTED, "the embed method needs the encoder (slm embed), not in this build yet");
-    if (p.method != SLM_KEYWORDS_STAT) return slm_error(SLM_ERR_INVALID_ARG, "unknown keyword method %d", (int)p.method);
+    if (p.method == SLM_KEYWORDS_EMBED && !p.model_path)
+        return slm_error(SLM_ERR_INVALID_ARG, "the embed method needs an encoder model (model_path)");
+    if (p.method != SLM_KEYWORDS_STAT && p.method != SLM_KEYWORDS_EMBED && p.method != SLM_KEYWORDS_AUTO)
+        return slm_error(SLM_ERR_INVALID_ARG, "unknown keyword method %d", (int)p.method);
+    if (p.method == SLM_KEYWORDS_AUTO && !p.model_path) p.method = SLM_KEYWORDS_STAT;
     if (p.n_threads > 0 && p.n_threads != slm_get_threads()) {
         slm_status st = slm_set_threads(p.n_threads);
         if (st != SLM_OK) return st;
@@ -44,6 +52,17 @@ slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **ou
     }
     kw->params = p;
     kw->weights = kw_stat_default_weights();
+    if (p.method != SLM_KEYWORDS_STAT) {
+        st = slm_embedder_open(p.model_path, NULL, &kw->embedder);
+        if (st != SLM_OK) {
+            slm_keywords_free(kw);
+            return st;
+        }
+        kw->embed.pool = KW_EMBED_POOL;
+        kw->embed.dedup = kw->weights.dedup;
+        kw->embed.stat_weight = p.method == SLM_KEYWORDS_AUTO ? KW_AUTO_STAT_WEIGHT : 0;
+        kw->embed.diversity = p.diversity >= 0 ? p.diversity : 0;
+    }
     *out = kw;
     return SLM_OK;
 }
@@ -51,10 +70,13 @@ slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **ou
 void slm_keywords_free(slm_keywords *kw) {
     if (!kw) return;
     kw_stopwords_free(kw->stopwords);
+    slm_embedder_free(kw->embedder);
     free(kw);
 }
 
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w) { kw->weights = *w; }
+
+void kw_keywords_set_embed(slm_keywords *kw, const kw_embed_options *opt) { kw->embed = *opt; }
 
 /* Extracts one document's phrases into *out. */
 static slm_status extract_one(const slm_keywords *kw, const char *text, slm_keyword_list *out) {
@@ -70,7 +92,9 @@ static slm_status extract_one(const slm_keywords *kw, const char *text, slm_keyw
         kw_doc_free(&doc);
         return slm_error(SLM_ERR_NOMEM, "out of memory");
     }
-    int n = kw_pick_top(&doc, top_k, kw->weights.dedup, picked);
+    int n = 0;
+    if (kw->embedder) st = kw_embed_rank(&doc, kw->embedder, &kw->embed, top_k, picked, &n);
+    else n = kw_pick_top(&doc, top_k, kw->weights.dedup, picked);
     if (n > 0) {
         out->items = (slm_keyword *)calloc((size_t)n, sizeof(slm_keyword));
         if (!out->items) st = slm_error(SLM_ERR_NOMEM, "out of memory");
@@ -129,7 +153,8 @@ slm_status slm_keywords_extract(slm_keywords *kw, const char *const *texts, size
     extract_job job = {.kw = kw, .texts = texts, .out = out, .n = n};
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, 0);
-    if (n == 1 || slm_pool_threads() == 1) extract_worker(&job, 0, 1);
+    /* with an encoder, documents go one by one: the encoder spreads each over the pool */
+    if (n == 1 || slm_pool_threads() == 1 || kw->embedder) extract_worker(&job, 0, 1);
     else slm_pool_run(extract_worker, &job);
     if (atomic_load(&job.failed)) {
         slm_keyword_lists_free(out, n);

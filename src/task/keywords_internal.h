@@ -151,8 +151,24 @@ char *kw_normalize_phrase(const char *phrase);
  * candidate indices to picked (top_k slots) and returns how many. */
 int kw_pick_top(const kw_doc *doc, int top_k, double dedup, int *picked);
 
+/* How keywords_embed.c ranks with an encoder. */
+typedef struct {
+    int pool;            /* the stat scorer's best candidates that get embedded */
+    double dedup;        /* near-duplicate threshold for the pool */
+    double stat_weight;  /* 0: rank by cosine alone (embed); > 0: z(stat) * weight + z(cosine) (auto) */
+    double diversity;    /* MMR trade-off in [0, 1] */
+} kw_embed_options;
+
+/* Ranks doc's candidates (already stat-scored) with the encoder: writes up to top_k candidate
+ * indices to picked, best first, their scores into the candidates. Uses the worker pool (through
+ * slm_embed), so it must not run inside a pool job. */
+slm_status kw_embed_rank(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int *picked,
+                         int *n_picked);
+
 /* Replaces an extractor's stat weights (for bench/keywords_tune.c and tests). */
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w);
+/* Replaces an extractor's encoder-ranking options (when it has an encoder). */
+void kw_keywords_set_embed(slm_keywords *kw, const kw_embed_options *opt);
 
 /* Reads a whole file, malloc'd and NUL-terminated; *len gets its size. */
 slm_status kw_read_file(const char *path, char **data, size_t *len);
