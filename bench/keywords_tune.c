@@ -3,6 +3,8 @@
  *   keywords_tune dump GOLD OUT.tsv        every candidate's features and label (in the gold)
  *   keywords_tune eval GOLD [W...] [dedup=X] F1@5/10/15 with the given weights (default: built-in)
  *   keywords_tune search GOLD [rounds]     coordinate search from the built-in weights
+ *   keywords_tune embed-grid GOLD MODEL N  the encoder ranking's stat weight and diversity on the
+ *                                          first N documents (embeddings computed once) 
  * bench/keywords_fit.py fits the weights by logistic regression on the dump. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,73 @@ static int dump(const char *out_path) {
     return fclose(f) != 0;
 }
 
+/* Scores the encoder ranking for a grid of stat weights and diversities on the first n docs. */
+static int embed_grid(const char *model, size_t n) {
+    if (n > g_corpus.n) n = g_corpus.n;
+    slm_embedder *emb_model;
+    if (slm_embedder_open(model, NULL, &emb_model) != SLM_OK) {
+        fprintf(stderr, "%s\n", slm_last_error());
+        return 1;
+    }
+    kw_stopwords *sw;
+    if (kw_stopwords_load(NULL, &sw) != SLM_OK) return 1;
+    kw_stat_weights w = kw_stat_default_weights();
+    kw_embed_options base = {.pool = 40, .dedup = w.dedup};
+    kw_doc *docs = calloc(n, sizeof *docs);
+    int **pools = calloc(n, sizeof *pools), *n_pools = calloc(n, sizeof(int));
+    float **embs = calloc(n, sizeof *embs);
+    int d = slm_embedder_dim(emb_model);
+    for (size_t i = 0; i < n; i++) {
+        if (kw_doc_build(&docs[i], g_corpus.texts[i], strlen(g_corpus.texts[i]), sw, 1, 3) != SLM_OK) return 1;
+        kw_stat_score(&docs[i], &w);
+        if (kw_embed_pool(&docs[i], emb_model, &base, 15, &pools[i], &embs[i], &n_pools[i]) != SLM_OK) {
+            fprintf(stderr, "%s\n", slm_last_error());
+            return 1;
+        }
+    }
+    const double stat_weights[] = {0, 0.5, 1, 1.5, 2, 3, 5, 8};
+    const double diversities[] = {0, 0.1, 0.2, 0.4};
+    const char *const **pred = calloc(n, sizeof *pred);
+    int *n_pred = calloc(n, sizeof(int));
+    char ***texts = calloc(n, sizeof *texts);
+    for (size_t a = 0; a < sizeof stat_weights / sizeof stat_weights[0]; a++)
+        for (size_t b = 0; b < sizeof diversities / sizeof diversities[0]; b++) {
+            kw_embed_options opt = base;
+            opt.stat_weight = stat_weights[a];
+            opt.diversity = diversities[b];
+            for (size_t i = 0; i < n; i++) {
+                int picked[15];
+                int k = kw_embed_select(&docs[i], pools[i], embs[i], d, n_pools[i], &opt, 15, picked);
+                texts[i] = calloc(16, sizeof(char *));
+                for (int j = 0; j < k; j++) texts[i][j] = kw_candidate_text(&docs[i], &docs[i].cands[picked[j]]);
+                pred[i] = (const char *const *)texts[i];
+                n_pred[i] = k;
+            }
+            slm_keyphrase_scores s;
+            slm_keyphrase_evaluate((const char *const *const *)g_corpus.keys, g_corpus.n_keys, pred, n_pred, n, &s);
+            printf("stat_weight %.1f diversity %.1f: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", opt.stat_weight, opt.diversity,
+                   s.f1[0], s.f1[1], s.f1[2]);
+            fflush(stdout);
+            for (size_t i = 0; i < n; i++) {
+                for (int j = 0; j < n_pred[i]; j++) free(texts[i][j]);
+                free(texts[i]);
+            }
+        }
+    /* the stat ranking alone on the same documents */
+    for (size_t i = 0; i < n; i++) {
+        int picked[15];
+        int k = kw_pick_top(&docs[i], 15, w.dedup, picked);
+        texts[i] = calloc(16, sizeof(char *));
+        for (int j = 0; j < k; j++) texts[i][j] = kw_candidate_text(&docs[i], &docs[i].cands[picked[j]]);
+        pred[i] = (const char *const *)texts[i];
+        n_pred[i] = k;
+    }
+    slm_keyphrase_scores s;
+    slm_keyphrase_evaluate((const char *const *const *)g_corpus.keys, g_corpus.n_keys, pred, n_pred, n, &s);
+    printf("stat alone: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", s.f1[0], s.f1[1], s.f1[2]);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: keywords_tune dump|eval|search GOLD [...]\n");
@@ -88,6 +157,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (strcmp(argv[1], "dump") == 0) return argc > 3 ? dump(argv[3]) : 2;
+    if (strcmp(argv[1], "embed-grid") == 0) return argc > 4 ? embed_grid(argv[3], (size_t)atol(argv[4])) : 2;
     slm_keywords_params p = {.method = SLM_KEYWORDS_STAT, .top_k = 15};
     if (slm_keywords_new(&p, &g_kw) != SLM_OK) return 1;
     kw_stat_weights w = kw_stat_default_weights();

@@ -8,11 +8,11 @@
 
 void keywords_option_specs(opt_spec *specs, keywords_cli_options *o) {
     *o = (keywords_cli_options){.method = "auto", .ngram = "1-3", .top = 10, .threads = 0, .diversity = -1};
-    specs[0] = (opt_spec){"-m", "--model", OPT_STRING, &o->model, "encoder model (GGUF) for --method embed"};
-    specs[1] = (opt_spec){NULL, "--method", OPT_STRING, &o->method, "stat, embed or auto (default auto: the best available)"};
+    specs[0] = (opt_spec){"-m", "--model", OPT_STRING, &o->model, "sentence encoder (BERT-family GGUF or Hugging Face folder) for embed / auto"};
+    specs[1] = (opt_spec){NULL, "--method", OPT_STRING, &o->method, "stat, embed or auto (default auto: stat, plus the encoder's cosine with -m)"};
     specs[2] = (opt_spec){NULL, "--top", OPT_INT, &o->top, "phrases per document (default 10)"};
     specs[3] = (opt_spec){NULL, "--ngram", OPT_STRING, &o->ngram, "words per phrase, MIN-MAX or N (default 1-3)"};
-    specs[4] = (opt_spec){NULL, "--diversity", OPT_FLOAT, &o->diversity, "embed: MMR diversity in [0, 1]"};
+    specs[4] = (opt_spec){NULL, "--diversity", OPT_FLOAT, &o->diversity, "embed / auto with -m: MMR diversity in [0, 1] (default 0)"};
     specs[5] = (opt_spec){NULL, "--stopwords", OPT_STRING, &o->stopwords, "stopword file, one a line (default: built-in English)"};
     specs[6] = (opt_spec){"-t", "--threads", OPT_INT, &o->threads, "threads (default: physical cores)"};
 }

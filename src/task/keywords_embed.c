@@ -25,82 +25,112 @@ static double dot(const float *a, const float *b, int d) {
     return s;
 }
 
-slm_status kw_embed_rank(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int *picked,
-                         int *n_picked) {
-    *n_picked = 0;
-    if (doc->n_cands == 0 || top_k <= 0) return SLM_OK;
-    /* the pool: the stat scorer's best candidates, near-duplicates removed */
-    int pool_cap = opt->pool < doc->n_cands ? opt->pool : doc->n_cands;
-    if (pool_cap < top_k) pool_cap = top_k < doc->n_cands ? top_k : doc->n_cands;
-    int *pool = (int *)malloc((size_t)pool_cap * sizeof(int));
-    if (!pool) return slm_error(SLM_ERR_NOMEM, "out of memory");
-    int n_pool = kw_pick_top(doc, pool_cap, opt->dedup, pool);
+slm_status kw_embed_pool(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int **pool,
+                         float **emb, int *n_pool) {
+    *pool = NULL;
+    *emb = NULL;
+    *n_pool = 0;
+    if (doc->n_cands == 0) return SLM_OK;
+    int cap = opt->pool < doc->n_cands ? opt->pool : doc->n_cands;
+    if (cap < top_k) cap = top_k < doc->n_cands ? top_k : doc->n_cands;
+    int *p = (int *)malloc((size_t)cap * sizeof(int));
+    if (!p) return slm_error(SLM_ERR_NOMEM, "out of memory");
+    int n = kw_pick_top(doc, cap, opt->dedup, p);
     int d = slm_embedder_dim(embedder);
-    char **texts = (char **)calloc((size_t)n_pool + 1, sizeof(char *));
-    float *emb = (float *)malloc((size_t)(n_pool + 1) * (size_t)d * sizeof(float));
-    double *rel = (double *)malloc((size_t)n_pool * sizeof(double) * 3);
+    char **texts = (char **)calloc((size_t)n + 1, sizeof(char *));
+    float *e = (float *)malloc((size_t)(n + 1) * (size_t)d * sizeof(float));
     char *doc_text = (char *)malloc(doc->len + 1);
-    slm_status st = texts && emb && rel && doc_text ? SLM_OK : slm_error(SLM_ERR_NOMEM, "out of memory");
+    slm_status st = texts && e && doc_text ? SLM_OK : slm_error(SLM_ERR_NOMEM, "out of memory");
     if (st == SLM_OK) {
         memcpy(doc_text, doc->text, doc->len);
         doc_text[doc->len] = '\0';
         texts[0] = doc_text;
-        for (int i = 0; i < n_pool && st == SLM_OK; i++) {
-            texts[i + 1] = kw_candidate_text(doc, &doc->cands[pool[i]]);
+        for (int i = 0; i < n && st == SLM_OK; i++) {
+            texts[i + 1] = kw_candidate_text(doc, &doc->cands[p[i]]);
             if (!texts[i + 1]) st = slm_error(SLM_ERR_NOMEM, "out of memory");
         }
     }
-    if (st == SLM_OK) st = slm_embed(embedder, (const char *const *)texts, (size_t)n_pool + 1, emb);
-    if (st == SLM_OK) {
-        double *cosine = rel, *stat = rel + n_pool, *score = rel + 2 * n_pool;
-        for (int i = 0; i < n_pool; i++) {
-            cosine[i] = dot(emb + (size_t)(i + 1) * d, emb, d);
-            stat[i] = doc->cands[pool[i]].score;
-        }
-        double cm, cs, sm, ss;
-        mean_std(cosine, n_pool, &cm, &cs);
-        mean_std(stat, n_pool, &sm, &ss);
-        for (int i = 0; i < n_pool; i++)
-            score[i] = opt->stat_weight > 0 ? opt->stat_weight * (stat[i] - sm) / ss + (cosine[i] - cm) / cs : cosine[i];
-        /* MMR: (1 - diversity) * relevance - diversity * the highest similarity to a chosen one;
-         * relevance in cosine units so that both terms compare */
-        double scale = opt->stat_weight > 0 ? cs : 1;
-        unsigned char *taken = (unsigned char *)calloc((size_t)n_pool, 1);
-        if (!taken) st = slm_error(SLM_ERR_NOMEM, "out of memory");
-        int n = 0;
-        while (st == SLM_OK && n < top_k && n < n_pool) {
-            int best = -1;
-            double best_v = -INFINITY;
-            for (int i = 0; i < n_pool; i++) {
-                if (taken[i]) continue;
-                double redundancy = 0;
-                if (opt->diversity > 0 && n > 0) {
-                    redundancy = -INFINITY;
-                    for (int j = 0; j < n; j++) {
-                        double s = dot(emb + (size_t)(i + 1) * d, emb + (size_t)(picked[j] + 1) * d, d);
-                        if (s > redundancy) redundancy = s;
-                    }
-                }
-                double v = (1 - opt->diversity) * score[i] * scale - opt->diversity * redundancy;
-                if (v > best_v) {
-                    best_v = v;
-                    best = i;
-                }
-            }
-            taken[best] = 1;
-            picked[n++] = best; /* pool index for now */
-            doc->cands[pool[best]].score = score[best];
-        }
-        free(taken);
-        for (int i = 0; i < n; i++) picked[i] = pool[picked[i]];
-        *n_picked = n;
-    }
+    if (st == SLM_OK) st = slm_embed(embedder, (const char *const *)texts, (size_t)n + 1, e);
     if (texts)
-        for (int i = 1; i <= n_pool; i++) free(texts[i]);
+        for (int i = 1; i <= n; i++) free(texts[i]);
     free(texts);
     free(doc_text);
-    free(emb);
-    free(rel);
+    if (st != SLM_OK) {
+        free(p);
+        free(e);
+        return st;
+    }
+    *pool = p;
+    *emb = e;
+    *n_pool = n;
+    return SLM_OK;
+}
+
+int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n_pool, const kw_embed_options *opt,
+                    int top_k, int *picked) {
+    if (n_pool == 0) return 0;
+    double *cosine = (double *)malloc((size_t)n_pool * sizeof(double) * 3);
+    unsigned char *taken = (unsigned char *)calloc((size_t)n_pool, 1);
+    if (!cosine || !taken) {
+        free(cosine);
+        free(taken);
+        return 0;
+    }
+    double *stat = cosine + n_pool, *score = cosine + 2 * n_pool;
+    for (int i = 0; i < n_pool; i++) {
+        cosine[i] = dot(emb + (size_t)(i + 1) * d, emb, d);
+        stat[i] = doc->cands[pool[i]].score;
+    }
+    double cm, cs, sm, ss;
+    mean_std(cosine, n_pool, &cm, &cs);
+    mean_std(stat, n_pool, &sm, &ss);
+    for (int i = 0; i < n_pool; i++)
+        score[i] = opt->stat_weight > 0 ? opt->stat_weight * (stat[i] - sm) / ss + (cosine[i] - cm) / cs : cosine[i];
+    /* MMR: (1 - diversity) * relevance - diversity * the highest similarity to a chosen phrase,
+     * relevance in cosine units so that the two terms compare */
+    double scale = opt->stat_weight > 0 ? cs : 1;
+    int n = 0;
+    while (n < top_k && n < n_pool) {
+        int best = -1;
+        double best_v = -INFINITY;
+        for (int i = 0; i < n_pool; i++) {
+            if (taken[i]) continue;
+            double redundancy = 0;
+            if (opt->diversity > 0 && n > 0) {
+                redundancy = -INFINITY;
+                for (int j = 0; j < n; j++) {
+                    double s = dot(emb + (size_t)(i + 1) * d, emb + (size_t)(picked[j] + 1) * d, d);
+                    if (s > redundancy) redundancy = s;
+                }
+            }
+            double v = (1 - opt->diversity) * score[i] * scale - opt->diversity * redundancy;
+            if (v > best_v) {
+                best_v = v;
+                best = i;
+            }
+        }
+        taken[best] = 1;
+        picked[n++] = best; /* a pool index until the end */
+    }
+    for (int i = 0; i < n; i++) {
+        doc->cands[pool[picked[i]]].embed_score = score[picked[i]];
+        picked[i] = pool[picked[i]];
+    }
+    free(cosine);
+    free(taken);
+    return n;
+}
+
+slm_status kw_embed_rank(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int *picked,
+                         int *n_picked) {
+    *n_picked = 0;
+    int *pool, n_pool;
+    float *emb;
+    slm_status st = kw_embed_pool(doc, embedder, opt, top_k, &pool, &emb, &n_pool);
+    if (st != SLM_OK) return st;
+    *n_picked = kw_embed_select(doc, pool, emb, slm_embedder_dim(embedder), n_pool, opt, top_k, picked);
+    for (int i = 0; i < *n_picked; i++) doc->cands[picked[i]].score = doc->cands[picked[i]].embed_score;
     free(pool);
-    return st;
+    free(emb);
+    return SLM_OK;
 }

@@ -71,6 +71,7 @@ typedef struct {
     int n_before_aux, n_before_prep; /* occurrences right before an auxiliary, a preposition/conjunction */
     int min_slack;       /* fewest extra words in the stopword-free run around an occurrence */
     double score;        /* higher is better */
+    double embed_score;  /* the encoder ranking's score (keywords_embed.c) */
 } kw_candidate;
 
 typedef struct {
@@ -164,6 +165,13 @@ typedef struct {
  * slm_embed), so it must not run inside a pool job. */
 slm_status kw_embed_rank(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int *picked,
                          int *n_picked);
+/* Its two halves: the pool (malloc'd candidate indices, and n_pool + 1 embeddings, the
+ * document's first) ... */
+slm_status kw_embed_pool(kw_doc *doc, slm_embedder *embedder, const kw_embed_options *opt, int top_k, int **pool,
+                         float **emb, int *n_pool);
+/* ... and the selection from it (sets embed_score of the picked candidates); returns the count. */
+int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n_pool, const kw_embed_options *opt,
+                    int top_k, int *picked);
 
 /* Replaces an extractor's stat weights (for bench/keywords_tune.c and tests). */
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w);
