@@ -69,7 +69,7 @@ slm_status kw_embed_pool(kw_doc *doc, slm_embedder *embedder, const kw_embed_opt
 int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n_pool, const kw_embed_options *opt,
                     int top_k, int *picked) {
     if (n_pool == 0) return 0;
-    double *cosine = (double *)malloc((size_t)n_pool * sizeof(double) * 3);
+    double *cosine = (double *)calloc((size_t)n_pool * 3, sizeof(double));
     unsigned char *taken = (unsigned char *)calloc((size_t)n_pool, 1);
     if (!cosine || !taken) {
         free(cosine);

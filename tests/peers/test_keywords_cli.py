@@ -44,7 +44,7 @@ def test_jsonl_in_and_out(tmp_path):
     lines = kw("--jsonl", f, "--format", "jsonl", "-t", "2").stdout.decode().splitlines()
     recs = [json.loads(x) for x in lines]
     assert [r["id"] for r in recs] == ["a", "b"]
-    assert recs[0]["keywords"][0]["phrase"] == "Support vector machines"
+    assert "Support vector machines" in [k["phrase"] for k in recs[0]["keywords"]]
     assert recs[1]["keywords"] == []
 
 

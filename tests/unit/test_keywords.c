@@ -97,9 +97,9 @@ static void test_extract(void) {
     const char *words[] = {"quantum ", "error ", "correction ", "of ", "the ", "surface ", "code. ", "Decoders "};
     size_t o = 0;
     for (int i = 0; o + 16 < big_n; i++) {
-        size_t k = strlen(words[i % 8]);
-        memcpy(big + o, words[(i * 7 + i / 8) % 8], k);
-        o += strlen(words[(i * 7 + i / 8) % 8]);
+        const char *w = words[(i * 7 + i / 8) % 8];
+        memcpy(big + o, w, strlen(w));
+        o += strlen(w);
     }
     big[o] = '\0';
     const char *texts[] = {
