@@ -116,12 +116,12 @@ def slm_score(slm, gold, pred_path, json_path):
     return json.load(open(json_path))
 
 
-def slm_method(slm, gold, method, threads, tmp, tag):
+def slm_method(slm, gold, method, threads, tmp, tag, model=None):
     """slm extracting by itself: its own timing (extraction only, as for the peers)."""
     out = tmp / f"{tag}_{method}_t{threads}.json"
     pred = tmp / f"{tag}_{method}_t{threads}.jsonl"
     cmd = eval_command(slm) + [gold, "--method", method, "--top", "15", "-t", str(threads),
-           "--json", out, "--save-pred", pred]
+                               "--json", out, "--save-pred", pred] + (["-m", model] if model else [])
     subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
     return json.load(open(out))
 
@@ -134,7 +134,10 @@ def main():
     ap.add_argument("--skip-keybert", action="store_true")
     default_kb = ROOT / ".kbvenv" / "bin" / "python"
     ap.add_argument("--keybert-python", default=str(default_kb) if default_kb.exists() else "/tmp/kbvenv/bin/python")
-    ap.add_argument("--methods", default="stat", help="slm methods, comma-separated")
+    ap.add_argument("--methods", default="stat,embed,auto",
+                    help="slm methods, comma-separated; embed and auto use the MiniLM encoder")
+    ap.add_argument("--keybert-from", help="take KeyBERT's rows from an earlier run's JSON (they do not "
+                    "change with slm; KeyBERT takes long on a busy 2-core machine)")
     ap.add_argument("--peer", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:
@@ -152,12 +155,20 @@ def main():
             ids, texts = [d[0] for d in docs], [d[1] for d in docs]
             rows = {}
             for method in args.methods.split(","):
-                for threads in (1, 2):
-                    r = slm_method(args.slm, gold, method, threads, tmp, name)
-                    rows[f"slm {method} (-t {threads})"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
+                if method == "stat":
+                    for threads in (1, 2):
+                        r = slm_method(args.slm, gold, method, threads, tmp, name)
+                        rows[f"slm stat (-t {threads})"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
+                else:  # with the encoder: documents one by one, each encoder batch on 2 threads
+                    r = slm_method(args.slm, gold, method, 2, tmp, name, model=str(minilm_dir()))
+                    rows[f"slm {method} -m MiniLM (-t 2)"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
             peers = [("YAKE", lambda: run_yake(texts))]
             if not args.skip_keybert:
                 peers.append(("KeyBERT", lambda: run_keybert(args.keybert_python, docs, tmp)))
+            if args.keybert_from:
+                rows["KeyBERT"] = json.load(open(args.keybert_from))[name]["systems"]["KeyBERT"]
+                rows["KeyBERT"]["from"] = args.keybert_from
+                peers = peers[:1]
             for peer, fn in peers:
                 preds, secs = fn()
                 pred_path = tmp / f"{name}_{peer}.jsonl"
