@@ -52,22 +52,25 @@ int kw_word_class(const char *folded, size_t len) {
     return KW_CLASS_NONE;
 }
 
-/* Common English verbs (base forms) that start clauses rather than keyphrases. */
+/* Common English verbs (base forms, and irregular past forms) that start clauses rather than
+ * keyphrases. */
 static const char *const VERBS[] = {
     "achieve", "add", "address", "allow", "analyse", "analyze", "apply", "argue", "assess", "assume",
-    "avoid", "become", "begin", "bring", "build", "call", "carry", "cause", "change", "choose", "combine",
-    "compare", "compute", "concern", "conclude", "conduct", "confirm", "connect", "consider", "consist",
-    "contain", "continue", "contribute", "create", "deal", "define", "demonstrate", "depend", "derive",
-    "describe", "determine", "develop", "discuss", "emerge", "enable", "ensure", "establish", "estimate",
-    "evaluate", "examine", "exist", "expect", "explain", "explore", "express", "extend", "find", "focus",
-    "follow", "gain", "generate", "give", "help", "hold", "identify", "illustrate", "implement", "improve",
-    "include", "increase", "indicate", "introduce", "investigate", "involve", "keep", "know", "lead",
-    "leave", "let", "look", "maintain", "make", "mean", "meet", "move", "need", "obtain", "occur", "offer",
-    "outline", "perform", "pick", "play", "point", "pose", "present", "prove", "provide", "put", "raise",
-    "reach", "receive", "reduce", "refer", "reflect", "relate", "rely", "remain", "report", "represent",
-    "require", "reveal", "run", "say", "see", "seek", "seem", "serve", "set", "shake", "show", "solve",
-    "start", "state", "suggest", "supply", "take", "tend", "test", "think", "try", "turn", "understand",
-    "want", "yield"};
+    "avoid", "become", "began", "begin", "bring", "brought", "build", "call", "came", "carry", "cause",
+    "change", "choose", "combine", "compare", "compute", "concern", "conclude", "conduct", "confirm",
+    "connect", "consider", "consist", "contain", "continue", "contribute", "create", "deal", "define",
+    "demonstrate", "depend", "derive", "describe", "determine", "develop", "discuss", "emerge",
+    "enable", "ensure", "establish", "estimate", "evaluate", "examine", "exist", "expect", "explain",
+    "explore", "express", "extend", "felt", "find", "focus", "follow", "found", "gain", "gave",
+    "generate", "give", "got", "held", "help", "hold", "identify", "illustrate", "implement", "improve",
+    "include", "increase", "indicate", "introduce", "investigate", "involve", "keep", "kept", "knew",
+    "know", "lead", "leave", "left", "let", "look", "made", "maintain", "make", "mean", "meet", "move",
+    "need", "obtain", "occur", "offer", "outline", "perform", "pick", "play", "point", "pose",
+    "present", "prove", "provide", "put", "raise", "reach", "receive", "reduce", "refer", "reflect",
+    "relate", "rely", "remain", "report", "represent", "require", "reveal", "run", "said", "saw", "say",
+    "see", "seek", "seem", "seen", "serve", "set", "shake", "show", "solve", "start", "state",
+    "suggest", "supply", "take", "taken", "tend", "test", "think", "thought", "told", "took", "try",
+    "turn", "understand", "want", "went", "yield"};
 
 static char **g_verb_stems;
 static size_t g_n_verb_stems;
