@@ -746,8 +746,8 @@ typedef struct slm_keywords slm_keywords;
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out);
 /* Releases an extractor (NULL is fine). */
 void slm_keywords_free(slm_keywords *kw);
-/* Extracts keyphrases from n texts (each NUL-terminated; invalid UTF-8 bytes are treated as
- * separators), documents spread over the worker pool. out gets n lists the caller owns and frees
+/* Extracts keyphrases from n texts (each NUL-terminated, at most 64 MiB; invalid UTF-8 bytes
+ * are treated as separators), documents spread over the worker pool. out gets n lists the caller owns and frees
  * with slm_keyword_lists_free. A text without candidates gets an empty list. */
 slm_status slm_keywords_extract(slm_keywords *kw, const char *const *texts, size_t n, slm_keyword_list *out);
 /* Releases n lists that slm_keywords_extract filled (the array itself stays the caller's). */

@@ -386,7 +386,9 @@ slm_status kw_doc_build(kw_doc *doc, const char *text, size_t len, const kw_stop
     if (min_words < 1 || max_words < min_words || max_words > KW_MAX_WORDS)
         return slm_error(SLM_ERR_INVALID_ARG, "phrase length %d-%d: need 1 <= min <= max <= %d", min_words,
                          max_words, KW_MAX_WORDS);
-    if (len > 0xFFFFFFF0u) return slm_error(SLM_ERR_RANGE, "a document of %zu bytes is too long", len);
+    if (len > KW_MAX_DOC_BYTES)
+        return slm_error(SLM_ERR_RANGE, "a document of %zu bytes is over the limit of %d MiB (split it)", len,
+                         KW_MAX_DOC_BYTES >> 20);
     doc->text = text;
     doc->len = len;
     builder b = {.doc = doc, .sw = sw};

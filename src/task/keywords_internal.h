@@ -10,6 +10,9 @@
 
 /* The most words a candidate phrase may have. */
 #define KW_MAX_WORDS 8
+/* The longest document extracted from (its words, terms and candidates take about 20 times
+ * its size in memory). */
+#define KW_MAX_DOC_BYTES (64 << 20)
 
 /* ---- stopwords */
 
