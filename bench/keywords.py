@@ -138,10 +138,19 @@ def main():
                     help="slm methods, comma-separated; embed and auto use the MiniLM encoder")
     ap.add_argument("--keybert-from", help="take KeyBERT's rows from an earlier run's JSON (they do not "
                     "change with slm; KeyBERT takes long on a busy 2-core machine)")
+    ap.add_argument("--merge-keybert", metavar="JSON", help="no runs: add KeyBERT's rows from JSON to the "
+                    "results already in --out, print the table and rewrite --out")
     ap.add_argument("--peer", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:
         peer_keybert(*args.peer[1:])
+        return
+    if args.merge_keybert:
+        results = json.load(open(args.out))
+        earlier = json.load(open(args.merge_keybert))
+        for name in results:
+            results[name]["systems"]["KeyBERT"] = dict(earlier[name]["systems"]["KeyBERT"], run=args.merge_keybert)
+        print_table(results, args.out)
         return
 
     kp = pathlib.Path(args.data) / "keyphrase_extraction"
@@ -177,17 +186,21 @@ def main():
                 rows[peer] = {"f1": r["f1"], "docs_per_s": len(texts) / secs}
             results[name] = {"n_docs": len(texts), "systems": rows}
 
-    print(f"{'system':24s}" + "".join(f" | {n:^31s}" for n in results))
-    print(f"{'':24s}" + " | F1@5   F1@10  F1@15  docs/s  " * len(results))
+    print_table(results, args.out)
+
+
+def print_table(results, out):
+    print(f"{'system':28s}" + "".join(f" | {n + ' (' + str(results[n]['n_docs']) + ')':^32s}" for n in results))
+    print(f"{'':28s}" + " | F1@5   F1@10  F1@15   docs/s " * len(results))
     systems = list(next(iter(results.values()))["systems"])
     for s in systems:
-        line = f"{s:24s}"
+        line = f"{s:28s}"
         for n in results:
             r = results[n]["systems"][s]
-            line += f" | {r['f1']['5']:.4f} {r['f1']['10']:.4f} {r['f1']['15']:.4f} {r['docs_per_s']:7.1f}"
+            line += f" | {r['f1']['5']:.4f} {r['f1']['10']:.4f} {r['f1']['15']:.4f} {r['docs_per_s']:8.1f}"
         print(line)
-    json.dump(results, open(args.out, "w"), indent=2)
-    print(f"wrote {args.out}")
+    json.dump(results, open(out, "w"), indent=2)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

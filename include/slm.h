@@ -710,7 +710,7 @@ int slm_porter_stem(const char *word, size_t len, char *out, size_t cap);
 
 /* How slm_keywords_extract scores candidate phrases. */
 typedef enum {
-    SLM_KEYWORDS_AUTO = 0,   /* the best measured method available (stat without a model) */
+    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with one */
     SLM_KEYWORDS_STAT,       /* corpus-free statistics of each word (YAKE family) */
     SLM_KEYWORDS_EMBED       /* cosine of each phrase's encoder embedding to the document's, MMR */
 } slm_keywords_method;
@@ -720,8 +720,8 @@ typedef struct {
     slm_keywords_method method;
     int top_k;                  /* phrases per document; <= 0: 10 */
     int min_words, max_words;   /* words per phrase; <= 0: 1 and 3 */
-    float diversity;            /* embed: MMR trade-off in [0, 1] (0: pure relevance); stat:
-                                   unused; < 0: the method's default */
+    float diversity;            /* with an encoder: MMR trade-off in [0, 1] (0: relevance only);
+                                   stat: unused; < 0: the default (0.4); note 0 means 0 */
     const char *stopwords_path; /* one stopword per line (UTF-8, '#' comments); NULL: built-in English */
     const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED */
     int n_threads;              /* documents in parallel; <= 0: the library's setting */

@@ -12,7 +12,7 @@ void keywords_option_specs(opt_spec *specs, keywords_cli_options *o) {
     specs[1] = (opt_spec){NULL, "--method", OPT_STRING, &o->method, "stat, embed or auto (default auto: stat, plus the encoder's cosine with -m)"};
     specs[2] = (opt_spec){NULL, "--top", OPT_INT, &o->top, "phrases per document (default 10)"};
     specs[3] = (opt_spec){NULL, "--ngram", OPT_STRING, &o->ngram, "words per phrase, MIN-MAX or N (default 1-3)"};
-    specs[4] = (opt_spec){NULL, "--diversity", OPT_FLOAT, &o->diversity, "embed / auto with -m: MMR diversity in [0, 1] (default 0)"};
+    specs[4] = (opt_spec){NULL, "--diversity", OPT_FLOAT, &o->diversity, "embed / auto with -m: MMR diversity in [0, 1] (default 0.4)"};
     specs[5] = (opt_spec){NULL, "--stopwords", OPT_STRING, &o->stopwords, "stopword file, one a line (default: built-in English)"};
     specs[6] = (opt_spec){"-t", "--threads", OPT_INT, &o->threads, "threads (default: physical cores)"};
 }

@@ -18,10 +18,11 @@ struct slm_keywords {
     kw_embed_options embed;
 };
 
-/* The encoder ranking's defaults (keywords_tune on Inspec train): candidates embedded, and the
- * weight of the stat score beside the cosine in auto. */
+/* The encoder ranking's defaults (keywords_tune embed-grid on Inspec train): candidates
+ * embedded, the weight of the stat score beside the cosine in auto, and the MMR diversity. */
 #define KW_EMBED_POOL 40
-#define KW_AUTO_STAT_WEIGHT 1.0
+#define KW_AUTO_STAT_WEIGHT 2.0
+#define KW_DEFAULT_DIVERSITY 0.4
 
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out) {
     if (!out) return slm_error(SLM_ERR_INVALID_ARG, "slm_keywords_new: out is NULL");
@@ -61,7 +62,7 @@ slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **ou
         kw->embed.pool = KW_EMBED_POOL;
         kw->embed.dedup = kw->weights.dedup;
         kw->embed.stat_weight = p.method == SLM_KEYWORDS_AUTO ? KW_AUTO_STAT_WEIGHT : 0;
-        kw->embed.diversity = p.diversity >= 0 ? p.diversity : 0;
+        kw->embed.diversity = p.diversity >= 0 ? p.diversity : KW_DEFAULT_DIVERSITY;
     }
     *out = kw;
     return SLM_OK;

@@ -28,7 +28,7 @@ def extract(model, *extra):
 
 def test_embed_ranks_by_cosine():
     model = minilm_path()
-    kws = extract(model, "--method", "embed", "--top", "6")
+    kws = extract(model, "--method", "embed", "--top", "6", "--diversity", "0")
     assert len(kws) == 6
     vec = embed(model, [TEXT] + [k["phrase"] for k in kws])
     cos = vec[1:] @ vec[0]
@@ -38,7 +38,7 @@ def test_embed_ranks_by_cosine():
 
 def test_mmr_diversity():
     model = minilm_path()
-    pool = extract(model, "--method", "embed", "--top", "40")   # the whole pool, by cosine
+    pool = extract(model, "--method", "embed", "--top", "40", "--diversity", "0")  # the pool, by cosine
     picked = extract(model, "--method", "embed", "--top", "5", "--diversity", "0.5")
     vec = embed(model, [TEXT] + [k["phrase"] for k in pool])
     rel, cand = vec[1:] @ vec[0], vec[1:]
