@@ -218,6 +218,14 @@ def print_table(results):
               f"{slm_acc:>7} {fmt(sl.get('train_seconds', ''), '8.1f'):>8} {fmt(sl.get('sentences_per_second', ''), '8.1f'):>8} | "
               f"{zs_acc:>9} {fmt(zs.get('sentences_per_second', ''), '7.2f'):>7}")
     for name, r in results.items():
+        for part in ("dev", "test"):
+            z = r.get("zeroshot", {}).get(part)
+            if z and "accuracy" in z:
+                print(f"zero-shot {name} {part}: accuracy {100 * z['accuracy']:.2f}% "
+                      f"(95% CI {100 * z['ci95']['accuracy'][0]:.1f}-{100 * z['ci95']['accuracy'][1]:.1f}), "
+                      f"macro-F1 {100 * z['macro_f1']:.2f}%, {z['n']} sentences in {z['seconds']:.0f} s "
+                      f"({z['sentences_per_second']:.2f}/s, {z['threads']} threads)")
+    for name, r in results.items():
         if r.get("slm", {}).get("note"):
             print(f"slm on {name}: {r['slm']['note']}")
             break
