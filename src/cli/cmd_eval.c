@@ -69,6 +69,11 @@ static int write_json(const char *path, const char *metrics_json, const char *mo
 }
 
 int cmd_eval(int argc, char **argv) {
+    /* keyphrase extraction has its own options (cmd_eval_keywords.c) */
+    for (int i = 1; i < argc; i++)
+        if ((strcmp(argv[i], "--task") == 0 && i + 1 < argc && strcmp(argv[i + 1], "keywords") == 0) ||
+            strcmp(argv[i], "--task=keywords") == 0)
+            return cmd_eval_keywords(argc, argv);
     const char *model_path = NULL, *data = NULL, *labels = NULL, *template = NULL, *format_name = "auto";
     const char *text_field = NULL, *label_field = NULL, *encoding = "utf-8", *json_out = NULL, *pred_out = NULL;
     const char *task = "classify", *label_sep = NULL;
@@ -76,7 +81,7 @@ int cmd_eval(int argc, char **argv) {
     const opt_spec specs[] = {
         {"-m", "--model", OPT_STRING, &model_path, "classifier GGUF, or a generative model with --labels"},
         {"-d", "--data", OPT_STRING, &data, "labelled dataset file"},
-        {NULL, "--task", OPT_STRING, &task, "what to evaluate: classify (default)"},
+        {NULL, "--task", OPT_STRING, &task, "what to evaluate: classify (default) or keywords (see slm eval --task keywords --help)"},
         {NULL, "--format", OPT_STRING, &format_name, "auto (default), tsv, csv, jsonl, kim"},
         {NULL, "--text-field", OPT_STRING, &text_field, "text column / JSON key (default text)"},
         {NULL, "--label-field", OPT_STRING, &label_field, "label column / JSON key (default label)"},
@@ -99,7 +104,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], pos, 0, &n_pos, USAGE);
     if (rc) return rc == 1 ? 0 : 2;
     if (strcmp(task, "classify") != 0) {
-        fprintf(stderr, "error: --task %s is not supported (classify)\n", task);
+        fprintf(stderr, "error: --task %s is not supported (classify, keywords)\n", task);
         return 2;
     }
     if (!model_path || !data) {

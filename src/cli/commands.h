@@ -14,5 +14,8 @@ int cmd_tokenizer(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_keywords(int argc, char **argv);
+/* `slm eval --task keywords` (cmd_eval.c dispatches here; also `slm keywords --eval`). */
+int cmd_eval_keywords(int argc, char **argv);
 
 #endif

@@ -22,8 +22,9 @@ static const command g_commands[] = {
     {"data", cmd_data, "prepare text as token shards for training (slm data prepare)"},
     {"train", cmd_train, "train a Llama from token shards, with checkpoints and --resume"},
     {"classify", cmd_classify, "label texts with a classifier, or zero-shot with a generative model"},
-    {"eval", cmd_eval, "accuracy, macro-F1 and confusion matrix of a classifier on a labelled dataset"},
+    {"eval", cmd_eval, "evaluate a classifier (accuracy, macro-F1, confusion) or keywords (--task keywords)"},
     {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
+    {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
 };
 
 static void usage(FILE *out) {
