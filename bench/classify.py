@@ -11,7 +11,8 @@ written as UTF-8 "label text" lines into a work folder (never into the repositor
 Rows:
   fastText  PyPI fasttext (fasttext-wheel), word bigrams (wordNgrams=2), lr/epoch/dim picked on
             the dev split from a small grid (or fastText's autotune with --autotune SECONDS),
-            trained on train; training time of the chosen setting; predict() sentences/s.
+            then trained on train --repeats times (2 threads make runs differ): the mean test
+            accuracy, the median training time and predict() sentences/s.
   slm       `slm finetune --task classify` on train with dev (flags from --finetune-args), then
             `slm eval` on test ("not available" when this slm has no finetune command).
   zero-shot `slm eval` with Gemma 3 270M and --labels on SST-2 dev and test (no training).
@@ -26,6 +27,7 @@ import os
 import pathlib
 import random
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,7 +114,7 @@ def ft_accuracy(model, rows):
     return sum(l[0] == f"__label__{y}" for l, (y, _) in zip(labels, rows)) / len(rows)
 
 
-def run_fasttext(work, name, parts, autotune):
+def run_fasttext(work, name, parts, autotune, repeats):
     import fasttext
     train, dev = str(work / f"{name}.train.ft"), str(work / f"{name}.dev.ft")
     base = dict(wordNgrams=2, thread=THREADS, verbose=0, seed=SEED)
@@ -132,16 +134,21 @@ def run_fasttext(work, name, parts, autotune):
             acc = ft_accuracy(model, parts["dev"])
             if acc > best_dev:
                 best, best_dev = {"lr": lr, "epoch": epoch, "dim": dim, "wordNgrams": 2}, acc
-    # the chosen setting, trained once more on train and timed
-    t = time.perf_counter()
-    model = fasttext.train_supervised(input=train, **dict(base, **best))
-    train_s = time.perf_counter() - t
+    # the chosen setting, trained again on train `repeats` times (fastText's threads make each
+    # run differ): the mean test accuracy, the median training time and predict() speed
+    accs, train_s, speeds = [], [], []
     texts = [t for _, t in parts["test"]]
-    t = time.perf_counter()
-    model.predict(texts)
-    predict_s = time.perf_counter() - t
-    return {"accuracy": ft_accuracy(model, parts["test"]), "dev_accuracy": best_dev, "params": best,
-            "train_seconds": train_s, "tuning_seconds": tune_s, "sentences_per_second": len(texts) / predict_s}
+    for i in range(repeats):
+        t = time.perf_counter()
+        model = fasttext.train_supervised(input=train, **dict(base, seed=SEED + i, **best))
+        train_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.predict(texts)
+        speeds.append(len(texts) / (time.perf_counter() - t))
+        accs.append(ft_accuracy(model, parts["test"]))
+    return {"accuracy": statistics.mean(accs), "accuracies": accs, "dev_accuracy": best_dev, "params": best,
+            "train_seconds": statistics.median(train_s), "tuning_seconds": tune_s,
+            "sentences_per_second": statistics.median(speeds)}
 
 
 # ---------------------------------------------------------------- slm
@@ -238,6 +245,7 @@ def main():
     ap.add_argument("--work", help="folder for the split files and models (default: a new temporary folder)")
     ap.add_argument("--json", help="write the results here (default: WORK/classify.json)")
     ap.add_argument("--autotune", type=int, default=0, help="fastText autotune seconds on dev instead of the grid")
+    ap.add_argument("--repeats", type=int, default=3, help="fastText trainings of the chosen setting (mean accuracy)")
     ap.add_argument("--no-fasttext", action="store_true")
     ap.add_argument("--no-finetune", action="store_true")
     ap.add_argument("--finetune-base", help="base model for slm finetune (default: Gemma 3 270M)")
@@ -267,9 +275,10 @@ def main():
                              "labels": sorted({y for y, _ in parts["train"]})}
         print(f"{name}: train {len(parts['train'])}, dev {len(parts['dev'])}, test {len(parts['test'])}", flush=True)
         if not args.no_fasttext:
-            r["fasttext"] = run_fasttext(work, name, parts, args.autotune)
+            r["fasttext"] = run_fasttext(work, name, parts, args.autotune, args.repeats)
             ft = r["fasttext"]
-            print(f"  fastText {100 * ft['accuracy']:.2f}% (dev {100 * ft['dev_accuracy']:.2f}%, {ft['params']}), "
+            spread = "/".join(f"{100 * a:.2f}" for a in ft["accuracies"])
+            print(f"  fastText {100 * ft['accuracy']:.2f}% (runs {spread}; dev {100 * ft['dev_accuracy']:.2f}%, {ft['params']}), "
                   f"train {ft['train_seconds']:.2f} s, {ft['sentences_per_second']:.0f} sentences/s", flush=True)
         if args.no_finetune:
             r["slm"] = {"note": "skipped (--no-finetune)"}
