@@ -11,7 +11,8 @@ written as UTF-8 "label text" lines into a work folder (never into the repositor
 Rows:
   fastText  PyPI fasttext (fasttext-wheel), word bigrams (wordNgrams=2), lr/epoch/dim picked on
             the dev split from a small grid (or fastText's autotune with --autotune SECONDS),
-            trained on train; training time of the chosen setting; predict() sentences/s.
+            then trained on train --repeats times (2 threads make runs differ): the mean test
+            accuracy, the median training time and predict() sentences/s.
   slm       `slm finetune --task classify` on train with dev (flags from --finetune-args), then
             `slm eval` on test ("not available" when this slm has no finetune command).
   zero-shot `slm eval` with Gemma 3 270M and --labels on SST-2 dev and test (no training).
@@ -26,6 +27,7 @@ import os
 import pathlib
 import random
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,8 +40,11 @@ BUILD = pathlib.Path(os.environ.get("SLM_BUILD", ROOT / "build"))
 SEED = 2014
 THREADS = 2
 GRID = {"lr": [0.1, 0.5, 1.0], "epoch": [5, 10, 25], "dim": [50, 100]}
-# the words a generative model scores for SST-2's labels, and the prompt that did best on dev
+# the zero-shot recipe for SST-2 (the best of those tried on the first 200 dev sentences with
+# Gemma 3 270M; see docs/classify.md): the words scored for labels 0 and 1, the prompt, calibration
 ZS_LABELS = "0=negative,1=positive"
+ZS_TEMPLATE = r"Text: {text}\nCategory:"
+ZS_ARGS = "--calibrate"
 
 
 def decode_line(raw):
@@ -109,7 +114,7 @@ def ft_accuracy(model, rows):
     return sum(l[0] == f"__label__{y}" for l, (y, _) in zip(labels, rows)) / len(rows)
 
 
-def run_fasttext(work, name, parts, autotune):
+def run_fasttext(work, name, parts, autotune, repeats):
     import fasttext
     train, dev = str(work / f"{name}.train.ft"), str(work / f"{name}.dev.ft")
     base = dict(wordNgrams=2, thread=THREADS, verbose=0, seed=SEED)
@@ -129,16 +134,21 @@ def run_fasttext(work, name, parts, autotune):
             acc = ft_accuracy(model, parts["dev"])
             if acc > best_dev:
                 best, best_dev = {"lr": lr, "epoch": epoch, "dim": dim, "wordNgrams": 2}, acc
-    # the chosen setting, trained once more on train and timed
-    t = time.perf_counter()
-    model = fasttext.train_supervised(input=train, **dict(base, **best))
-    train_s = time.perf_counter() - t
+    # the chosen setting, trained again on train `repeats` times (fastText's threads make each
+    # run differ): the mean test accuracy, the median training time and predict() speed
+    accs, train_s, speeds = [], [], []
     texts = [t for _, t in parts["test"]]
-    t = time.perf_counter()
-    model.predict(texts)
-    predict_s = time.perf_counter() - t
-    return {"accuracy": ft_accuracy(model, parts["test"]), "dev_accuracy": best_dev, "params": best,
-            "train_seconds": train_s, "tuning_seconds": tune_s, "sentences_per_second": len(texts) / predict_s}
+    for i in range(repeats):
+        t = time.perf_counter()
+        model = fasttext.train_supervised(input=train, **dict(base, seed=SEED + i, **best))
+        train_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.predict(texts)
+        speeds.append(len(texts) / (time.perf_counter() - t))
+        accs.append(ft_accuracy(model, parts["test"]))
+    return {"accuracy": statistics.mean(accs), "accuracies": accs, "dev_accuracy": best_dev, "params": best,
+            "train_seconds": statistics.median(train_s), "tuning_seconds": tune_s,
+            "sentences_per_second": statistics.median(speeds)}
 
 
 # ---------------------------------------------------------------- slm
@@ -215,6 +225,14 @@ def print_table(results):
               f"{slm_acc:>7} {fmt(sl.get('train_seconds', ''), '8.1f'):>8} {fmt(sl.get('sentences_per_second', ''), '8.1f'):>8} | "
               f"{zs_acc:>9} {fmt(zs.get('sentences_per_second', ''), '7.2f'):>7}")
     for name, r in results.items():
+        for part in ("dev", "test"):
+            z = r.get("zeroshot", {}).get(part)
+            if z and "accuracy" in z:
+                print(f"zero-shot {name} {part}: accuracy {100 * z['accuracy']:.2f}% "
+                      f"(95% CI {100 * z['ci95']['accuracy'][0]:.1f}-{100 * z['ci95']['accuracy'][1]:.1f}), "
+                      f"macro-F1 {100 * z['macro_f1']:.2f}%, {z['n']} sentences in {z['seconds']:.0f} s "
+                      f"({z['sentences_per_second']:.2f}/s, {z['threads']} threads)")
+    for name, r in results.items():
         if r.get("slm", {}).get("note"):
             print(f"slm on {name}: {r['slm']['note']}")
             break
@@ -227,13 +245,16 @@ def main():
     ap.add_argument("--work", help="folder for the split files and models (default: a new temporary folder)")
     ap.add_argument("--json", help="write the results here (default: WORK/classify.json)")
     ap.add_argument("--autotune", type=int, default=0, help="fastText autotune seconds on dev instead of the grid")
+    ap.add_argument("--repeats", type=int, default=3, help="fastText trainings of the chosen setting (mean accuracy)")
     ap.add_argument("--no-fasttext", action="store_true")
     ap.add_argument("--no-finetune", action="store_true")
     ap.add_argument("--finetune-base", help="base model for slm finetune (default: Gemma 3 270M)")
     ap.add_argument("--finetune-args", default="", help="extra slm finetune flags, e.g. \"--epochs 3 --lr 1e-4\"")
     ap.add_argument("--no-zeroshot", action="store_true")
     ap.add_argument("--zeroshot-model", help="generative model for the zero-shot row (default: Gemma 3 270M)")
-    ap.add_argument("--zeroshot-template", help="--template for the zero-shot row (default: slm's)")
+    ap.add_argument("--zeroshot-labels", default=ZS_LABELS, help=f"--labels for the zero-shot row ({ZS_LABELS})")
+    ap.add_argument("--zeroshot-template", default=ZS_TEMPLATE, help=f"--template for the zero-shot row ({ZS_TEMPLATE})")
+    ap.add_argument("--zeroshot-args", default=ZS_ARGS, help=f"more slm eval flags for the zero-shot row ({ZS_ARGS})")
     ap.add_argument("--zeroshot-limit", type=int, default=0, help="zero-shot on the first N dev/test sentences only")
     args = ap.parse_args()
 
@@ -254,9 +275,10 @@ def main():
                              "labels": sorted({y for y, _ in parts["train"]})}
         print(f"{name}: train {len(parts['train'])}, dev {len(parts['dev'])}, test {len(parts['test'])}", flush=True)
         if not args.no_fasttext:
-            r["fasttext"] = run_fasttext(work, name, parts, args.autotune)
+            r["fasttext"] = run_fasttext(work, name, parts, args.autotune, args.repeats)
             ft = r["fasttext"]
-            print(f"  fastText {100 * ft['accuracy']:.2f}% (dev {100 * ft['dev_accuracy']:.2f}%, {ft['params']}), "
+            spread = "/".join(f"{100 * a:.2f}" for a in ft["accuracies"])
+            print(f"  fastText {100 * ft['accuracy']:.2f}% (runs {spread}; dev {100 * ft['dev_accuracy']:.2f}%, {ft['params']}), "
                   f"train {ft['train_seconds']:.2f} s, {ft['sentences_per_second']:.0f} sentences/s", flush=True)
         if args.no_finetune:
             r["slm"] = {"note": "skipped (--no-finetune)"}
@@ -272,8 +294,10 @@ def main():
             if not model or not slm.exists():
                 r["zeroshot"] = {"note": "not available: no Gemma 3 270M (scripts/setup.sh --model) or no slm"}
             else:
-                extra = ["--labels", ZS_LABELS] + (["--template", args.zeroshot_template] if args.zeroshot_template else [])
-                r["zeroshot"] = {"model": str(model), "labels": ZS_LABELS}
+                extra = ["--labels", args.zeroshot_labels] + shlex.split(args.zeroshot_args)
+                extra += ["--template", args.zeroshot_template] if args.zeroshot_template else []
+                r["zeroshot"] = {"model": str(model), "labels": args.zeroshot_labels,
+                                 "template": args.zeroshot_template, "args": args.zeroshot_args}
                 for part in ("dev", "test"):
                     data = limited(paths[part], args.zeroshot_limit, work)
                     z = r["zeroshot"][part] = slm_eval(slm, model, data, extra, work / f"{name}.zeroshot.{part}.json")

@@ -182,6 +182,21 @@ def read_gguf_weights(path):
             if not t.name.startswith("slm.train.")}
 
 
+def train_slm(slm, data, init, out, steps, threads):
+    """Runs slm train on the prepared data from the initial weights; returns (wall, CPU) seconds."""
+    t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([str(x) for x in (slm, "train", "--data", data, "--init", init, "-o", out, "--seq", OPT["seq"],
+                    "--batch", OPT["batch"], "--steps", steps, "--lr", OPT["lr"], "--min-lr", OPT["min_lr"],
+                    "--warmup", OPT["warmup"], "--wd", OPT["wd"], "--clip", OPT["clip"], "--seed", OPT["seed"],
+                    "--eval-every", 100, "--log-every", 50, "-t", threads)], check=True)
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    print(f"slm train: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    return wall, cpu
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(ROOT / "build"))
@@ -189,6 +204,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default="/tmp/slm-quality")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--reuse-slm", action="store_true",
+                    help="keep WORK/slm.gguf and its times (WORK/slm_run.json) from an earlier run; train only PyTorch")
     a = ap.parse_args()
     slm = pathlib.Path(a.build) / "slm"
     work = pathlib.Path(a.work)
@@ -208,16 +225,13 @@ def main():
           f"({tokens / len(train_ids):.1f} epochs); {a.threads} threads", flush=True)
 
     out = work / "slm.gguf"
-    t0 = time.perf_counter()
-    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([str(x) for x in (slm, "train", "--data", data, "--init", init, "-o", out, "--seq", OPT["seq"],
-                    "--batch", OPT["batch"], "--steps", a.steps, "--lr", OPT["lr"], "--min-lr", OPT["min_lr"],
-                    "--warmup", OPT["warmup"], "--wd", OPT["wd"], "--clip", OPT["clip"], "--seed", OPT["seed"],
-                    "--eval-every", 100, "--log-every", 50, "-t", a.threads)], check=True)
-    slm_time = time.perf_counter() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    slm_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
-    print(f"slm train: {slm_time:.0f} s wall, {slm_cpu:.0f} s CPU", flush=True)
+    if a.reuse_slm:
+        saved = json.loads((work / "slm_run.json").read_text())
+        slm_time, slm_cpu = saved["seconds"], saved["cpu_seconds"]
+        print(f"slm train (earlier run): {slm_time:.0f} s wall, {slm_cpu:.0f} s CPU", flush=True)
+    else:
+        slm_time, slm_cpu = train_slm(slm, data, init, out, a.steps, a.threads)
+        (work / "slm_run.json").write_text(json.dumps(dict(seconds=slm_time, cpu_seconds=slm_cpu)))
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     torch_weights, torch_time = train_torch(weights, train_ids, a.steps, a.threads)

@@ -658,6 +658,9 @@ typedef struct {
     int batch;                   /* texts per forward batch; <= 0: a default */
     int length_normalize;        /* zero-shot: score a label by its mean token log-probability
                                     instead of the sum */
+    int calibrate;               /* zero-shot: contextual calibration: divide each label's
+                                    probability by its mean over content-free texts ("N/A",
+                                    "[MASK]", "") and renormalise */
 } slm_classifier_params;
 
 /* Opens a classifier: a fine-tuned classifier GGUF (it has "slm.classifier.labels"), or any

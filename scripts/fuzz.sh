@@ -14,14 +14,17 @@ if [ -n "${missing:-}" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 CC=clang cmake -S . -B build-fuzz -DSLM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_gguf fuzz_llama2c fuzz_tokenizer fuzz_tokenizer_train >/dev/null
-mkdir -p build-fuzz/corpus/{gguf,llama2c,tokenizer,tokenizer_train}
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_gguf fuzz_llama2c fuzz_tokenizer fuzz_tokenizer_train fuzz_safetensors fuzz_wordpiece >/dev/null
+mkdir -p build-fuzz/corpus/{gguf,llama2c,tokenizer,tokenizer_train,safetensors,wordpiece}
 [ -f build/slm ] || bash scripts/setup.sh >/dev/null
 ./build/slm convert --vocab-only "$data/tiny_lm_models/stories260K/tok512.bin" build-fuzz/corpus/gguf/vocab.gguf 2>/dev/null
 head -c 4096 "$data/tiny_lm_models/stories260K/stories260K.bin" > build-fuzz/corpus/llama2c/head.bin
 printf 'Once upon a time, a small dog\n' > build-fuzz/corpus/tokenizer/a.txt
 printf 'the cat sat\n\n  on<|s|>the mat.\n#x caf\xc3\xa9 the  end\n' > build-fuzz/corpus/tokenizer_train/a.txt
-for h in gguf llama2c tokenizer tokenizer_train; do
+printf 'K\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"__metadata__":{}}   \x00\x3c\x00\xc0' \
+  > build-fuzz/corpus/safetensors/a.safetensors
+printf 'Hello, W\xc3\xb6rld! [SEP] caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 unaffable\x01\n' > build-fuzz/corpus/wordpiece/a.txt
+for h in gguf llama2c tokenizer tokenizer_train safetensors wordpiece; do
   echo "fuzz: fuzz_$h for ${seconds}s"
   ./build-fuzz/tests/fuzz/fuzz_$h -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
       build-fuzz/corpus/$h 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" || true

@@ -53,13 +53,14 @@ static int print_results(const slm_classifier *clf, const char *const *texts, si
 int cmd_classify(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL, *labels = NULL, *template = NULL, *format_name = NULL;
     const char *text_field = NULL, *label_field = NULL, *encoding = "utf-8";
-    int batch = 16, threads = 0, length_norm = 0;
+    int batch = 16, threads = 0, length_norm = 0, calibrate = 0;
     const opt_spec specs[] = {
         {"-m", "--model", OPT_STRING, &model_path, "classifier GGUF, or a generative model with --labels"},
         {"-f", "--file", OPT_STRING, &file, "classify the texts of this file (one per line, or a dataset)"},
         {NULL, "--labels", OPT_STRING, &labels, "zero-shot: comma-separated labels (name=words to score other words)"},
         {NULL, "--template", OPT_STRING, &template, "zero-shot prompt with {text} (and {labels})"},
         {NULL, "--length-norm", OPT_FLAG, &length_norm, "zero-shot: mean token log-probability instead of the sum"},
+        {NULL, "--calibrate", OPT_FLAG, &calibrate, "zero-shot: contextual calibration against content-free texts"},
         {NULL, "--format", OPT_STRING, &format_name, "--file layout: text (default), tsv, csv, jsonl, kim, auto"},
         {NULL, "--text-field", OPT_STRING, &text_field, "text column / JSON key (default text)"},
         {NULL, "--label-field", OPT_STRING, &label_field, "label column / JSON key (default label)"},
@@ -94,7 +95,8 @@ int cmd_classify(int argc, char **argv) {
         return 2;
     }
     slm_classifier_params cp = {.labels = (const char *const *)label_list, .n_labels = n_labels, .prompt_template = tpl,
-                                .n_threads = threads, .batch = batch, .length_normalize = length_norm};
+                                .n_threads = threads, .batch = batch, .length_normalize = length_norm,
+                                .calibrate = calibrate};
     slm_classifier *clf = NULL;
     slm_dataset ds = {0};
     float *probs = NULL;

@@ -77,7 +77,7 @@ int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *labels = NULL, *template = NULL, *format_name = "auto";
     const char *text_field = NULL, *label_field = NULL, *encoding = "utf-8", *json_out = NULL, *pred_out = NULL;
     const char *task = "classify", *label_sep = NULL;
-    int batch = 16, threads = 0, length_norm = 0, n_bootstrap = 1000, limit = 0, quiet = 0;
+    int batch = 16, threads = 0, length_norm = 0, calibrate = 0, n_bootstrap = 1000, limit = 0, quiet = 0;
     const opt_spec specs[] = {
         {"-m", "--model", OPT_STRING, &model_path, "classifier GGUF, or a generative model with --labels"},
         {"-d", "--data", OPT_STRING, &data, "labelled dataset file"},
@@ -90,6 +90,7 @@ int cmd_eval(int argc, char **argv) {
         {NULL, "--labels", OPT_STRING, &labels, "zero-shot: comma-separated labels (name=words)"},
         {NULL, "--template", OPT_STRING, &template, "zero-shot prompt with {text} (and {labels})"},
         {NULL, "--length-norm", OPT_FLAG, &length_norm, "zero-shot: mean token log-probability instead of the sum"},
+        {NULL, "--calibrate", OPT_FLAG, &calibrate, "zero-shot: contextual calibration against content-free texts"},
         {NULL, "--limit", OPT_INT, &limit, "evaluate only the first N examples"},
         {NULL, "--json", OPT_STRING, &json_out, "write the metrics as JSON to this file (- for stdout)"},
         {NULL, "--predictions", OPT_STRING, &pred_out, "write each example's true and predicted label as JSONL"},
@@ -134,7 +135,8 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     slm_classifier_params cp = {.labels = (const char *const *)label_list, .n_labels = n_labels, .prompt_template = tpl,
-                                .n_threads = threads, .batch = batch, .length_normalize = length_norm};
+                                .n_threads = threads, .batch = batch, .length_normalize = length_norm,
+                                .calibrate = calibrate};
     slm_classifier *clf = NULL;
     slm_dataset ds = {0};
     float *probs = NULL;

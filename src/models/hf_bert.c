@@ -9,7 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
-#include "base/mapped_file.h"
+#include "formats/json_file.h"
 #include "formats/safetensors.h"
 #include "models/bert.h"
 #include "tokenizer/tokenizer.h"
@@ -17,27 +17,6 @@
 /* dir/name into buf; error if it does not fit. */
 static slm_status path_in(const char *dir, const char *name, char *buf, size_t cap) {
     if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap) return slm_error(SLM_ERR_INVALID_ARG, "%s: path too long", dir);
-    return SLM_OK;
-}
-
-/* Parses a JSON file; *root NULL (and SLM_OK) when the file is absent and optional. */
-static slm_status read_json(const char *path, int required, cJSON **root) {
-    *root = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return required ? slm_error(SLM_ERR_IO, "%s: cannot open (is this a Hugging Face model folder?)", path) : SLM_OK;
-    fclose(f);
-    slm_mapped_file m;
-    slm_status st = slm_map_file(path, &m);
-    if (st != SLM_OK) return st;
-    const char *end = NULL;
-    *root = m.size ? cJSON_ParseWithLengthOpts((const char *)m.data, m.size, &end, 0) : NULL;
-    size_t at = end && m.data ? (size_t)(end - (const char *)m.data) : 0;
-    slm_unmap_file(&m);
-    if (!*root || !cJSON_IsObject(*root)) {
-        cJSON_Delete(*root);
-        *root = NULL;
-        return slm_error(SLM_ERR_FORMAT, "%s: malformed JSON (near byte %zu)", path, at);
-    }
     return SLM_OK;
 }
 
@@ -55,7 +34,7 @@ static slm_status read_config(const char *dir, bert_hparams *hp) {
     char path[4096];
     cJSON *cfg;
     slm_status st = path_in(dir, "config.json", path, sizeof path);
-    if (st == SLM_OK) st = read_json(path, 1, &cfg);
+    if (st == SLM_OK) st = json_read_object(path, 1, &cfg);
     if (st != SLM_OK) return st;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "hidden_act");
@@ -87,7 +66,7 @@ static slm_status read_config(const char *dir, bert_hparams *hp) {
 
     /* sentence-transformers: the pooling and the truncation length */
     hp->pooling = BERT_POOL_NONE;
-    if ((st = path_in(dir, "1_Pooling/config.json", path, sizeof path)) || (st = read_json(path, 0, &cfg))) return st;
+    if ((st = path_in(dir, "1_Pooling/config.json", path, sizeof path)) || (st = json_read_object(path, 0, &cfg))) return st;
     if (cfg) {
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "pooling_mode_mean_tokens"))) hp->pooling = BERT_POOL_MEAN;
         else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "pooling_mode_cls_token"))) hp->pooling = BERT_POOL_CLS;
@@ -95,7 +74,7 @@ static slm_status read_config(const char *dir, bert_hparams *hp) {
         cJSON_Delete(cfg);
         if (st != SLM_OK) return st;
     }
-    if ((st = path_in(dir, "sentence_bert_config.json", path, sizeof path)) || (st = read_json(path, 0, &cfg))) return st;
+    if ((st = path_in(dir, "sentence_bert_config.json", path, sizeof path)) || (st = json_read_object(path, 0, &cfg))) return st;
     if (cfg) {
         st = config_int(cfg, path, "max_seq_length", 0, 1, 1 << 20, &hp->max_seq_length);
         cJSON_Delete(cfg);

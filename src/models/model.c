@@ -75,6 +75,8 @@ static slm_status load_gguf(slm_model *m, const char *path) {
     st = SLM_ERR_UNSUPPORTED;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
         if (strcmp(m->architecture, archs[i].name) == 0) st = archs[i].bind(m, m->architecture);
+    if (st == SLM_ERR_UNSUPPORTED && strcmp(m->architecture, "bert") == 0)
+        return slm_error(SLM_ERR_UNSUPPORTED, "%s: a BERT encoder does not generate text (use slm embed)", path);
     if (st == SLM_ERR_UNSUPPORTED && !strstr(slm_last_error(), m->architecture))
         return slm_error(SLM_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama, qwen2, gemma3)", path,
                          m->architecture);

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "base/mapped_file.h"
+#include "formats/json_file.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *const STANDARD_SPECIALS[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
@@ -25,20 +26,6 @@ static int file_exists(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f) fclose(f);
     return f != NULL;
-}
-
-/* Parses the JSON file at path into *root (caller deletes). */
-static slm_status read_json(const char *path, cJSON **root) {
-    slm_mapped_file m;
-    *root = NULL;
-    slm_status st = slm_map_file(path, &m);
-    if (st != SLM_OK) return st;
-    const char *end = NULL;
-    *root = m.size ? cJSON_ParseWithLengthOpts((const char *)m.data, m.size, &end, 0) : NULL;
-    size_t at = end && m.data ? (size_t)(end - (const char *)m.data) : 0;
-    slm_unmap_file(&m);
-    if (!*root) return slm_error(SLM_ERR_FORMAT, "%s: malformed JSON (near byte %zu)", path, at);
-    return SLM_OK;
 }
 
 /* Sets id's piece (converted from Hugging Face's form) with its type. */
@@ -74,7 +61,7 @@ static slm_status finish_wpm(slm_tokenizer *tok, const char *path) {
 
 static slm_status from_tokenizer_json(const char *path, slm_tokenizer *tok) {
     cJSON *root;
-    slm_status st = read_json(path, &root);
+    slm_status st = json_read_object(path, 1, &root);
     if (st != SLM_OK) return st;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
@@ -132,7 +119,7 @@ static slm_status from_vocab_txt(const char *path, const char *config_path, slm_
     slm_status st = SLM_OK;
     if (file_exists(config_path)) { /* the casing must be uncased */
         cJSON *cfg;
-        if ((st = read_json(config_path, &cfg)) != SLM_OK) return st;
+        if ((st = json_read_object(config_path, 1, &cfg)) != SLM_OK) return st;
         const cJSON *lower = cJSON_GetObjectItemCaseSensitive(cfg, "do_lower_case");
         if (lower && !cJSON_IsTrue(lower))
             st = slm_error(SLM_ERR_UNSUPPORTED, "%s: do_lower_case is not true; only uncased BERT tokenizers are supported", config_path);

@@ -191,3 +191,21 @@ def test_help_and_task_option(slm):
     for cmd in ("classify", "eval"):
         assert b"usage: slm " + cmd.encode() in run([slm, cmd, "--help"]).stdout
     fails_with(run([slm, "eval", "-m", MODEL, "--data", "x", "--task", "keywords"], check=False), "--task keywords")
+
+
+def test_calibration(slm):
+    """--calibrate divides each label's probability by its mean over the content-free texts
+    "N/A", "[MASK]" and "" and renormalises: checked against the uncalibrated probabilities."""
+    labels = "happy,sad,big"
+    free_texts = ["N/A", "[MASK]", ""]
+    texts = ["Lily was happy.", "Tom was sad and cried."]
+
+    def probs(*extra, items):
+        out = run([slm, "classify", "-m", MODEL, "--labels", labels, *extra, *items]).stdout.decode()
+        return np.array([[json.loads(line)["probs"][k] for k in labels.split(",")] for line in out.splitlines()])
+
+    prior = probs(items=free_texts).mean(axis=0)
+    raw = probs(items=texts)
+    want = raw / prior
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs("--calibrate", items=texts), want, atol=1e-4)

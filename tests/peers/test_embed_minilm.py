@@ -2,7 +2,8 @@
 slm convert writes from it) agrees with sentence-transformers on 1,000 sentences of the
 shared datasets (cosine >= 0.9999; the reference is computed live when sentence-transformers
 imports, else read from tests/golden/minilm_st.npz, made by make_golden_minilm.py); llama.cpp
-loads the converted GGUF and its embeddings match slm's; malformed folders give clear errors."""
+loads the converted GGUF and its embeddings match slm's; f16 and q8_0 weights stay close;
+malformed folders give clear errors."""
 import hashlib
 import json
 import shutil
@@ -70,12 +71,17 @@ def test_matches_sentence_transformers(slm, folder, gguf, sentences, reference, 
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
 
-def test_f16_gguf_close(slm, folder, sentences, reference, tmp_path):
-    out = tmp_path / "minilm-f16.gguf"
-    run([slm, "convert", "--f16", folder, out])
+@pytest.mark.parametrize("kind,bound", [("f16", 0.9999), ("q8_0", 0.995)])
+def test_reduced_precision_close(slm, folder, gguf, sentences, reference, tmp_path, kind, bound):
+    """f16 matrices (slm convert --f16) and q8_0 ones (slm quantize), computed in f32."""
+    out = tmp_path / f"minilm-{kind}.gguf"
+    if kind == "f16":
+        run([slm, "convert", "--f16", folder, out])
+    else:
+        run([slm, "quantize", gguf, out, kind])
     cos = cosines(slm_embed(slm, out, sentences[:200], tmp_path), reference[:200])
-    print(f"f16: min cosine {cos.min():.7f}")
-    assert cos.min() >= 0.999
+    print(f"{kind}: min cosine {cos.min():.7f} mean {cos.mean():.7f}")
+    assert cos.min() >= bound
 
 
 def test_jsonl_batch_and_threads_agree(slm, gguf, sentences, tmp_path):

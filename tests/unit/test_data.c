@@ -82,8 +82,8 @@ static void test_prepare_and_loader(const char *tok_path) {
     CHECK(slm_loader_open(out, "train", B, T, 1, &l) == SLM_ERR_FORMAT, "short header");
     CHECK(slm_loader_open(out, "test", B, T, 1, &l) == SLM_ERR_IO, "no such split");
     CHECK(slm_loader_open(out, "val", B, 100000, 1, &l) == SLM_ERR_INVALID_ARG, "windows too long: %s", slm_last_error());
-    p.val_fraction = 1.0f;
-    CHECK(slm_data_prepare(&p, NULL, NULL, NULL) == SLM_ERR_INVALID_ARG, "fraction 1");
+    p.val_fraction = 1.5f;
+    CHECK(slm_data_prepare(&p, NULL, NULL, NULL) == SLM_ERR_INVALID_ARG, "fraction above 1");
 }
 
 static void test_checkpoint_round_trip(const char *tok_path) {
