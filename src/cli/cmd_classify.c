@@ -87,22 +87,13 @@ int cmd_classify(int argc, char **argv) {
     if (task_parse_encoding(encoding, &dp.decoding)) return 2;
     if (slm_set_threads(threads) != SLM_OK) return fail();
 
-    int n_labels = 0;
-    char **label_list = labels ? task_split_list(labels, &n_labels) : NULL;
-    char *tpl = template ? task_unescape(template) : NULL;
-    if ((labels && !label_list) || (template && !tpl)) {
-        free(tpl);
-        return 2;
-    }
-    slm_classifier_params cp = {.labels = (const char *const *)label_list, .n_labels = n_labels, .prompt_template = tpl,
-                                .n_threads = threads, .batch = batch, .length_normalize = length_norm,
-                                .calibrate = calibrate};
+    const slm_classifier_params cp = {.n_threads = threads, .batch = batch, .length_normalize = length_norm,
+                                      .calibrate = calibrate};
     slm_classifier *clf = NULL;
     slm_dataset ds = {0};
     float *probs = NULL;
-    int status = 0;
-    if (slm_classifier_open(model_path, &cp, &clf) != SLM_OK) status = fail();
-    else if (file && slm_dataset_load(file, &dp, &ds) != SLM_OK) status = fail();
+    int status = task_open_classifier(model_path, labels, template, &cp, &clf);
+    if (!status && file && slm_dataset_load(file, &dp, &ds) != SLM_OK) status = fail();
     const char *const *texts = file ? (const char *const *)ds.texts : pos;
     size_t n = file ? ds.n : (size_t)n_pos;
     if (!status && !(probs = malloc((size_t)batch * (size_t)slm_classifier_n_labels(clf) * sizeof *probs))) {
@@ -117,7 +108,5 @@ int cmd_classify(int argc, char **argv) {
     free(probs);
     slm_dataset_free(&ds);
     slm_classifier_free(clf);
-    task_free_list(label_list, n_labels);
-    free(tpl);
     return status;
 }

@@ -127,16 +127,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (slm_set_threads(threads) != SLM_OK) return fail();
 
-    int n_labels = 0;
-    char **label_list = labels ? task_split_list(labels, &n_labels) : NULL;
-    char *tpl = template ? task_unescape(template) : NULL;
-    if ((labels && !label_list) || (template && !tpl)) {
-        free(tpl);
-        return 2;
-    }
-    slm_classifier_params cp = {.labels = (const char *const *)label_list, .n_labels = n_labels, .prompt_template = tpl,
-                                .n_threads = threads, .batch = batch, .length_normalize = length_norm,
-                                .calibrate = calibrate};
+    const slm_classifier_params cp = {.n_threads = threads, .batch = batch, .length_normalize = length_norm,
+                                      .calibrate = calibrate};
     slm_classifier *clf = NULL;
     slm_dataset ds = {0};
     float *probs = NULL;
@@ -144,11 +136,8 @@ int cmd_eval(int argc, char **argv) {
     const char **names = NULL;
     slm_metrics m = {0};
     char *text = NULL, *json = NULL;
-    int status = 0;
-    if (slm_classifier_open(model_path, &cp, &clf) != SLM_OK) {
-        status = fail();
-        goto done;
-    }
+    int status = task_open_classifier(model_path, labels, template, &cp, &clf);
+    if (status) goto done;
     const int k = slm_classifier_n_labels(clf);
     if (!(names = malloc((size_t)k * sizeof *names))) goto oom;
     for (int c = 0; c < k; c++) names[c] = slm_classifier_label(clf, c);
@@ -201,7 +190,5 @@ done:
     free(names);
     slm_dataset_free(&ds);
     slm_classifier_free(clf);
-    task_free_list(label_list, n_labels);
-    free(tpl);
     return status;
 }

@@ -83,3 +83,27 @@ int task_is_dataset_path(const char *path) {
     return dot && (strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".jsonl") == 0 ||
                    strcasecmp(dot, ".json") == 0);
 }
+
+int task_open_classifier(const char *model, const char *labels, const char *template,
+                         const slm_classifier_params *base, slm_classifier **out) {
+    *out = NULL;
+    int n_labels = 0;
+    char **label_list = labels ? task_split_list(labels, &n_labels) : NULL;
+    char *tpl = template ? task_unescape(template) : NULL;
+    int status = 0;
+    if ((labels && !label_list) || (template && !tpl)) {
+        status = 2;
+    } else {
+        slm_classifier_params cp = *base;
+        cp.labels = (const char *const *)label_list;
+        cp.n_labels = n_labels;
+        cp.prompt_template = tpl;
+        if (slm_classifier_open(model, &cp, out) != SLM_OK) {
+            fprintf(stderr, "error: %s\n", slm_last_error());
+            status = 1;
+        }
+    }
+    task_free_list(label_list, n_labels);
+    free(tpl);
+    return status;
+}

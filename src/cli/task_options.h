@@ -15,6 +15,12 @@ void task_free_list(char **items, int n);
 /* A copy of a template with \n, \t and \\ written as two characters turned into the
  * characters (caller frees). */
 char *task_unescape(const char *s);
+/* Opens MODEL as a classifier: base gives threads, batch and the zero-shot switches, labels a
+ * comma-separated zero-shot label list (or NULL), template a prompt with \n escapes (or NULL).
+ * Returns 0 with *out set (the caller frees it), else prints an error and returns the exit
+ * status (2 for bad options, 1 when the model cannot be opened). */
+int task_open_classifier(const char *model, const char *labels, const char *template,
+                         const slm_classifier_params *base, slm_classifier **out);
 /* Whether a --file path names a dataset by its extension (.tsv, .csv, .jsonl, .json). */
 int task_is_dataset_path(const char *path);
 

@@ -190,7 +190,7 @@ def test_eval_metrics_match_numpy(slm, tmp_path):
 def test_help_and_task_option(slm):
     for cmd in ("classify", "eval"):
         assert b"usage: slm " + cmd.encode() in run([slm, cmd, "--help"]).stdout
-    fails_with(run([slm, "eval", "-m", MODEL, "--data", "x", "--task", "keywords"], check=False), "--task keywords")
+    fails_with(run([slm, "eval", "--task", "nonsense", "-m", MODEL, "--data", "x"], check=False), "nonsense")
 
 
 def test_calibration(slm):
