@@ -343,7 +343,30 @@ done:
 
 /* ---------------------------------------------------------------- the public entry */
 
-/* Tokenises the texts of ds as [CLS] text [SEP] cut to max_len (the [SEP] kept). */
+slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut) {
+    const int cls = slm_token_bos(tok), sep = slm_token_eos(tok);
+    const slm_tokenize_options opts = {.add_bos = 1, .parse_special = 0};
+    int32_t *ids;
+    size_t n;
+    slm_status st = slm_tokenize(tok, text, strlen(text), &opts, &ids, &n);
+    if (st != SLM_OK) return st;
+    int k = 0;
+    size_t first = 0;
+    if (cls >= 0) {
+        row[k++] = cls;
+        if (n > 0 && ids[0] == cls) first = 1;
+    }
+    const size_t end = sep >= 0 && n > first && ids[n - 1] == sep ? n - 1 : n;
+    const size_t room = (size_t)(max_len - k - (sep >= 0 ? 1 : 0));
+    *cut = end - first > room;
+    for (size_t j = first; j < end && j - first < room; j++) row[k++] = ids[j];
+    if (sep >= 0) row[k++] = sep;
+    *len = k;
+    slm_free(ids);
+    return SLM_OK;
+}
+
+/* Tokenises the texts of ds (bert_encode_text). */
 static slm_status tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *ds, int max_len, const char *what,
                                    ft_examples *ex, size_t *n_cut) {
     memset(ex, 0, sizeof *ex);
@@ -356,32 +379,19 @@ static slm_status tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *
         ft_examples_free(ex);
         return slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
     }
-    const int cls = slm_token_bos(tok), sep = slm_token_eos(tok);
-    const slm_tokenize_options opts = {.add_bos = 1, .parse_special = 0};
     for (size_t i = 0; i < ds->n; i++) {
         if (ds->labels[i] < 0) {
             ft_examples_free(ex);
             return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has no label", what, i + 1);
         }
-        int32_t *ids;
-        size_t n;
-        slm_status st = slm_tokenize(tok, ds->texts[i], strlen(ds->texts[i]), &opts, &ids, &n);
+        int cut;
+        slm_status st = bert_encode_text(tok, ds->texts[i], max_len, ex->ids + i * (size_t)max_len, &ex->lens[i], &cut);
         if (st != SLM_OK) {
             ft_examples_free(ex);
             return st;
         }
-        int32_t *row = ex->ids + i * (size_t)max_len;
-        int len = 0;
-        if (cls >= 0 && (n == 0 || ids[0] != cls)) row[len++] = cls;
-        const int has_sep = sep >= 0 && n > 0 && ids[n - 1] == sep;
-        const size_t body = has_sep ? n - 1 : n;
-        const int room = max_len - len - (sep >= 0 ? 1 : 0);
-        if (body > (size_t)room) (*n_cut)++;
-        for (size_t j = 0; j < body && j < (size_t)room; j++) row[len++] = ids[j];
-        if (sep >= 0) row[len++] = sep;
-        ex->lens[i] = len;
+        *n_cut += (size_t)cut;
         ex->labels[i] = ds->labels[i];
-        slm_free(ids);
     }
     return SLM_OK;
 }
@@ -396,6 +406,14 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
     if (dev && dev->n_labels > train->n_labels)
         return slm_error(SLM_ERR_INVALID_ARG, "finetune: the dev set has %d labels, the training set %d", dev->n_labels,
                          train->n_labels);
+    { /* the base must be an encoder slm can train: say so before tokenising anything */
+        gguf_file f;
+        bert_config cfg;
+        if ((st = gguf_open(base_path, &f))) return st;
+        st = bert_config_from_gguf(base_path, &f, &cfg);
+        gguf_close(&f);
+        if (st != SLM_OK) return st;
+    }
     slm_tokenizer *tok;
     if ((st = slm_tokenizer_load(base_path, &tok))) return st;
     ft_examples tr = {0}, dv = {0};

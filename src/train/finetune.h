@@ -22,6 +22,10 @@ typedef struct {
 slm_status finetune_run(const char *base_path, const ft_examples *train, const ft_examples *dev,
                         const char *const *label_names, int K, const slm_finetune_params *p, const char *out_path,
                         slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
+/* Tokenises one text for a BERT: [CLS] text [SEP] (added when the tokenizer does not add them),
+ * cut to max_len ids with the [SEP] kept. row gets *len ids (max_len room); *cut is set when
+ * the text was longer. */
+slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut);
 /* Frees the arrays of ex (and zeroes it). */
 void ft_examples_free(ft_examples *ex);
 
