@@ -636,7 +636,9 @@ typedef struct {
     int patience;        /* with a dev set: stop after this many epochs without a better dev score;
                             0: run every epoch; default 0 */
     int select_macro_f1; /* rank epochs by dev macro-F1 instead of accuracy; default 0 */
-    uint64_t seed;       /* head initialisation and batch order; default 42 */
+    float dropout;       /* hidden dropout while training (embeddings, block outputs, pooled vector),
+                            seeded and deterministic; default 0.1 */
+    uint64_t seed;       /* head initialisation, batch order and dropout masks; default 42 */
 } slm_finetune_params;
 
 /* What a fine-tuning run reports as it goes (after every step, and at each epoch's end). */

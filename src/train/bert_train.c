@@ -91,13 +91,17 @@ static void acts_sizes(const bert_config *c, int B, int T, size_t s[N_ACTS]) {
     s[i++] = L * N;                            /* ln2_rstd */
     s[i++] = (size_t)B * C;                    /* pooled */
     s[i++] = (size_t)B * (c->K > 0 ? c->K : 1); /* probs */
+    s[i++] = N * C;                            /* emb_drop */
+    s[i++] = L * N * C;                        /* attn_drop */
+    s[i++] = L * N * C;                        /* ffn_drop */
+    s[i++] = (size_t)B * C;                    /* pool_drop */
     assert(i == N_ACTS);
 }
 
 static void grad_acts_sizes(const bert_config *c, int B, int T, size_t s[N_GRAD_ACTS]) {
     const size_t N = (size_t)B * T, C = (size_t)c->C, F = (size_t)c->F;
     const size_t sizes[N_GRAD_ACTS] = {N * C, N * C, N * C, N * C, N * C, N * C, N * C,
-                                       N * F, N * F, (size_t)B * C, (size_t)B * c->NH * T};
+                                       N * F, N * F, (size_t)B * C, N * C, (size_t)B * c->NH * T};
     memcpy(s, sizes, sizeof sizes);
 }
 
@@ -335,6 +339,25 @@ static strides layer_strides(const bert_model *m) {
     return (strides){N * m->cfg.C, N * m->cfg.F, N, (size_t)m->B * m->cfg.NH * m->T * m->T};
 }
 
+/* Fills the dropout masks of a (Bu, T) forward pass from m->dropout_seed: each element kept
+ * with probability 1 - p (scaled by 1 / (1 - p)) or zeroed, as torch's dropout. */
+static void draw_masks(bert_model *m, int Bu, int T) {
+    const size_t nc = (size_t)Bu * T * m->cfg.C, NC = (size_t)m->B * m->T * m->cfg.C;
+    const float p = m->dropout, keep = 1.0f / (1.0f - p);
+    slm_rng rng;
+    slm_rng_seed(&rng, m->dropout_seed);
+    bert_acts *a = &m->acts;
+    float *arrays[2] = {a->emb_drop, a->pool_drop};
+    const size_t sizes[2] = {nc, (size_t)Bu * m->cfg.C};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizes[k]; i++) arrays[k][i] = slm_rng_f32(&rng) < p ? 0.0f : keep;
+    for (int l = 0; l < m->cfg.L; l++)
+        for (size_t i = 0; i < nc; i++) {
+            a->attn_drop[l * NC + i] = slm_rng_f32(&rng) < p ? 0.0f : keep;
+            a->ffn_drop[l * NC + i] = slm_rng_f32(&rng) < p ? 0.0f : keep;
+        }
+}
+
 /* out (N, OC) = inp · W^T + b */
 static void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
     matmul_forward(out, inp, w, N, IC, OC);
@@ -355,8 +378,11 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
     const strides s = layer_strides(m);
     const bert_params *p = &m->params;
     bert_acts *a = &m->acts;
+    const int drop = m->dropout > 0.0f;
+    if (drop) draw_masks(m, Bu, T);
     bert_embedding_forward(a->emb, tokens, NULL, p->tok_embd, p->pos_embd, p->type_embd, Bu, T, C);
     layernorm_forward(a->x, a->emb_mean, a->emb_rstd, a->emb, p->emb_norm_w, p->emb_norm_b, N, C, c->eps);
+    if (drop) dropout_forward(a->x, a->x, a->emb_drop, (int64_t)N * C);
     for (int l = 0; l < c->L; l++) {
         const size_t lc = (size_t)l * C, lcc = lc * C, lf = (size_t)l * F, lfc = lf * C;
         float *x = a->x + l * s.NC, *q = a->q + l * s.NC, *k = a->k + l * s.NC, *v = a->v + l * s.NC;
@@ -367,12 +393,14 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
         linear_forward(v, x, p->wv + lcc, p->bv + lc, N, C, C);
         bidir_attention_forward(atty, att, q, k, v, lens, Bu, T, c->NH, c->hd);
         linear_forward(res1, atty, p->wo + lcc, p->bo + lc, N, C, C);
+        if (drop) dropout_forward(res1, res1, a->attn_drop + l * s.NC, (int64_t)N * C);
         residual_forward(res1, res1, x, (int64_t)N * C);
         layernorm_forward(h, a->ln1_mean + l * s.NR, a->ln1_rstd + l * s.NR, res1, p->ln1_w + lc, p->ln1_b + lc, N,
                           C, c->eps);
         linear_forward(up, h, p->w_up + lfc, p->b_up + lf, N, C, F);
         gelu_forward(act, up, (int64_t)N * F);
         linear_forward(res2, act, p->w_down + lfc, p->b_down + lc, N, F, C);
+        if (drop) dropout_forward(res2, res2, a->ffn_drop + l * s.NC, (int64_t)N * C);
         residual_forward(res2, res2, h, (int64_t)N * C);
         layernorm_forward(a->x + (l + 1) * s.NC, a->ln2_mean + l * s.NR, a->ln2_rstd + l * s.NR, res2,
                           p->ln2_w + lc, p->ln2_b + lc, N, C, c->eps);
@@ -380,6 +408,7 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
     const float *top = a->x + c->L * s.NC;
     if (c->pooling == BERT_POOL_CLS) cls_pool_forward(a->pooled, top, Bu, T, C);
     else mean_pool_forward(a->pooled, top, lens, Bu, T, C);
+    if (drop) dropout_forward(a->pooled, a->pooled, a->pool_drop, (int64_t)Bu * C);
     linear_forward(a->probs, a->pooled, p->cls_w, p->cls_b, Bu, C, c->K);
     if (!labels) return 0.0f;
     return weighted_crossentropy_forward(a->probs, a->probs, labels, w, Bu, c->K);
@@ -399,6 +428,8 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
     weighted_crossentropy_backward(a->probs, a->probs, labels, w, dloss, Bu, c->K);
     memset(d->dpooled, 0, (size_t)Bu * C * sizeof(float));
     linear_backward(d->dpooled, g->cls_w, g->cls_b, a->probs, a->pooled, p->cls_w, Bu, C, c->K);
+    const int drop = m->dropout > 0.0f;
+    if (drop) dropout_backward(d->dpooled, d->dpooled, a->pool_drop, (int64_t)Bu * C);
     memset(d->dx, 0, nc);
     if (c->pooling == BERT_POOL_CLS) cls_pool_backward(d->dx, d->dpooled, Bu, T, C);
     else mean_pool_backward(d->dx, d->dpooled, lens, Bu, T, C);
@@ -415,7 +446,9 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
         memcpy(d->dh, d->dres, nc);
         memset(d->dact, 0, nf);
         memset(d->dup, 0, nf);
-        linear_backward(d->dact, g->w_down + lfc, g->b_down + lc, d->dres, act, p->w_down + lfc, N, F, C);
+        const float *dffn = d->dres;
+        if (drop) dropout_backward(d->dtmp, d->dres, a->ffn_drop + l * s.NC, (int64_t)N * C), dffn = d->dtmp;
+        linear_backward(d->dact, g->w_down + lfc, g->b_down + lc, dffn, act, p->w_down + lfc, N, F, C);
         gelu_backward(d->dup, d->dact, up, (int64_t)N * F);
         linear_backward(d->dh, g->w_up + lfc, g->b_up + lf, d->dup, h, p->w_up + lfc, N, C, F);
         /* h = LN1(res1), res1 = x + Wo attn + bo */
@@ -423,7 +456,9 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
         layernorm_backward(d->dres, g->ln1_w + lc, g->ln1_b + lc, d->dh, res1, p->ln1_w + lc,
                            a->ln1_mean + l * s.NR, a->ln1_rstd + l * s.NR, N, C);
         memset(d->datty, 0, nc);
-        linear_backward(d->datty, g->wo + lcc, g->bo + lc, d->dres, atty, p->wo + lcc, N, C, C);
+        const float *dattn = d->dres;
+        if (drop) dropout_backward(d->dtmp, d->dres, a->attn_drop + l * s.NC, (int64_t)N * C), dattn = d->dtmp;
+        linear_backward(d->datty, g->wo + lcc, g->bo + lc, dattn, atty, p->wo + lcc, N, C, C);
         memset(d->dq, 0, nc);
         memset(d->dk, 0, nc);
         memset(d->dv, 0, nc);
@@ -433,6 +468,7 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
         linear_backward(d->dx, g->wk + lcc, g->bk + lc, d->dk, x, p->wk + lcc, N, C, C);
         linear_backward(d->dx, g->wv + lcc, g->bv + lc, d->dv, x, p->wv + lcc, N, C, C);
     }
+    if (drop) dropout_backward(d->dx, d->dx, a->emb_drop, (int64_t)N * C);
     memset(d->dres, 0, nc);
     layernorm_backward(d->dres, g->emb_norm_w, g->emb_norm_b, d->dx, a->emb, p->emb_norm_w, a->emb_mean, a->emb_rstd,
                        N, C);

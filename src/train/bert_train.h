@@ -63,6 +63,11 @@ typedef struct {
     float *ln2_mean, *ln2_rstd; /* (L, B, T) */
     float *pooled;     /* (B, C) */
     float *probs;      /* (B, K) logits, then probabilities, then their gradient */
+    /* dropout masks (0 or 1 / (1 - p)), used only while m->dropout > 0 */
+    float *emb_drop;   /* (B, T, C) on the embeddings' LayerNorm output */
+    float *attn_drop;  /* (L, B, T, C) on the attention block's output, before the residual add */
+    float *ffn_drop;   /* (L, B, T, C) on the feed-forward block's output, before the residual add */
+    float *pool_drop;  /* (B, C) on the pooled vector, before the head */
 } bert_acts;
 
 /* Gradients of activations during the backward pass (one layer's worth, reused). */
@@ -75,6 +80,7 @@ typedef struct {
     float *dup;      /* (B, T, F) */
     float *dact;     /* (B, T, F) */
     float *dpooled;  /* (B, C) */
+    float *dtmp;     /* (B, T, C) a block output's gradient through its dropout */
     float *scratch;  /* (B, NH, T) */
 } bert_grad_acts;
 
@@ -89,6 +95,8 @@ typedef struct {
     bert_acts acts;
     bert_grad_acts gacts;
     float *acts_mem, *gacts_mem;
+    float dropout;            /* hidden dropout probability of training forward passes; 0: off */
+    uint64_t dropout_seed;    /* the masks of a forward pass are drawn from this seed (set per step) */
 } bert_model;
 
 /* The pointers of p as an array in BP_* order. */
@@ -113,7 +121,7 @@ slm_status bert_load_weights(bert_model *m, const char *path, const gguf_file *f
  * data is borrowed from m until the writer has written. */
 slm_status bert_add_tensors(const bert_model *m, gguf_writer *w);
 
-/* Forward pass of Bu <= B sequences of T tokens (row b padded after lens[b] tokens), up to the
+/* Forward pass (dropout applied when m->dropout > 0, masks drawn from m->dropout_seed) of Bu <= B sequences of T tokens (row b padded after lens[b] tokens), up to the
  * logits in acts.probs (Bu, K); with labels, the class-weighted mean cross-entropy (w NULL:
  * unweighted), acts.probs then holding probabilities. Ids are checked by the caller. */
 float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,

@@ -22,7 +22,8 @@
 slm_finetune_params slm_finetune_defaults(void) {
     return (slm_finetune_params){.epochs = 3, .lr = 5e-5f, .batch = 32, .max_len = 128, .warmup = 0.1f,
                                  .weight_decay = 0.01f, .grad_clip = 1.0f, .pooling = SLM_POOLING_DEFAULT,
-                                 .class_weights = 0, .patience = 0, .select_macro_f1 = 0, .seed = 42};
+                                 .class_weights = 0, .patience = 0, .select_macro_f1 = 0, .dropout = 0.1f,
+                                 .seed = 42};
 }
 
 static slm_status check_params(const slm_finetune_params *p) {
@@ -36,6 +37,8 @@ static slm_status check_params(const slm_finetune_params *p) {
         return slm_error(SLM_ERR_INVALID_ARG, "finetune: warmup and weight decay must be non-negative numbers");
     if (p->pooling != SLM_POOLING_DEFAULT && p->pooling != SLM_POOLING_MEAN && p->pooling != SLM_POOLING_CLS)
         return slm_error(SLM_ERR_INVALID_ARG, "finetune: unknown pooling %d", (int)p->pooling);
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f))
+        return slm_error(SLM_ERR_INVALID_ARG, "finetune: dropout %g must be in [0, 1)", p->dropout);
     if (p->patience < 0) return slm_error(SLM_ERR_INVALID_ARG, "finetune: patience %d must be >= 0", p->patience);
     return SLM_OK;
 }
@@ -283,6 +286,8 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
             const int Bu = train->n - s < (size_t)B ? (int)(train->n - s) : B;
             const int T = gather(train, order + s, Bu, tokens, lens, labels);
             const float lr = lr_at(p->lr, step, warm, total);
+            m.dropout = p->dropout;
+            m.dropout_seed = p->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(step + 1));
             const float loss = bert_train_step(&m, tokens, lens, labels, p->class_weights ? class_w : NULL, Bu, T, lr,
                                                p->weight_decay, p->grad_clip, step + 1, NULL);
             if (!isfinite(loss)) {
@@ -307,6 +312,7 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
                                     .examples_per_s = (double)seen / fmax(slm_time_seconds() - t_epoch, 1e-9),
                                     .epoch_end = 1, .has_dev = dev != NULL};
         int improved = dev == NULL ? 1 : 0;
+        m.dropout = 0.0f;
         if (dev) {
             if ((st = evaluate(&m, dev, tokens, lens, &pr.dev_accuracy, &pr.dev_macro_f1))) goto done;
             const double score = p->select_macro_f1 ? pr.dev_macro_f1 : pr.dev_accuracy;

@@ -733,6 +733,25 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) 
     parallel_for(gelu_backward_chunks, &c, n_chunks(n), 30.0 * n);
 }
 
+/* ---------------------------------------------------------------- dropout */
+
+static void mask_chunks(void *arg, int k0, int k1) {
+    const elementwise_ctx *c = arg;
+    int64_t i0, i1;
+    chunk_bounds(c, k0, k1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) c->out[i] = c->a[i] * c->b[i];
+}
+
+void dropout_forward(float *out, const float *inp, const float *mask, int64_t n) {
+    elementwise_ctx c = {.out = out, .a = inp, .b = mask, .n = n};
+    parallel_for(mask_chunks, &c, n_chunks(n), (double)n);
+}
+
+void dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n) {
+    elementwise_ctx c = {.out = dinp, .a = dout, .b = mask, .n = n};
+    parallel_for(mask_chunks, &c, n_chunks(n), (double)n);
+}
+
 /* ---------------------------------------------------------------- pooling */
 
 void mean_pool_forward(float *out, const float *x, const int *lens, int B, int T, int C) {

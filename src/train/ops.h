@@ -108,6 +108,11 @@ void gelu_forward(float *out, const float *inp, int64_t n);
 /* dinp += dout * gelu'(inp). */
 void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n);
 
+/* out[i] = inp[i] * mask[i] over n elements (mask: 0 or 1 / (1 - p); out may alias inp). */
+void dropout_forward(float *out, const float *inp, const float *mask, int64_t n);
+/* dinp[i] = dout[i] * mask[i]: overwrites (dinp may alias dout). */
+void dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n);
+
 /* out (B, C) = the mean of the rows t < lens[b] of x (B, T, C). */
 void mean_pool_forward(float *out, const float *x, const int *lens, int B, int T, int C);
 /* dx rows t < lens[b] += dout[b] / lens[b]. */

@@ -127,6 +127,7 @@ int main(int argc, char **argv) {
             else if (strcmp(a, "--warmup") == 0) p.warmup = (float)atof(v);
             else if (strcmp(a, "--wd") == 0) p.weight_decay = (float)atof(v);
             else if (strcmp(a, "--pooling") == 0) p.pooling = (slm_pooling)atoi(v);
+            else if (strcmp(a, "--dropout") == 0) p.dropout = (float)atof(v);
             else if (strcmp(a, "--patience") == 0) p.patience = atoi(v);
             else if (strcmp(a, "--seed") == 0) p.seed = (uint64_t)atoll(v);
             else if (strcmp(a, "-t") == 0) threads = atoi(v);
@@ -144,7 +145,6 @@ int main(int argc, char **argv) {
         snprintf(names[k], sizeof names[k], "%d", k);
         labels[k] = names[k];
     }
-    p.max_len = tr.max_len;
     slm_finetune_result res;
     if (finetune_run(argv[2], &tr, strcmp(argv[4], "-") ? &dv : NULL, labels, K, &p, argv[5], show, NULL, &res))
         return fail();

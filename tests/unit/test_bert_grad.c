@@ -1,6 +1,6 @@
 /* test_bert_grad.c — finite-difference checks of the backward of every op the BERT training
  * engine adds (src/train/ops.c): embeddings with positions and types, bias, LayerNorm, masked
- * bidirectional attention, GELU, mean and CLS pooling, class-weighted cross-entropy; and that
+ * bidirectional attention, GELU, dropout, mean and CLS pooling, class-weighted cross-entropy; and that
  * padding never leaks into the valid rows. The objective is a fixed random projection of the
  * op's output, summed in double. */
 #include <math.h>
@@ -10,6 +10,7 @@
 #include "base/rng.h"
 #include "check.h"
 #include "slm.h"
+#include "train/bert_train.h"
 #include "train/ops.h"
 
 /* Legend as in ops.h: sequences of lengths {T, 2} padded to T. */
@@ -93,6 +94,19 @@ static double gelu_obj(op_case *c) {
     return project(c);
 }
 static void gelu_bwd(op_case *c) { gelu_backward(c->grad[0], c->proj, c->input[0], c->n_out); }
+
+static double dropout_obj(op_case *c) {
+    dropout_forward(c->out, c->input[0], c->aux, c->n_out);
+    return project(c);
+}
+static void dropout_bwd(op_case *c) { dropout_backward(c->grad[0], c->proj, c->aux, c->n_out); }
+
+/* A dropout mask with p = 0.25: zeros and 1 / 0.75. */
+static float *dropout_mask(int n) {
+    float *m = malloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) m[i] = slm_rng_f32(&g_rng) < 0.25f ? 0.0f : 1.0f / 0.75f;
+    return m;
+}
 
 static double mean_pool_obj(op_case *c) {
     mean_pool_forward(c->out, c->input[0], g_lens, B, T, C);
@@ -192,6 +206,50 @@ static void check_padding_is_ignored(void) {
     free(q), free(k), free(v), free(out1), free(out2), free(att);
 }
 
+/* The whole model with dropout on (the same masks every pass: one seed): central differences
+ * of the loss in a few elements of every parameter tensor against bert_backward. */
+static void check_whole_model(void) {
+    const bert_config cfg = {.V = 11, .C = 8, .F = 12, .L = 2, .NH = 2, .hd = 4, .P = 8, .TY = 2, .K = 3,
+                             .eps = 1e-5f, .pooling = BERT_POOL_MEAN};
+    enum { MB = 2, MT = 5 };
+    const int lens[MB] = {5, 3};
+    const int32_t tokens[MB * MT] = {1, 4, 9, 2, 3, 5, 10, 7, 0, 0}, labels[MB] = {2, 1};
+    bert_model m;
+    CHECK(bert_model_alloc(&m, &cfg, MB, MT, 1) == SLM_OK, "alloc");
+    for (int i = 0; i < BP_COUNT; i++) {
+        float *t = bert_param_array(&m.params)[i];
+        const int is_norm_w = i == BP_EMB_NORM_W || i == BP_LN1_W || i == BP_LN2_W;
+        for (size_t j = 0; j < m.sizes[i]; j++) t[j] = (is_norm_w ? 1.0f : 0.0f) + 0.5f * (slm_rng_f32(&g_rng) - 0.5f);
+    }
+    m.dropout = 0.2f;
+    m.dropout_seed = 99;
+    memset(m.grads_mem, 0, m.n_params * sizeof(float));
+    bert_forward(&m, tokens, lens, labels, g_class_w, MB, MT);
+    bert_backward(&m, tokens, lens, labels, g_class_w, MB, MT, 1.0f);
+    double worst = 0.0;
+    for (int i = 0; i < BP_COUNT; i++) {
+        float *t = bert_param_array(&m.params)[i], *g = bert_param_array(&m.grads)[i];
+        double max_grad = 0.0, max_err = 0.0;
+        for (size_t j = 0; j < m.sizes[i]; j++) max_grad = fmax(max_grad, fabs(g[j]));
+        for (int k = 0; k < 8; k++) {
+            const size_t j = (size_t)(slm_rng_u64(&g_rng) % m.sizes[i]);
+            const float orig = t[j], h = 1e-2f;
+            t[j] = orig + h;
+            const double lp = bert_forward(&m, tokens, lens, labels, g_class_w, MB, MT);
+            t[j] = orig - h;
+            const double lm = bert_forward(&m, tokens, lens, labels, g_class_w, MB, MT);
+            t[j] = orig;
+            max_err = fmax(max_err, fabs((lp - lm) / (2.0 * h) - g[j]));
+        }
+        if (i == BP_BK) continue; /* zero in exact arithmetic: nothing to compare */
+        const double rel = max_err / (max_grad > 0 ? max_grad : 1.0);
+        worst = fmax(worst, rel);
+        CHECK(rel < 2e-2, "whole model: parameter tensor %d off by %.3g relative", i, rel);
+    }
+    printf("whole model with dropout: worst sampled relative gradient error %.2e\n", worst);
+    bert_model_free(&m);
+}
+
 int main(void) {
     slm_rng_seed(&g_rng, 7);
     slm_set_threads(1);
@@ -209,6 +267,8 @@ int main(void) {
          zeros(B * NH * T), NULL, attention_obj, attention_bwd},
         {"gelu", 1, {"inp"}, {rand_array(N * C, -4, 4)}, {N * C}, {0}, zeros(N * C), rand_array(N * C, -1, 1), N * C, NULL,
          NULL, NULL, gelu_obj, gelu_bwd},
+        {"dropout", 1, {"inp"}, {rand_array(N * C, -1, 1)}, {N * C}, {0}, zeros(N * C), rand_array(N * C, -1, 1), N * C,
+         dropout_mask(N * C), NULL, NULL, dropout_obj, dropout_bwd},
         {"mean_pool", 1, {"x"}, {rand_array(N * C, -1, 1)}, {N * C}, {0}, zeros(B * C), rand_array(B * C, -1, 1), B * C,
          NULL, NULL, NULL, mean_pool_obj, mean_pool_bwd},
         {"cls_pool", 1, {"x"}, {rand_array(N * C, -1, 1)}, {N * C}, {0}, zeros(B * C), rand_array(B * C, -1, 1), B * C,
@@ -223,5 +283,6 @@ int main(void) {
     }
     printf("worst relative gradient error over the BERT ops: %.2e\n", worst);
     check_padding_is_ignored();
+    check_whole_model();
     return check_summary("test_bert_grad");
 }
