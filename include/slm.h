@@ -636,6 +636,8 @@ typedef struct {
     int patience;        /* with a dev set: stop after this many epochs without a better dev score;
                             0: run every epoch; default 0 */
     int select_macro_f1; /* rank epochs by dev macro-F1 instead of accuracy; default 0 */
+    int train_embeddings; /* also train the word-embedding matrix (V x C); default 0: frozen, which
+                            halves the optimiser's work and rarely costs accuracy */
     float dropout;       /* hidden dropout while training (embeddings, block outputs, pooled vector),
                             seeded and deterministic; default 0.1 */
     uint64_t seed;       /* head initialisation, batch order and dropout masks; default 42 */

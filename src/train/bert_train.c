@@ -472,17 +472,19 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
     memset(d->dres, 0, nc);
     layernorm_backward(d->dres, g->emb_norm_w, g->emb_norm_b, d->dx, a->emb, p->emb_norm_w, a->emb_mean, a->emb_rstd,
                        N, C);
-    bert_embedding_backward(g->tok_embd, g->pos_embd, g->type_embd, d->dres, tokens, NULL, Bu, T, C);
+    bert_embedding_backward(m->freeze_tok_embd ? NULL : g->tok_embd, g->pos_embd, g->type_embd, d->dres, tokens, NULL, Bu, T, C);
 }
 
 /* ---------------------------------------------------------------- optimiser step */
 
 float bert_train_step(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
                       int Bu, int T, float lr, float wd, float clip, int t, float *grad_norm) {
-    memset(m->grads_mem, 0, m->n_params * sizeof(float));
+    /* tok_embd comes first in the buffers: a frozen one is skipped by starting after it */
+    const size_t first = m->freeze_tok_embd ? m->sizes[BP_TOK_EMBD] : 0;
+    memset(m->grads_mem + first, 0, (m->n_params - first) * sizeof(float));
     const float loss = bert_forward(m, tokens, lens, labels, w, Bu, T);
     bert_backward(m, tokens, lens, labels, w, Bu, T, 1.0f);
-    const float norm = train_grad_norm(m->grads_mem, m->n_params);
+    const float norm = train_grad_norm(m->grads_mem + first, m->n_params - first);
     float scale = 1.0f;
     if (clip > 0.0f && norm > 0.0f) { /* as torch.nn.utils.clip_grad_norm_ */
         scale = clip / (norm + 1e-6f);
@@ -492,7 +494,7 @@ float bert_train_step(bert_model *m, const int32_t *tokens, const int *lens, con
     size_t off = 0;
     for (int i = 0; i < BP_COUNT; i++) {
         const size_t n = m->sizes[i];
-        if (n) train_adamw(p[i], m->grads_mem + off, m->m_mem + off, m->v_mem + off, n, lr, 0.9f, 0.999f, 1e-8f,
+        if (n && !(i == BP_TOK_EMBD && m->freeze_tok_embd)) train_adamw(p[i], m->grads_mem + off, m->m_mem + off, m->v_mem + off, n, lr, 0.9f, 0.999f, 1e-8f,
                            bert_param_decays(i) ? wd : 0.0f, scale, t);
         off += n;
     }

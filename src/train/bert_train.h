@@ -97,6 +97,7 @@ typedef struct {
     float *acts_mem, *gacts_mem;
     float dropout;            /* hidden dropout probability of training forward passes; 0: off */
     uint64_t dropout_seed;    /* the masks of a forward pass are drawn from this seed (set per step) */
+    int freeze_tok_embd;      /* the word embeddings (V, C) take no gradient and no update */
 } bert_model;
 
 /* The pointers of p as an array in BP_* order. */
@@ -131,7 +132,7 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
 void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
                    int Bu, int T, float dloss);
 
-/* One optimiser step on a batch: zeroes the gradients, forward, backward, clips the global
+/* One optimiser step on a batch (the word embeddings left out when m->freeze_tok_embd): zeroes the gradients, forward, backward, clips the global
  * gradient norm to clip (<= 0: no clipping), then AdamW (betas 0.9, 0.999, eps 1e-8, weight
  * decay wd on the matrices only) with learning rate lr as step t (1-based). Returns the loss;
  * *grad_norm (may be NULL) gets the norm before clipping. */

@@ -258,6 +258,7 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
     if ((st = bert_model_alloc(&m, &cfg, B > 0 ? B : 1, max_len, 1)) || (st = bert_load_weights(&m, base_path, &base, 0)))
         goto done;
     bert_model_init_head(&m, p->seed);
+    m.freeze_tok_embd = !p->train_embeddings;
     tokens = malloc(sizeof(int32_t) * (size_t)B * max_len);
     labels = malloc(sizeof(int32_t) * (size_t)B);
     lens = malloc(sizeof(int) * (size_t)B);

@@ -471,10 +471,11 @@ static void bert_embedding_backward_cols(void *arg, int c0, int c1) {
     const int C = c->C;
     for (int n = 0; n < c->B * c->T; n++) {
         const float *src = c->dout + (size_t)n * C;
-        float *e = c->dwte + (size_t)c->tokens[n] * C, *p = c->dwpe + (size_t)(n % c->T) * C;
-        for (int i = c0; i < c1; i++) {
-            e[i] += src[i];
-            p[i] += src[i];
+        float *p = c->dwpe + (size_t)(n % c->T) * C;
+        for (int i = c0; i < c1; i++) p[i] += src[i];
+        if (c->dwte) {
+            float *e = c->dwte + (size_t)c->tokens[n] * C;
+            for (int i = c0; i < c1; i++) e[i] += src[i];
         }
         if (c->dwtt) {
             float *y = c->dwtt + (size_t)(c->types ? c->types[n] : 0) * C;

@@ -76,7 +76,7 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
 /* out (B, T, C) = wte[tokens] + wpe[t] + wtt[types] (types NULL: all type 0). */
 void bert_embedding_forward(float *out, const int32_t *tokens, const int32_t *types, const float *wte,
                             const float *wpe, const float *wtt, int B, int T, int C);
-/* dwte, dwpe, dwtt += the rows of dout they produced (dwtt may be NULL: not trained). */
+/* dwte, dwpe, dwtt += the rows of dout they produced (dwte or dwtt may be NULL: not trained). */
 void bert_embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *tokens,
                              const int32_t *types, int B, int T, int C);
 

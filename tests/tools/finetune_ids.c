@@ -119,6 +119,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
         if (strcmp(a, "--class-weights") == 0) p.class_weights = 1;
         else if (strcmp(a, "--f1") == 0) p.select_macro_f1 = 1;
+        else if (strcmp(a, "--train-embeddings") == 0) p.train_embeddings = 1;
         else {
             i++;
             if (strcmp(a, "--epochs") == 0) p.epochs = atoi(v);
