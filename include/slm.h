@@ -78,8 +78,8 @@ double slm_time_seconds(void);
 
 typedef struct slm_tokenizer slm_tokenizer;
 
-/* Loads a tokenizer from a GGUF file (tokenizer.ggml.* metadata; vocabulary-only files work)
- * or a llama2.c tokenizer.bin. The caller owns *out; free with slm_tokenizer_free. */
+/* Loads a tokenizer from a GGUF file (tokenizer.ggml.* metadata; vocabulary-only files work),
+ * a llama2.c tokenizer.bin, or a Hugging Face BERT folder (tokenizer.json or vocab.txt). The caller owns *out; free with slm_tokenizer_free. */
 slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out);
 /* Releases a tokenizer loaded with slm_tokenizer_load (NULL is fine). */
 void slm_tokenizer_free(slm_tokenizer *tok);
@@ -243,6 +243,13 @@ slm_status slm_file_tensor(const slm_file *file, size_t i, slm_tensor_desc *desc
 slm_status slm_convert_llama2c(const char *bin_path, const char *tokenizer_path,
                                const char *out_path, const char *name, int to_f16);
 
+/* Writes a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json or
+ * vocab.txt; sentence-transformers' 1_Pooling/config.json for the pooling) as a GGUF file in
+ * llama.cpp's "bert" layout (its tensor names and keys, the WordPiece vocabulary as llama.cpp
+ * stores it), which llama.cpp and slm_embedder_open load. Matrices are f32, or f16 when
+ * to_f16 is set. name may be NULL (the folder's name is used). */
+slm_status slm_convert_hf(const char *dir, const char *out_path, const char *name, int to_f16);
+
 /* Writes a copy of a GGUF model with its weight matrices re-encoded as type_name ("q8_0",
  * "q4_0", "q4_K", "q6_K", ... or "f16"); vectors stay f32, metadata is kept, and matrices whose
  * rows do not fit the type's blocks take the nearest type that does. progress (may be NULL) is
@@ -267,6 +274,9 @@ slm_status slm_session_new(const slm_model *model, const slm_session_params *par
 void slm_session_free(slm_session *session);
 /* Forgets all evaluated tokens (the KV cache is kept allocated). */
 void slm_session_reset(slm_session *session);
+/* Keeps the first n evaluated tokens and forgets the rest (n <= n_past), so that the next
+ * slm_session_eval continues at position n: for scoring several continuations of one prefix. */
+slm_status slm_session_truncate(slm_session *session, int n);
 /* Number of tokens evaluated so far (the next token's position). */
 int slm_session_n_past(const slm_session *session);
 /* The session's context length. */
@@ -456,6 +466,8 @@ slm_status slm_checkpoint_user_state(const char *path, char **user_state);
 int slm_trainer_steps(const slm_trainer *trainer);
 /* The settings the trainer runs with (after defaults and checks). */
 slm_train_params slm_trainer_params(const slm_trainer *trainer);
+/* The shape of the model being trained (seed 0: not recorded). */
+slm_model_config slm_trainer_config(const slm_trainer *trainer);
 /* The tokenizer the trainer was loaded with, or NULL. Borrowed from the trainer. */
 const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *trainer);
 
@@ -549,6 +561,38 @@ void slm_loader_seek(slm_loader *loader, uint64_t position);
 uint64_t slm_loader_n_tokens(const slm_loader *loader);
 int slm_loader_vocab_size(const slm_loader *loader);
 
+/* ------------------------------------------------------------------ sentence embeddings */
+
+/* A sentence encoder (the BERT family: MiniLM, BGE, ...) that maps texts to fixed-size
+ * vectors: the last hidden states pooled over each text's tokens (mean, or [CLS] when the
+ * model says so) and L2-normalised, as sentence-transformers computes them. */
+typedef struct slm_embedder slm_embedder;
+
+/* Options of slm_embedder_open. Zero-initialised fields take the defaults. */
+typedef struct {
+    int n_threads;    /* sets the process-wide pool when > 0 (slm_set_threads) */
+    int batch;        /* texts per forward batch at most; <= 0: 32 */
+    int max_tokens;   /* tokens per text at most, [CLS] and [SEP] included (longer texts are
+                         truncated); <= 0: the model's (sentence-transformers' max_seq_length,
+                         else its positions) */
+    int no_normalize; /* leave the pooled vectors unnormalised */
+} slm_embedder_params;
+
+/* Opens an encoder: a GGUF file of architecture "bert" (as slm convert or llama.cpp writes
+ * it; weights of any type slm reads, used as f32) or a Hugging Face BERT folder. params may
+ * be NULL. The caller owns *out; free with slm_embedder_free. */
+slm_status slm_embedder_open(const char *path, const slm_embedder_params *params, slm_embedder **out);
+/* Releases an embedder (NULL is fine). */
+void slm_embedder_free(slm_embedder *embedder);
+/* The length of each embedding (the model's hidden size). */
+int slm_embedder_dim(const slm_embedder *embedder);
+/* The embedder's WordPiece tokenizer. Borrowed from the embedder. */
+const slm_tokenizer *slm_embedder_tokenizer(const slm_embedder *embedder);
+/* Embeds n NUL-terminated texts: out (caller-owned) gets n * slm_embedder_dim floats, a row
+ * per text in the order given. Texts are batched by length; the result does not depend on
+ * the batch size or the number of threads beyond float rounding. */
+slm_status slm_embed(slm_embedder *embedder, const char *const *texts, size_t n, float *out);
+
 /* ------------------------------------------------------------------ labelled text (tasks) */
 
 /* Labelled examples for classification: texts with label indices into label_names. */
@@ -566,8 +610,17 @@ typedef enum {
     SLM_DATA_TSV,      /* label<TAB>text, or text<TAB>label with a header row naming them */
     SLM_DATA_CSV,      /* RFC 4180 (quoted fields, doubled quotes, newlines inside quotes) */
     SLM_DATA_JSONL,    /* one object per line with a text and a label field */
-    SLM_DATA_KIM       /* "label text" lines of the Kim-2014 sentence classification files */
+    SLM_DATA_KIM,      /* "label text" lines of the Kim-2014 sentence classification files */
+    SLM_DATA_TEXT      /* one text per line, no labels (every label is -1) */
 } slm_data_format;
+
+/* What slm_dataset_load does with bytes that are not valid UTF-8. */
+typedef enum {
+    SLM_DECODE_STRICT = 0, /* an error naming the file, line and column (the default) */
+    SLM_DECODE_LATIN1,     /* a text or label that is not valid UTF-8 is read as Windows-1252,
+                              the superset of Latin-1 that WHATWG decoders use for "latin1" */
+    SLM_DECODE_REPLACE     /* each invalid byte becomes U+FFFD */
+} slm_text_decoding;
 
 /* How to read a dataset file. Zero-initialised fields take the defaults. */
 typedef struct {
@@ -578,6 +631,9 @@ typedef struct {
                                        is an error naming the line; NULL: collect the labels seen */
     int n_label_names;
     int allow_unlabelled;    /* rows without a label get -1 instead of an error */
+    slm_text_decoding decoding; /* invalid UTF-8: an error (default), Latin-1, or U+FFFD */
+    char label_sep;          /* non-zero: a label is cut at its first label_sep, keeping the part
+                                before (TREC's "DESC:manner" -> the coarse "DESC" with ':') */
 } slm_dataset_params;
 
 /* Reads a labelled text file. Errors (malformed rows, empty text, invalid UTF-8, unknown label)
@@ -594,11 +650,14 @@ typedef struct slm_classifier slm_classifier;
 
 /* Options of slm_classifier_open. Zero-initialised fields take the defaults. */
 typedef struct {
-    const char *const *labels; /* zero-shot: the candidate labels (required for a generative model) */
+    const char *const *labels; /* zero-shot: the candidate labels (required for a generative model);
+                                  "name=words" reports name and scores the words */
     int n_labels;
     const char *prompt_template; /* zero-shot prompt, "{text}" replaced by the text; NULL: a default */
     int n_threads;               /* <= 0: the library's setting */
     int batch;                   /* texts per forward batch; <= 0: a default */
+    int length_normalize;        /* zero-shot: score a label by its mean token log-probability
+                                    instead of the sum */
 } slm_classifier_params;
 
 /* Opens a classifier: a fine-tuned classifier GGUF (it has "slm.classifier.labels"), or any
@@ -682,6 +741,36 @@ slm_finetune_params slm_finetune_defaults(void);
 slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
                                  const slm_finetune_params *params, const char *out_path,
                                  slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
+
+/* ------------------------------------------------------------------ evaluation metrics */
+
+/* Scores of predicted labels against true ones. Macro averages run over the labels that occur
+ * in the truth or the predictions (as scikit-learn does); a precision or recall with nothing
+ * to divide by is 0. */
+typedef struct {
+    int n_labels;
+    size_t n;              /* examples scored */
+    double accuracy, macro_precision, macro_recall, macro_f1;
+    double *precision, *recall, *f1; /* (n_labels) per label */
+    int64_t *support;      /* (n_labels) true examples of each label */
+    int64_t *confusion;    /* (n_labels, n_labels): row = true label, column = predicted */
+    int n_bootstrap;       /* resamples behind the intervals (0: none computed) */
+    double accuracy_ci[2], macro_f1_ci[2]; /* bootstrap 95% percentile intervals */
+} slm_metrics;
+
+/* Computes the metrics of n predictions (labels in 0..n_labels-1) with, when n_bootstrap > 0,
+ * percentile bootstrap 95% intervals from that many seeded resamples. The caller frees *out
+ * with slm_metrics_free. */
+slm_status slm_metrics_compute(const int *truth, const int *pred, size_t n, int n_labels, int n_bootstrap,
+                               uint64_t seed, slm_metrics *out);
+/* Releases the arrays of *m (and zeroes it). */
+void slm_metrics_free(slm_metrics *m);
+/* The metrics as a text report: totals, a per-label precision/recall/F1 table and the
+ * confusion matrix. label_names has n_labels names. *out is owned by the caller (slm_free). */
+slm_status slm_metrics_format_text(const slm_metrics *m, const char *const *label_names, char **out);
+/* The metrics as a JSON object (labels, accuracy, macro_f1, per_class, confusion, ci).
+ * *out is owned by the caller (slm_free). */
+slm_status slm_metrics_format_json(const slm_metrics *m, const char *const *label_names, char **out);
 
 #ifdef __cplusplus
 }

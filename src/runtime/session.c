@@ -37,6 +37,14 @@ void slm_session_free(slm_session *s) {
 
 void slm_session_reset(slm_session *s) { s->n_past = 0; }
 int slm_session_n_past(const slm_session *s) { return s->n_past; }
+
+slm_status slm_session_truncate(slm_session *s, int n) {
+    if (!s) return slm_error(SLM_ERR_INVALID_ARG, "slm_session_truncate: NULL session");
+    if (n < 0 || n > s->n_past)
+        return slm_error(SLM_ERR_RANGE, "slm_session_truncate: %d is outside 0..%d (the tokens evaluated)", n, s->n_past);
+    s->n_past = n; /* the cache rows past n are overwritten by the next evaluation */
+    return SLM_OK;
+}
 int slm_session_n_ctx(const slm_session *s) { return s->state->n_ctx; }
 
 slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, const float **logits) {

@@ -68,8 +68,10 @@ static slm_status finetuned_predict(void *arg, const char *const *texts, size_t 
     if (st != SLM_OK) return st;
     for (size_t i = 0; i < n; i++) {
         int cut;
-        if ((st = bert_encode_text(s->tok, texts[i], s->max_len, s->ids + i * (size_t)s->max_len, &s->lens[i], &cut)))
-            return st;
+        int32_t *row = s->ids + i * (size_t)s->max_len;
+        if ((st = bert_encode_text(s->tok, texts[i], s->max_len, row, &s->lens[i], &cut))) return st;
+        /* padding: any valid id (masked out); [PAD] is 0 */
+        memset(row + s->lens[i], 0, sizeof(int32_t) * (size_t)(s->max_len - s->lens[i]));
         s->order[i] = (uint64_t)s->lens[i] << INDEX_BITS | i;
     }
     qsort(s->order, n, sizeof(uint64_t), by_key);

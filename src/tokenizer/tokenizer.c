@@ -1,6 +1,6 @@
 /* tokenizer.c — the public tokenizer API: BOS, splitting the text at special tokens, and
- * dispatch to the tokenizer kind (SentencePiece BPE in spm.c, byte-level BPE in bpe.c) per
- * fragment. */
+ * dispatch to the tokenizer kind (SentencePiece BPE in spm.c, byte-level BPE in bpe.c,
+ * WordPiece in wordpiece.c) per fragment. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +23,7 @@ static slm_status encode_fragment(const slm_tokenizer *tok, const char *text, si
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_encode_fragment(tok, text, n, tok->add_space_prefix && after_special, out);
     case TOKENIZER_BPE: return bpe_encode_fragment(tok, text, n, out);
+    case TOKENIZER_WPM: return wpm_encode_fragment(tok, text, n, out);
     }
     return slm_error(SLM_ERR_UNSUPPORTED, "tokenizer kind %d", (int)tok->kind);
 }
@@ -63,6 +64,8 @@ slm_status slm_tokenize(const slm_tokenizer *tok, const char *text, size_t len, 
         frag_start = pos;
     }
     free(squeezed.s);
+    /* WordPiece: a sentence is [CLS] ... [SEP] */
+    if (st == SLM_OK && o.add_bos && tok->kind == TOKENIZER_WPM && tok->sep >= 0 && !ids_push(&out, tok->sep)) st = SLM_ERR_NOMEM;
     if (st != SLM_OK) {
         free(out.ids);
         return st == SLM_ERR_NOMEM ? slm_error(st, "tokenizer: out of memory") : st;
@@ -82,6 +85,7 @@ slm_status slm_detokenize(const slm_tokenizer *tok, const int32_t *ids, size_t n
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_decode(tok, ids, n_ids, text, len);
     case TOKENIZER_BPE: return bpe_decode(tok, ids, n_ids, text, len);
+    case TOKENIZER_WPM: return wpm_decode(tok, ids, n_ids, text, len);
     }
     return slm_error(SLM_ERR_UNSUPPORTED, "tokenizer kind %d", (int)tok->kind);
 }
@@ -91,6 +95,7 @@ int slm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, si
     switch (tok->kind) {
     case TOKENIZER_SPM: return spm_token_to_bytes(tok, prev, id, buf, cap);
     case TOKENIZER_BPE: return bpe_token_to_bytes(tok, id, buf, cap);
+    case TOKENIZER_WPM: return wpm_token_to_bytes(tok, prev, id, buf, cap);
     }
     return -1;
 }

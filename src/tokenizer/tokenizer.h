@@ -24,6 +24,7 @@ enum {
 typedef enum {
     TOKENIZER_SPM = 1, /* SentencePiece BPE with scores and byte fallback (Llama, Gemma) */
     TOKENIZER_BPE = 2, /* byte-level BPE with merge ranks and a regex pre-tokenizer (GPT-2, Llama 3) */
+    TOKENIZER_WPM = 3, /* WordPiece with BERT's uncased basic tokenizer (tokenizer.ggml.model "bert") */
 } tokenizer_kind;
 
 /* Byte-level BPE state (bpe.c): pre-tokenizer regexes, byte characters, merge ranks. */
@@ -37,6 +38,7 @@ struct slm_tokenizer {
     float *score;     /* (n_vocab,) merge priority: higher merges first */
     uint8_t *type;    /* (n_vocab,) TOKEN_* */
     int bos, eos, unk;
+    int sep, pad, mask;   /* WordPiece: [SEP], [PAD], [MASK] ids or -1 (bos is [CLS]) */
     int add_bos;          /* prepend BOS by default */
     int add_space_prefix; /* SentencePiece's add_dummy_prefix */
     int remove_extra_spaces; /* SentencePiece's remove_extra_whitespaces: trim, collapse runs */
@@ -120,5 +122,27 @@ slm_status bpe_encode_fragment(const slm_tokenizer *tok, const char *text, size_
 slm_status bpe_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len);
 /* The bytes token id (already range-checked) stands for. */
 int bpe_token_to_bytes(const slm_tokenizer *tok, int id, char *buf, size_t cap);
+
+/* ---- WordPiece (wordpiece.c) ----
+ * Pieces are stored as llama.cpp's GGUF stores them: a word-initial piece with "▁" in front
+ * ("▁play"), a continuation piece bare ("ing", Hugging Face's "##ing"), special tokens such
+ * as "[CLS]" unchanged. */
+/* Hugging Face's piece (vocab.txt / tokenizer.json) in that convention, into a new string of
+ * *len bytes (caller frees); "[...]" pieces stay as they are. */
+char *wpm_piece_from_hf(const char *piece, size_t n, uint32_t *len);
+/* Encodes one fragment of text (no special tokens in it): BERT's basic tokenizer (clean-up,
+ * CJK splitting, NFD accent stripping, lower-casing, punctuation splitting), then greedy
+ * longest-match-first WordPiece, a word of more than 100 characters or with no match being
+ * one [UNK]. */
+slm_status wpm_encode_fragment(const slm_tokenizer *tok, const char *text, size_t n, id_list *out);
+/* Decodes ids (already range-checked): words joined by spaces, continuation pieces glued,
+ * control tokens skipped. */
+slm_status wpm_decode(const slm_tokenizer *tok, const int32_t *ids, size_t n_ids, char **text, size_t *len);
+/* The bytes token id adds after token prev (id already range-checked). */
+int wpm_token_to_bytes(const slm_tokenizer *tok, int prev, int id, char *buf, size_t cap);
+/* Reads a Hugging Face tokenizer folder (tokenizer.json, else vocab.txt; special tokens from
+ * tokenizer.json's added tokens or the standard [PAD] [UNK] [CLS] [SEP] [MASK]). Only uncased
+ * BERT WordPiece tokenizers are accepted. Caller owns *out. */
+slm_status tokenizer_from_hf_dir(const char *dir, slm_tokenizer **out);
 
 #endif

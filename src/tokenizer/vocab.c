@@ -1,9 +1,10 @@
-/* vocab.c — builds tokenizers from GGUF metadata (SentencePiece "llama" and byte-level BPE
- * "gpt2" vocabularies), SentencePiece .model or llama2.c tokenizer files, and the piece -> id
+/* vocab.c — builds tokenizers from GGUF metadata (SentencePiece "llama", byte-level BPE
+ * "gpt2" and WordPiece "bert" vocabularies), SentencePiece .model or llama2.c tokenizer files, and the piece -> id
  * hash table the encoders use. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/alloc.h"
 #include "base/error.h"
@@ -23,6 +24,7 @@ slm_status tokenizer_alloc(slm_tokenizer *tok, int n_vocab) {
     tok->kind = TOKENIZER_SPM;
     tok->n_vocab = n_vocab;
     tok->bos = tok->eos = tok->unk = -1;
+    tok->sep = tok->pad = tok->mask = -1;
     tok->add_bos = 1;
     tok->add_space_prefix = 1;
     tok->text = slm_calloc((size_t)n_vocab, sizeof(char *), "token texts");
@@ -301,9 +303,9 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
     const char *name = f->file.path ? f->file.path : "gguf";
     char *model = gguf_get_string(f, "tokenizer.ggml.model");
     if (!model) return slm_error(SLM_ERR_FORMAT, "%s: no tokenizer (tokenizer.ggml.model is missing)", name);
-    int is_spm = strcmp(model, "llama") == 0, is_bpe = strcmp(model, "gpt2") == 0;
-    if (!is_spm && !is_bpe) {
-        slm_status st = slm_error(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported yet (supported: llama, gpt2)",
+    int is_spm = strcmp(model, "llama") == 0, is_bpe = strcmp(model, "gpt2") == 0, is_wpm = strcmp(model, "bert") == 0;
+    if (!is_spm && !is_bpe && !is_wpm) {
+        slm_status st = slm_error(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported yet (supported: llama, gpt2, bert)",
                                   name, model);
         free(model);
         return st;
@@ -342,9 +344,17 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
     if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.bos_token_id", n, &tok->bos);
     if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.eos_token_id", n, &tok->eos);
     if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.unknown_token_id", n, &tok->unk);
+    if (st == SLM_OK && is_wpm) {
+        tok->kind = TOKENIZER_WPM;
+        st = read_token_id(f, "tokenizer.ggml.seperator_token_id", n, &tok->sep);
+        if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.padding_token_id", n, &tok->pad);
+        if (st == SLM_OK) st = read_token_id(f, "tokenizer.ggml.mask_token_id", n, &tok->mask);
+        if (tok->sep < 0) tok->sep = tok->eos;
+    }
     if (st == SLM_OK) {
-        /* SentencePiece vocabularies add BOS unless told not to; byte-level BPE ones only when told */
-        tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", is_spm);
+        /* SentencePiece and WordPiece vocabularies add BOS ([CLS]) unless told not to; byte-level
+           BPE ones only when told */
+        tok->add_bos = read_bool(f, "tokenizer.ggml.add_bos_token", is_spm || is_wpm);
         tok->add_space_prefix = is_spm ? read_bool(f, "tokenizer.ggml.add_space_prefix", 1) : 0;
         tok->remove_extra_spaces = read_bool(f, "tokenizer.ggml.remove_extra_whitespaces", 0);
         tok->replace_invalid_utf8 = read_bool(f, "slm.tokenizer.replace_invalid_utf8", 0);
@@ -371,6 +381,8 @@ slm_status tokenizer_from_gguf(const gguf_file *f, slm_tokenizer **out) {
 slm_status slm_tokenizer_load(const char *path, slm_tokenizer **out) {
     if (!path || !out) return slm_error(SLM_ERR_INVALID_ARG, "slm_tokenizer_load: NULL argument");
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return tokenizer_from_hf_dir(path, out);
     file_kind kind;
     slm_status st = formats_detect(path, &kind, NULL);
     if (st != SLM_OK) return st;

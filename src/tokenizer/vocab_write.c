@@ -66,18 +66,29 @@ slm_status tokenizer_to_gguf(const slm_tokenizer *tok, gguf_writer *w, void **ke
     const char *pre = is_bpe ? bpe_pre_name(tok, &known) : NULL;
     if (is_bpe && (!known || !pre || strcmp(pre, "default") == 0 || strcmp(pre, "gpt2") == 0))
         pre = "gpt-2"; /* GPT-2's regex, by the name llama.cpp knows */
-    if ((st = gguf_writer_set_str(w, "tokenizer.ggml.model", is_bpe ? "gpt2" : "llama")) ||
-        (is_bpe && (st = gguf_writer_set_str(w, "tokenizer.ggml.pre", pre))) ||
+    const int is_wpm = tok->kind == TOKENIZER_WPM;
+    if (is_wpm) pre = "default";
+    if ((st = gguf_writer_set_str(w, "tokenizer.ggml.model", is_bpe ? "gpt2" : is_wpm ? "bert" : "llama")) ||
+        ((is_bpe || is_wpm) && (st = gguf_writer_set_str(w, "tokenizer.ggml.pre", pre))) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.tokens", &v_pieces)) ||
-        (!is_bpe && (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores))) ||
+        (!is_bpe && !is_wpm && (st = gguf_writer_set(w, "tokenizer.ggml.scores", &v_scores))) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.token_type", &v_types)) ||
         (is_bpe && (st = gguf_writer_set(w, "tokenizer.ggml.merges", &v_merges))) ||
         (st = gguf_writer_set(w, "tokenizer.ggml.add_bos_token", &v_bos)) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false)) ||
-        (!is_bpe && (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_prefix))) ||
-        (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra)) ||
-        (!is_bpe && (st = gguf_writer_set(w, "slm.tokenizer.replace_invalid_utf8", &v_replace))))
+        (!is_wpm && (st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_false))) ||
+        (!is_bpe && !is_wpm && (st = gguf_writer_set(w, "tokenizer.ggml.add_space_prefix", &v_prefix))) ||
+        (!is_wpm && (st = gguf_writer_set(w, "tokenizer.ggml.remove_extra_whitespaces", &v_extra))) ||
+        (!is_bpe && !is_wpm && (st = gguf_writer_set(w, "slm.tokenizer.replace_invalid_utf8", &v_replace))))
         return st;
+    if (tok->kind == TOKENIZER_WPM) {
+        /* as llama.cpp's converter writes a BERT vocabulary: [CLS] is BOS, [SEP] EOS and SEP */
+        gguf_value v_true = {.type = GGUF_TYPE_BOOL, .u = 1};
+        if ((st = gguf_writer_set(w, "tokenizer.ggml.add_eos_token", &v_true))) return st;
+        const char *keys[3] = {"tokenizer.ggml.seperator_token_id", "tokenizer.ggml.padding_token_id", "tokenizer.ggml.mask_token_id"};
+        const int ids[3] = {tok->sep, tok->pad, tok->mask};
+        for (int i = 0; i < 3; i++)
+            if (ids[i] >= 0 && (st = gguf_writer_set_u32(w, keys[i], (uint32_t)ids[i]))) return st;
+    }
     if (tok->bos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos))) return st;
     if (tok->eos >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos))) return st;
     if (tok->unk >= 0 && (st = gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk))) return st;

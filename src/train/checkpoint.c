@@ -195,3 +195,13 @@ slm_status slm_checkpoint_user_state(const char *path, char **user_state) {
 int slm_trainer_steps(const slm_trainer *t) { return t ? t->step : 0; }
 slm_train_params slm_trainer_params(const slm_trainer *t) { return t ? t->p : slm_train_defaults(); }
 const slm_tokenizer *slm_trainer_tokenizer(const slm_trainer *t) { return t ? t->tok : NULL; }
+
+slm_model_config slm_trainer_config(const slm_trainer *t) {
+    slm_model_config c = {0};
+    if (!t) return c;
+    const train_config *m = &t->model.cfg;
+    c = (slm_model_config){.n_vocab = m->V, .n_embd = m->C, .n_ff = m->F, .n_layer = m->L, .n_head = m->NH,
+                           .n_head_kv = m->KVH, .n_ctx = m->n_ctx, .norm_eps = m->norm_eps,
+                           .rope_freq_base = m->rope_base, .tied_output = m->tied};
+    return c;
+}

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "formats/gguf.h"
+#include "tokenizer/tokenizer.h"
 #include "train/bert_train.h"
 
 slm_finetune_params slm_finetune_defaults(void) {
@@ -351,7 +352,7 @@ done:
 /* ---------------------------------------------------------------- the public entry */
 
 slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut) {
-    const int cls = slm_token_bos(tok), sep = slm_token_eos(tok);
+    const int cls = slm_token_bos(tok), sep = tok->kind == TOKENIZER_WPM ? tok->sep : slm_token_eos(tok);
     const slm_tokenize_options opts = {.add_bos = 1, .parse_special = 0};
     int32_t *ids;
     size_t n;
