@@ -122,7 +122,8 @@ slm_status bert_load_weights(bert_model *m, const char *path, const gguf_file *f
  * data is borrowed from m until the writer has written. */
 slm_status bert_add_tensors(const bert_model *m, gguf_writer *w);
 
-/* Forward pass (dropout applied when m->dropout > 0, masks drawn from m->dropout_seed) of Bu <= B sequences of T tokens (row b padded after lens[b] tokens), up to the
+/* Forward pass of Bu <= B sequences of T tokens (row b padded after lens[b] tokens; dropout
+ * when m->dropout > 0, its masks drawn from m->dropout_seed), up to the
  * logits in acts.probs (Bu, K); with labels, the class-weighted mean cross-entropy (w NULL:
  * unweighted), acts.probs then holding probabilities. Ids are checked by the caller. */
 float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
@@ -132,7 +133,8 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
 void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
                    int Bu, int T, float dloss);
 
-/* One optimiser step on a batch (the word embeddings left out when m->freeze_tok_embd): zeroes the gradients, forward, backward, clips the global
+/* One optimiser step on a batch (the word embeddings left out when m->freeze_tok_embd):
+ * zeroes the gradients, forward, backward, clips the global
  * gradient norm to clip (<= 0: no clipping), then AdamW (betas 0.9, 0.999, eps 1e-8, weight
  * decay wd on the matrices only) with learning rate lr as step t (1-based). Returns the loss;
  * *grad_norm (may be NULL) gets the norm before clipping. */
