@@ -674,6 +674,77 @@ const char *slm_classifier_label(const slm_classifier *clf, int i);
 /* Class probabilities of n texts: probs gets n * n_labels floats (row per text, caller-owned). */
 slm_status slm_classifier_predict(slm_classifier *clf, const char *const *texts, size_t n, float *probs);
 
+/* ------------------------------------------------------------------ fine-tuning */
+
+/* How a fine-tuned encoder turns its token states into one vector for the head. */
+typedef enum {
+    SLM_POOLING_DEFAULT = 0, /* the base model's (bert.pooling_type), mean when it names none */
+    SLM_POOLING_MEAN = 1,    /* the mean over the text's tokens (sentence-transformers' pooling) */
+    SLM_POOLING_CLS = 2,     /* the state of the first token, [CLS] */
+} slm_pooling;
+
+/* Settings of slm_finetune_classify; start from slm_finetune_defaults(). */
+typedef struct {
+    int epochs;          /* passes over the training set; default 3 */
+    float lr;            /* peak learning rate; default 5e-5 */
+    int batch;           /* examples per optimiser step; default 32 */
+    int max_len;         /* tokens per text, [CLS] and [SEP] included (longer texts are cut); default 128 */
+    float warmup;        /* linear warmup over a fraction (< 1) of all steps or a number of steps (>= 1),
+                            then linear decay to 0; default 0.1 */
+    float weight_decay;  /* AdamW's decoupled decay of weight matrices (not biases, norms); default 0.01 */
+    float grad_clip;     /* clip the global gradient norm to this; <= 0: off; default 1.0 */
+    slm_pooling pooling; /* default SLM_POOLING_DEFAULT */
+    int class_weights;   /* weight the loss by inverse class frequency n / (K n_k); default 0 */
+    int patience;        /* with a dev set: stop after this many epochs without a better dev score;
+                            0: run every epoch; default 0 */
+    int select_macro_f1; /* rank epochs by dev macro-F1 instead of accuracy; default 0 */
+    int train_embeddings; /* also train the word-embedding matrix (V x C); default 0: frozen, which
+                            halves the optimiser's work and rarely costs accuracy */
+    float dropout;       /* hidden dropout while training (embeddings, block outputs, pooled vector),
+                            seeded and deterministic; default 0.1 */
+    uint64_t seed;       /* head initialisation, batch order and dropout masks; default 42 */
+} slm_finetune_params;
+
+/* What a fine-tuning run reports as it goes (after every step, and at each epoch's end). */
+typedef struct {
+    int epoch, n_epochs;     /* the current epoch (1-based) and the planned number */
+    int step, n_steps;       /* optimiser steps taken and planned (all epochs) */
+    float loss;              /* mean training loss of the epoch so far */
+    float lr;                /* learning rate of the last step */
+    double examples_per_s;   /* training throughput of the epoch so far */
+    double elapsed_s, eta_s; /* time since the start, and an estimate of the time left */
+    int epoch_end;           /* 1 at the end of an epoch: the fields below are set */
+    int has_dev;             /* a dev set was given */
+    double dev_accuracy, dev_macro_f1;
+    int improved;            /* the dev score is the best so far: the output file was (re)written */
+} slm_finetune_progress;
+
+/* Receives progress reports; user is the pointer given to slm_finetune_classify. */
+typedef void (*slm_finetune_progress_fn)(const slm_finetune_progress *p, void *user);
+
+/* The outcome of a fine-tuning run. */
+typedef struct {
+    int epochs_run;          /* epochs trained (fewer than planned when stopped early) */
+    int best_epoch;          /* the epoch whose model was written (the last one without a dev set) */
+    double dev_accuracy, dev_macro_f1; /* of best_epoch (0 without a dev set) */
+    double seconds;          /* wall time of the whole run */
+    size_t n_truncated;      /* training texts cut to max_len */
+} slm_finetune_result;
+
+/* The default fine-tuning settings. */
+slm_finetune_params slm_finetune_defaults(void);
+/* Fine-tunes a BERT-family encoder (a GGUF with general.architecture "bert") and a linear
+ * classification head on the labelled texts of train (labels 0 .. train->n_labels-1, named
+ * by train->label_names), tokenised with the base's tokenizer. With dev (labels indexing the
+ * same names), the model is evaluated after every epoch and the best epoch is kept. Writes
+ * out_path (atomically): the base's metadata and tokenizer, the trained encoder in f32, the
+ * head as cls.weight (K, C) and cls.bias (K), and the keys slm.classifier.labels (strings),
+ * slm.classifier.pooling ("mean" or "cls"), slm.classifier.max_len and slm.classifier.base;
+ * slm_classifier_open reads it. params, dev, progress and result may be NULL. */
+slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
+                                 const slm_finetune_params *params, const char *out_path,
+                                 slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
+
 /* ------------------------------------------------------------------ evaluation metrics */
 
 /* Scores of predicted labels against true ones. Macro averages run over the labels that occur

@@ -25,6 +25,7 @@ static const command g_commands[] = {
     {"eval", cmd_eval, "evaluate a classifier (accuracy, macro-F1, confusion) or keywords (--task keywords)"},
     {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
     {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
+    {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
 };
 
 static void usage(FILE *out) {

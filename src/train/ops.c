@@ -435,3 +435,396 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
     crossentropy_ctx c = {.dlogits = dlogits, .probs_in = probs, .targets = targets, .V = V, .dloss = dloss};
     parallel_for(crossentropy_backward_rows, &c, N, (double)N * V);
 }
+
+/* ================================================================ BERT encoder ops */
+
+/* ---------------------------------------------------------------- embeddings */
+
+typedef struct {
+    float *out, *dwte, *dwpe, *dwtt;
+    const float *wte, *wpe, *wtt, *dout;
+    const int32_t *tokens, *types;
+    int B, T, C;
+} bert_embedding_ctx;
+
+static void bert_embedding_forward_rows(void *arg, int n0, int n1) {
+    const bert_embedding_ctx *c = arg;
+    const int C = c->C;
+    for (int n = n0; n < n1; n++) {
+        const float *e = c->wte + (size_t)c->tokens[n] * C, *p = c->wpe + (size_t)(n % c->T) * C;
+        const float *y = c->wtt + (size_t)(c->types ? c->types[n] : 0) * C;
+        float *o = c->out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + y[i];
+    }
+}
+
+void bert_embedding_forward(float *out, const int32_t *tokens, const int32_t *types, const float *wte,
+                            const float *wpe, const float *wtt, int B, int T, int C) {
+    bert_embedding_ctx c = {.out = out, .wte = wte, .wpe = wpe, .wtt = wtt, .tokens = tokens, .types = types,
+                            .B = B, .T = T, .C = C};
+    parallel_for(bert_embedding_forward_rows, &c, B * T, 2.0 * B * T * C);
+}
+
+/* Columns [c0, c1) of every row, so that repeated tokens never race. */
+static void bert_embedding_backward_cols(void *arg, int c0, int c1) {
+    const bert_embedding_ctx *c = arg;
+    const int C = c->C;
+    for (int n = 0; n < c->B * c->T; n++) {
+        const float *src = c->dout + (size_t)n * C;
+        float *p = c->dwpe + (size_t)(n % c->T) * C;
+        for (int i = c0; i < c1; i++) p[i] += src[i];
+        if (c->dwte) {
+            float *e = c->dwte + (size_t)c->tokens[n] * C;
+            for (int i = c0; i < c1; i++) e[i] += src[i];
+        }
+        if (c->dwtt) {
+            float *y = c->dwtt + (size_t)(c->types ? c->types[n] : 0) * C;
+            for (int i = c0; i < c1; i++) y[i] += src[i];
+        }
+    }
+}
+
+void bert_embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *tokens,
+                             const int32_t *types, int B, int T, int C) {
+    bert_embedding_ctx c = {.dwte = dwte, .dwpe = dwpe, .dwtt = dwtt, .dout = dout, .tokens = tokens,
+                            .types = types, .B = B, .T = T, .C = C};
+    parallel_for(bert_embedding_backward_cols, &c, C, 3.0 * B * T * C);
+}
+
+/* ---------------------------------------------------------------- bias */
+
+typedef struct {
+    float *out;
+    const float *bias;
+    int N, OC;
+} bias_ctx;
+
+static void bias_forward_rows(void *arg, int n0, int n1) {
+    const bias_ctx *c = arg;
+    for (int n = n0; n < n1; n++) {
+        float *o = c->out + (size_t)n * c->OC;
+        for (int i = 0; i < c->OC; i++) o[i] += c->bias[i];
+    }
+}
+
+void bias_forward(float *out, const float *bias, int N, int OC) {
+    bias_ctx c = {out, bias, N, OC};
+    parallel_for(bias_forward_rows, &c, N, (double)N * OC);
+}
+
+/* Columns [c0, c1): each thread owns its columns of dbias. */
+static void bias_backward_cols(void *arg, int c0, int c1) {
+    const bias_ctx *c = arg; /* out is dbias, bias is dout here */
+    for (int n = 0; n < c->N; n++) {
+        const float *d = c->bias + (size_t)n * c->OC;
+        for (int i = c0; i < c1; i++) c->out[i] += d[i];
+    }
+}
+
+void bias_backward(float *dbias, const float *dout, int N, int OC) {
+    bias_ctx c = {dbias, dout, N, OC};
+    parallel_for(bias_backward_cols, &c, OC, (double)N * OC);
+}
+
+/* ---------------------------------------------------------------- LayerNorm */
+
+typedef struct {
+    float *out, *mean, *rstd, *dinp, *dweight, *dbias;
+    const float *inp, *weight, *bias, *dout, *mean_in, *rstd_in;
+    int N, C;
+    float eps;
+} layernorm_ctx;
+
+static void layernorm_forward_rows(void *arg, int n0, int n1) {
+    const layernorm_ctx *c = arg;
+    const int C = c->C;
+    for (int n = n0; n < n1; n++) {
+        const float *x = c->inp + (size_t)n * C;
+        float *y = c->out + (size_t)n * C;
+        double s = 0.0;
+        for (int i = 0; i < C; i++) s += x[i];
+        const float mu = (float)(s / C);
+        double ss = 0.0;
+        for (int i = 0; i < C; i++) ss += (double)(x[i] - mu) * (x[i] - mu);
+        const float r = 1.0f / sqrtf((float)(ss / C) + c->eps);
+        for (int i = 0; i < C; i++) y[i] = (x[i] - mu) * r * c->weight[i] + c->bias[i];
+        c->mean[n] = mu;
+        c->rstd[n] = r;
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                       const float *bias, int N, int C, float eps) {
+    layernorm_ctx c = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight, .bias = bias,
+                       .N = N, .C = C, .eps = eps};
+    parallel_for(layernorm_forward_rows, &c, N, 5.0 * N * C);
+}
+
+/* With xh = (x - mean) rstd and g = w dy: dx = rstd (g - mean(g) - xh mean(g xh)). */
+static void layernorm_backward_rows(void *arg, int n0, int n1) {
+    const layernorm_ctx *c = arg;
+    const int C = c->C;
+    for (int n = n0; n < n1; n++) {
+        const float *x = c->inp + (size_t)n * C, *dy = c->dout + (size_t)n * C;
+        float *dx = c->dinp + (size_t)n * C;
+        const float mu = c->mean_in[n], r = c->rstd_in[n];
+        double sg = 0.0, sgx = 0.0;
+        for (int i = 0; i < C; i++) {
+            const float g = c->weight[i] * dy[i];
+            sg += g;
+            sgx += (double)g * ((x[i] - mu) * r);
+        }
+        const float mg = (float)(sg / C), mgx = (float)(sgx / C);
+        for (int i = 0; i < C; i++) dx[i] += r * (c->weight[i] * dy[i] - mg - (x[i] - mu) * r * mgx);
+    }
+}
+
+static void layernorm_backward_cols(void *arg, int c0, int c1) {
+    const layernorm_ctx *c = arg;
+    const int C = c->C;
+    for (int n = 0; n < c->N; n++) {
+        const float *x = c->inp + (size_t)n * C, *dy = c->dout + (size_t)n * C;
+        const float mu = c->mean_in[n], r = c->rstd_in[n];
+        for (int i = c0; i < c1; i++) {
+            c->dweight[i] += dy[i] * ((x[i] - mu) * r);
+            c->dbias[i] += dy[i];
+        }
+    }
+}
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, const float *mean, const float *rstd, int N, int C) {
+    layernorm_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .inp = inp, .weight = weight,
+                       .dout = dout, .mean_in = mean, .rstd_in = rstd, .N = N, .C = C};
+    parallel_for(layernorm_backward_rows, &c, N, 6.0 * N * C);
+    parallel_for(layernorm_backward_cols, &c, C, 3.0 * N * C);
+}
+
+/* ---------------------------------------------------------------- bidirectional attention */
+
+typedef struct {
+    float *out, *att, *dq, *dk, *dv, *scratch;
+    const float *q, *k, *v, *dout, *att_in;
+    const int *lens;
+    int B, T, NH, hd;
+    float scale;
+} bidir_ctx;
+
+/* Units are (b, h) pairs: each writes its own rows of att and slices of out. */
+static void bidir_forward_units(void *arg, int u0, int u1) {
+    const bidir_ctx *c = arg;
+    const int T = c->T, hd = c->hd, D = c->NH * hd;
+    for (int u = u0; u < u1; u++) {
+        const int b = u / c->NH, h = u % c->NH, len = c->lens[b];
+        const float *kb = c->k + (size_t)b * T * D + h * hd, *vb = c->v + (size_t)b * T * D + h * hd;
+        for (int t = 0; t < T; t++) {
+            float *arow = c->att + (((size_t)b * c->NH + h) * T + t) * T;
+            float *ot = c->out + ((size_t)b * T + t) * D + h * hd;
+            memset(ot, 0, sizeof(float) * (size_t)hd);
+            if (t >= len) {
+                memset(arow, 0, sizeof(float) * (size_t)T);
+                continue;
+            }
+            const float *qt = c->q + ((size_t)b * T + t) * D + h * hd;
+            float max = -INFINITY;
+            for (int s = 0; s < len; s++) {
+                arow[s] = dot_f32(qt, kb + (size_t)s * D, (size_t)hd) * c->scale;
+                if (arow[s] > max) max = arow[s];
+            }
+            float sum = 0.0f;
+            for (int s = 0; s < len; s++) {
+                arow[s] = expf(arow[s] - max);
+                sum += arow[s];
+            }
+            const float inv = 1.0f / sum;
+            for (int s = 0; s < len; s++) {
+                const float a = arow[s] *= inv, *vs = vb + (size_t)s * D;
+                for (int i = 0; i < hd; i++) ot[i] += a * vs[i];
+            }
+            for (int s = len; s < T; s++) arow[s] = 0.0f;
+        }
+    }
+}
+
+void bidir_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                             const int *lens, int B, int T, int NH, int hd) {
+    bidir_ctx c = {.out = out, .att = att, .q = q, .k = k, .v = v, .lens = lens, .B = B, .T = T, .NH = NH,
+                   .hd = hd, .scale = 1.0f / sqrtf((float)hd)};
+    parallel_for(bidir_forward_units, &c, B * NH, 2.0 * B * NH * T * T * hd);
+}
+
+/* Units are (b, h) pairs: head h of sequence b owns its slices of dq, dk and dv.
+ * ds_s = p_s (dp_s - sum_i p_i dp_i). */
+static void bidir_backward_units(void *arg, int u0, int u1) {
+    const bidir_ctx *c = arg;
+    const int T = c->T, hd = c->hd, D = c->NH * hd;
+    for (int u = u0; u < u1; u++) {
+        const int b = u / c->NH, h = u % c->NH, len = c->lens[b];
+        const size_t off = (size_t)b * T * D + h * hd;
+        const float *kb = c->k + off, *vb = c->v + off;
+        float *dkb = c->dk + off, *dvb = c->dv + off;
+        float *datt = c->scratch + ((size_t)b * c->NH + h) * T;
+        for (int t = 0; t < len; t++) {
+            const size_t q_off = ((size_t)b * T + t) * D + h * hd;
+            const float *qt = c->q + q_off, *dot_t = c->dout + q_off;
+            const float *arow = c->att_in + (((size_t)b * c->NH + h) * T + t) * T;
+            float *dqt = c->dq + q_off;
+            float sum = 0.0f;
+            for (int s = 0; s < len; s++) {
+                datt[s] = dot_f32(dot_t, vb + (size_t)s * D, (size_t)hd);
+                sum += arow[s] * datt[s];
+                float *dvs = dvb + (size_t)s * D;
+                const float a = arow[s];
+                for (int i = 0; i < hd; i++) dvs[i] += a * dot_t[i];
+            }
+            for (int s = 0; s < len; s++) {
+                const float ds = arow[s] * (datt[s] - sum) * c->scale;
+                const float *ks = kb + (size_t)s * D;
+                float *dks = dkb + (size_t)s * D;
+                for (int i = 0; i < hd; i++) {
+                    dqt[i] += ds * ks[i];
+                    dks[i] += ds * qt[i];
+                }
+            }
+        }
+    }
+}
+
+void bidir_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                              const float *k, const float *v, const float *att, const int *lens, int B, int T,
+                              int NH, int hd) {
+    bidir_ctx c = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .q = q, .k = k, .v = v, .dout = dout,
+                   .att_in = att, .lens = lens, .B = B, .T = T, .NH = NH, .hd = hd,
+                   .scale = 1.0f / sqrtf((float)hd)};
+    parallel_for(bidir_backward_units, &c, B * NH, 4.0 * B * NH * T * T * hd);
+}
+
+/* ---------------------------------------------------------------- GELU */
+
+static void gelu_forward_chunks(void *arg, int k0, int k1) {
+    const elementwise_ctx *c = arg;
+    int64_t i0, i1;
+    chunk_bounds(c, k0, k1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        const float x = c->a[i];
+        c->out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    }
+}
+
+void gelu_forward(float *out, const float *inp, int64_t n) {
+    elementwise_ctx c = {.out = out, .a = inp, .n = n};
+    parallel_for(gelu_forward_chunks, &c, n_chunks(n), 20.0 * n);
+}
+
+/* gelu'(x) = Phi(x) + x phi(x), phi the standard normal density. */
+static void gelu_backward_chunks(void *arg, int k0, int k1) {
+    const elementwise_ctx *c = arg;
+    int64_t i0, i1;
+    chunk_bounds(c, k0, k1, &i0, &i1);
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    for (int64_t i = i0; i < i1; i++) {
+        const float x = c->a[i];
+        const float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)), pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        c->da[i] += c->dout[i] * (cdf + x * pdf);
+    }
+}
+
+void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+    elementwise_ctx c = {.da = dinp, .a = inp, .dout = dout, .n = n};
+    parallel_for(gelu_backward_chunks, &c, n_chunks(n), 30.0 * n);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+static void mask_chunks(void *arg, int k0, int k1) {
+    const elementwise_ctx *c = arg;
+    int64_t i0, i1;
+    chunk_bounds(c, k0, k1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) c->out[i] = c->a[i] * c->b[i];
+}
+
+void dropout_forward(float *out, const float *inp, const float *mask, int64_t n) {
+    elementwise_ctx c = {.out = out, .a = inp, .b = mask, .n = n};
+    parallel_for(mask_chunks, &c, n_chunks(n), (double)n);
+}
+
+void dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n) {
+    elementwise_ctx c = {.out = dinp, .a = dout, .b = mask, .n = n};
+    parallel_for(mask_chunks, &c, n_chunks(n), (double)n);
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+void mean_pool_forward(float *out, const float *x, const int *lens, int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * C;
+        for (int i = 0; i < C; i++) o[i] = 0.0f;
+        for (int t = 0; t < lens[b]; t++) {
+            const float *r = x + ((size_t)b * T + t) * C;
+            for (int i = 0; i < C; i++) o[i] += r[i];
+        }
+        const float inv = 1.0f / (float)lens[b];
+        for (int i = 0; i < C; i++) o[i] *= inv;
+    }
+}
+
+void mean_pool_backward(float *dx, const float *dout, const int *lens, int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        const float *d = dout + (size_t)b * C, inv = 1.0f / (float)lens[b];
+        for (int t = 0; t < lens[b]; t++) {
+            float *r = dx + ((size_t)b * T + t) * C;
+            for (int i = 0; i < C; i++) r[i] += d[i] * inv;
+        }
+    }
+}
+
+void cls_pool_forward(float *out, const float *x, int B, int T, int C) {
+    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * C, x + (size_t)b * T * C, sizeof(float) * (size_t)C);
+}
+
+void cls_pool_backward(float *dx, const float *dout, int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        float *r = dx + (size_t)b * T * C;
+        const float *d = dout + (size_t)b * C;
+        for (int i = 0; i < C; i++) r[i] += d[i];
+    }
+}
+
+/* ---------------------------------------------------------------- weighted cross-entropy */
+
+float weighted_crossentropy_forward(float *probs, const float *logits, const int32_t *labels, const float *w,
+                                    int B, int K) {
+    double total = 0.0, wsum = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *l = logits + (size_t)b * K;
+        float *p = probs + (size_t)b * K;
+        float max = l[0];
+        for (int i = 1; i < K; i++)
+            if (l[i] > max) max = l[i];
+        const float lt = l[labels[b]];
+        double sum = 0.0;
+        for (int i = 0; i < K; i++) {
+            p[i] = expf(l[i] - max);
+            sum += p[i];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int i = 0; i < K; i++) p[i] *= inv;
+        const double wb = w ? w[labels[b]] : 1.0;
+        total += wb * (log(sum) - ((double)lt - max));
+        wsum += wb;
+    }
+    return wsum > 0.0 ? (float)(total / wsum) : 0.0f;
+}
+
+void weighted_crossentropy_backward(float *dlogits, const float *probs, const int32_t *labels, const float *w,
+                                    float dloss, int B, int K) {
+    double wsum = 0.0;
+    for (int b = 0; b < B; b++) wsum += w ? w[labels[b]] : 1.0;
+    for (int b = 0; b < B; b++) {
+        const float s = wsum > 0.0 ? (float)((w ? w[labels[b]] : 1.0) / wsum) * dloss : 0.0f;
+        const float *p = probs + (size_t)b * K;
+        float *d = dlogits + (size_t)b * K;
+        for (int i = 0; i < K; i++) d[i] = p[i] * s;
+        d[labels[b]] -= s;
+    }
+}

@@ -1,6 +1,9 @@
 /* ops.h — the ops a Llama is trained with, each a forward/backward pair over plain f32 arrays
  * with explicit sizes: embedding, RMSNorm, matmul (OpenBLAS), RoPE, causal grouped-query
- * attention, SwiGLU, residual add and the fused softmax + cross-entropy.
+ * attention, SwiGLU, residual add and the fused softmax + cross-entropy; and for the BERT
+ * encoder (bert_train.c): embeddings with positions and token types, bias add, LayerNorm,
+ * bidirectional attention over padded batches, GELU, mean and CLS pooling, and the
+ * class-weighted softmax cross-entropy of a classification head.
  *
  * Legend: B = batch, T = sequence length, N = B*T rows, C = channels (n_embd), V = vocabulary,
  * IC/OC = input/output channels of a matmul, NH = query heads, KVH = key/value heads,
@@ -65,5 +68,68 @@ float crossentropy_forward(float *losses, float *probs, const float *logits, con
 /* dlogits (N, V) = (probs - onehot(targets)) * dloss, the gradient of dloss * sum(losses);
  * dlogits may alias probs. Overwrites, unlike the other backward functions. */
 void crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets, float dloss, int N, int V);
+
+/* ---------------------------------------------------------------- BERT encoder ops */
+/* Legend here: lens (B) are the valid tokens of each sequence (1 <= lens[b] <= T); rows at
+ * t >= lens[b] are padding. K = classes. */
+
+/* out (B, T, C) = wte[tokens] + wpe[t] + wtt[types] (types NULL: all type 0). */
+void bert_embedding_forward(float *out, const int32_t *tokens, const int32_t *types, const float *wte,
+                            const float *wpe, const float *wtt, int B, int T, int C);
+/* dwte, dwpe, dwtt += the rows of dout they produced (dwte or dwtt may be NULL: not trained). */
+void bert_embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *tokens,
+                             const int32_t *types, int B, int T, int C);
+
+/* out (N, OC) += bias (OC) on every row. */
+void bias_forward(float *out, const float *bias, int N, int OC);
+/* dbias (OC) += the column sums of dout (N, OC). */
+void bias_backward(float *dbias, const float *dout, int N, int OC);
+
+/* out (N, C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) saved with
+ * rstd = 1 / sqrt(var + eps) (biased variance). out must not alias inp. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                       const float *bias, int N, int C, float eps);
+/* dinp (N, C), dweight, dbias (C) += from dout, the input and the saved mean and rstd. */
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, const float *mean, const float *rstd, int N, int C);
+
+/* Bidirectional multi-head attention of padded sequences: q, k, v, out (B, T, NH*hd); query
+ * t < lens[b] attends to keys s < lens[b] with softmax(q.k / sqrt(hd)), saved in att
+ * (B, NH, T, T) (zero beyond lens[b]); padding rows of out are zero. */
+void bidir_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                             const int *lens, int B, int T, int NH, int hd);
+/* dq, dk, dv += from dout (B, T, NH*hd) and the saved att; scratch holds B*NH*T floats. */
+void bidir_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                              const float *k, const float *v, const float *att, const int *lens, int B, int T,
+                              int NH, int hd);
+
+/* out[i] = gelu(inp[i]) = inp x Phi(inp) with the exact (erf) Gaussian CDF, over n elements. */
+void gelu_forward(float *out, const float *inp, int64_t n);
+/* dinp += dout * gelu'(inp). */
+void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n);
+
+/* out[i] = inp[i] * mask[i] over n elements (mask: 0 or 1 / (1 - p); out may alias inp). */
+void dropout_forward(float *out, const float *inp, const float *mask, int64_t n);
+/* dinp[i] = dout[i] * mask[i]: overwrites (dinp may alias dout). */
+void dropout_backward(float *dinp, const float *dout, const float *mask, int64_t n);
+
+/* out (B, C) = the mean of the rows t < lens[b] of x (B, T, C). */
+void mean_pool_forward(float *out, const float *x, const int *lens, int B, int T, int C);
+/* dx rows t < lens[b] += dout[b] / lens[b]. */
+void mean_pool_backward(float *dx, const float *dout, const int *lens, int B, int T, int C);
+/* out (B, C) = row 0 of each sequence (the [CLS] token). */
+void cls_pool_forward(float *out, const float *x, int B, int T, int C);
+/* dx row 0 of each sequence += dout[b]. */
+void cls_pool_backward(float *dx, const float *dout, int B, int T, int C);
+
+/* Softmax of logits (B, K) into probs (may alias) and the class-weighted mean cross-entropy
+ * sum_b w[y_b] (-log p_b[y_b]) / sum_b w[y_b], as torch's cross_entropy(weight=w); w NULL:
+ * all ones. Returns the loss; labels are checked by the caller. */
+float weighted_crossentropy_forward(float *probs, const float *logits, const int32_t *labels, const float *w,
+                                    int B, int K);
+/* dlogits (B, K) = dloss * w[y_b] (p_b - onehot(y_b)) / sum_b w[y_b]; may alias probs.
+ * Overwrites. */
+void weighted_crossentropy_backward(float *dlogits, const float *probs, const int32_t *labels, const float *w,
+                                    float dloss, int B, int K);
 
 #endif

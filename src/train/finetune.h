@@ -1,0 +1,32 @@
+/* finetune.h — the fine-tuning loop of slm_finetune_classify over texts already tokenised
+ * (finetune.c), so that tools can drive it with ids from elsewhere. */
+#ifndef SLM_TRAIN_FINETUNE_H
+#define SLM_TRAIN_FINETUNE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slm.h"
+
+/* Tokenised, labelled examples: example i is ids[i * max_len ..] with lens[i] valid ids
+ * ([CLS] ... [SEP]), the rest padding. */
+typedef struct {
+    int32_t *ids;    /* (n, max_len) */
+    int *lens;       /* (n), each in [1, max_len] */
+    int32_t *labels; /* (n), each in [0, K) */
+    size_t n;
+    int max_len;
+} ft_examples;
+
+/* Runs slm_finetune_classify's loop on tokenised examples (dev may be NULL); label_names has
+ * K names. p must be complete (defaults filled in). */
+slm_status finetune_run(const char *base_path, const ft_examples *train, const ft_examples *dev,
+                        const char *const *label_names, int K, const slm_finetune_params *p, const char *out_path,
+                        slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
+/* Tokenises one text for a BERT: [CLS] text [SEP] (added when the tokenizer does not add them),
+ * cut to max_len ids with the [SEP] kept. row gets *len ids (max_len room); *cut is set when
+ * the text was longer. */
+slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut);
+/* Frees the arrays of ex (and zeroes it). */
+void ft_examples_free(ft_examples *ex);
+
+#endif
