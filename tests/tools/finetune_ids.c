@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
     ft_examples tr = {0}, dv = {0};
     if (read_ids(argv[3], &tr) || (strcmp(argv[4], "-") && read_ids(argv[4], &dv))) return 1;
     const char *labels[64];
-    char names[64][8];
+    char names[64][16];
     int K = 0;
     for (size_t i = 0; i < tr.n; i++) K = tr.labels[i] + 1 > K ? tr.labels[i] + 1 : K;
     for (int k = 0; k < K && k < 64; k++) {
