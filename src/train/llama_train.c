@@ -87,7 +87,7 @@ static void grad_acts_sizes(const train_config *c, int B, int T, size_t s[N_GRAD
     const size_t N = (size_t)B * T, C = (size_t)c->C, F = (size_t)c->F;
     const size_t Q = (size_t)c->NH * c->hd, KV = (size_t)c->KVH * c->hd;
     const size_t sizes[N_GRAD_ACTS] = {N * C, N * C, N * Q, N * Q, N * KV, N * KV, N * F, N * F, N * F,
-                                       (size_t)B * c->NH * T};
+                                       (size_t)B * c->KVH * T * T};
     memcpy(s, sizes, sizeof sizes);
 }
 

@@ -218,36 +218,40 @@ typedef struct {
     float scale;
 } attention_ctx;
 
-/* Units are (b, h) pairs: each writes only its own rows of att and slices of out. */
+/* Causal attention as matrix products: for each (batch, head) the scores Q K^T / sqrt(hd) and
+ * the weighted sums P V (and in the backward dP = dO V^T, dV += P^T dO, dQ += dS K,
+ * dK += dS^T Q) go through cblas_sgemm on strided slices of q, k, v. The products fill the
+ * whole T x T square and the mask zeroes its upper triangle: twice the causal FLOPs, at GEMM
+ * speed. The pool's threads take whole heads and OpenBLAS runs single-threaded inside them
+ * (OpenBLAS is thread-safe; blas_match_pool restores its thread count for the next matmul). */
+static void blas_single(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+/* Row t of a score square: softmax over s <= t, zero above the diagonal. */
+static void causal_softmax_row(float *row, int t, int T) {
+    float max = -INFINITY, sum = 0.0f;
+    for (int s = 0; s <= t; s++) max = row[s] > max ? row[s] : max;
+    for (int s = 0; s <= t; s++) sum += row[s] = expf(row[s] - max);
+    const float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++) row[s] *= inv;
+    for (int s = t + 1; s < T; s++) row[s] = 0.0f;
+}
+
+/* Units are (b, h) pairs: each writes only its own square of att and slice of out. */
 static void attention_forward_units(void *arg, int u0, int u1) {
     const attention_ctx *c = arg;
     const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
     for (int u = u0; u < u1; u++) {
-        const int b = u / c->NH, h = u % c->NH, kvh = h / group;
-        const float *kb = c->k + (size_t)b * T * kvdim + kvh * hd, *vb = c->v + (size_t)b * T * kvdim + kvh * hd;
-        for (int t = 0; t < T; t++) {
-            const float *qt = c->q + ((size_t)b * T + t) * qdim + h * hd;
-            float *arow = c->att + (((size_t)b * c->NH + h) * T + t) * T;
-            float *ot = c->out + ((size_t)b * T + t) * qdim + h * hd;
-            float max = -INFINITY;
-            for (int s = 0; s <= t; s++) {
-                arow[s] = dot_f32(qt, kb + (size_t)s * kvdim, (size_t)hd) * c->scale;
-                if (arow[s] > max) max = arow[s];
-            }
-            float sum = 0.0f;
-            for (int s = 0; s <= t; s++) {
-                arow[s] = expf(arow[s] - max);
-                sum += arow[s];
-            }
-            const float inv = 1.0f / sum;
-            for (int s = 0; s <= t; s++) arow[s] *= inv;
-            for (int s = t + 1; s < T; s++) arow[s] = 0.0f;
-            for (int i = 0; i < hd; i++) ot[i] = 0.0f;
-            for (int s = 0; s <= t; s++) {
-                const float a = arow[s], *vs = vb + (size_t)s * kvdim;
-                for (int i = 0; i < hd; i++) ot[i] += a * vs[i];
-            }
-        }
+        const int b = u / c->NH, h = u % c->NH;
+        const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
+        const size_t kv_off = (size_t)b * T * kvdim + (size_t)(h / group) * hd;
+        float *a = c->att + (size_t)u * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, c->scale, c->q + q_off, qdim, c->k + kv_off,
+                    kvdim, 0.0f, a, T);
+        for (int t = 0; t < T; t++) causal_softmax_row(a + (size_t)t * T, t, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, c->v + kv_off, kvdim, 0.0f,
+                    c->out + q_off, qdim);
     }
 }
 
@@ -255,45 +259,39 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
                        int NH, int KVH, int hd) {
     attention_ctx c = {.out = out, .att = att, .q = q, .k = k, .v = v, .B = B, .T = T, .NH = NH, .KVH = KVH,
                        .hd = hd, .scale = 1.0f / sqrtf((float)hd)};
-    parallel_for(attention_forward_units, &c, B * NH, 2.0 * B * NH * T * T * hd);
+    blas_single();
+    parallel_for(attention_forward_units, &c, B * NH, 4.0 * B * NH * T * T * hd);
 }
 
-/* Units are (b, kv head) pairs, so that the query heads sharing a key/value head add into
- * its dk and dv on one thread. With p = softmax(s) and dp the gradient of p:
- * ds_j = p_j (dp_j - sum_i p_i dp_i). */
+/* Units are (b, kv head) pairs, so that the query heads sharing a key/value head add into its
+ * dk and dv on one thread; each unit has its own T x T square of scratch for dP, then dS:
+ * with p = softmax(s), ds_j = p_j (dp_j - sum_i p_i dp_i), times the score scale. */
 static void attention_backward_units(void *arg, int u0, int u1) {
     const attention_ctx *c = arg;
     const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
     for (int u = u0; u < u1; u++) {
         const int b = u / c->KVH, kvh = u % c->KVH;
-        const size_t kv_off = (size_t)b * T * kvdim + kvh * hd;
-        const float *kb = c->k + kv_off, *vb = c->v + kv_off;
-        float *dkb = c->dk + kv_off, *dvb = c->dv + kv_off;
+        const size_t kv_off = (size_t)b * T * kvdim + (size_t)kvh * hd;
+        float *ds = c->scratch + (size_t)u * T * T;
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-            float *datt = c->scratch + ((size_t)b * c->NH + h) * T;
+            const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
+            const float *p = c->att_in + ((size_t)b * c->NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, c->dout + q_off, qdim, c->v + kv_off,
+                        kvdim, 0.0f, ds, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, c->dout + q_off, qdim, 1.0f,
+                        c->dv + kv_off, kvdim);
             for (int t = 0; t < T; t++) {
-                const size_t q_off = ((size_t)b * T + t) * qdim + h * hd;
-                const float *qt = c->q + q_off, *dot_t = c->dout + q_off;
-                const float *arow = c->att_in + (((size_t)b * c->NH + h) * T + t) * T;
-                float *dqt = c->dq + q_off;
-                float sum = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    datt[s] = dot_f32(dot_t, vb + (size_t)s * kvdim, (size_t)hd);
-                    sum += arow[s] * datt[s];
-                    float *dvs = dvb + (size_t)s * kvdim;
-                    const float a = arow[s];
-                    for (int i = 0; i < hd; i++) dvs[i] += a * dot_t[i];
-                }
-                for (int s = 0; s <= t; s++) {
-                    const float ds = arow[s] * (datt[s] - sum) * c->scale;
-                    const float *ks = kb + (size_t)s * kvdim;
-                    float *dks = dkb + (size_t)s * kvdim;
-                    for (int i = 0; i < hd; i++) {
-                        dqt[i] += ds * ks[i];
-                        dks[i] += ds * qt[i];
-                    }
-                }
+                float *row = ds + (size_t)t * T;
+                const float *pr = p + (size_t)t * T;
+                float dot = 0.0f;
+                for (int s = 0; s <= t; s++) dot += pr[s] * row[s];
+                for (int s = 0; s <= t; s++) row[s] = pr[s] * (row[s] - dot) * c->scale;
+                for (int s = t + 1; s < T; s++) row[s] = 0.0f;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->k + kv_off, kvdim, 1.0f,
+                        c->dq + q_off, qdim);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->q + q_off, qdim, 1.0f,
+                        c->dk + kv_off, kvdim);
         }
     }
 }
@@ -303,7 +301,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
     attention_ctx c = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .q = q, .k = k, .v = v, .dout = dout,
                        .att_in = att, .B = B, .T = T, .NH = NH, .KVH = KVH, .hd = hd,
                        .scale = 1.0f / sqrtf((float)hd)};
-    parallel_for(attention_backward_units, &c, B * KVH, 4.0 * B * NH * T * T * hd);
+    blas_single();
+    parallel_for(attention_backward_units, &c, B * KVH, 8.0 * B * NH * T * T * hd);
 }
 
 /* ---------------------------------------------------------------- SwiGLU, residual */

@@ -48,7 +48,7 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
  * Scores are q.k / sqrt(hd). */
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
                        int NH, int KVH, int hd);
-/* dq, dk, dv from dout (B, T, NH*hd) and the saved att; scratch holds B*NH*T floats. */
+/* dq, dk, dv += from dout (B, T, NH*hd) and the saved att; scratch holds B*KVH*T*T floats. */
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
                         const float *k, const float *v, const float *att, int B, int T, int NH, int KVH, int hd);
 

@@ -83,7 +83,7 @@ typedef struct {
     float *dgate;   /* (B, T, F) */
     float *dup;     /* (B, T, F) */
     float *dhact;   /* (B, T, F) */
-    float *scratch; /* (B, NH, T) attention backward's rows */
+    float *scratch; /* (B, KVH, T, T): attention backward's score gradients */
 } train_grad_acts;
 
 /* Floats of the activations (and of the activation gradients) for batches up to (B, T). */

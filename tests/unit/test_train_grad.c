@@ -177,7 +177,7 @@ int main(void) {
          N * QD, NULL, NULL, NULL, rope_obj, rope_bwd},
         {"attention", 3, {"q", "k", "v"}, {rand_array(N * QD, -2, 2), rand_array(N * KVD, -2, 2), rand_array(N * KVD, -1, 1)},
          {N * QD, N * KVD, N * KVD}, {0}, zeros(N * QD), rand_array(N * QD, -1, 1), N * QD, zeros(B * NH * T * T),
-         zeros(B * NH * T), NULL, attention_obj, attention_bwd},
+         zeros(B * KVH * T * T), NULL, attention_obj, attention_bwd},
         {"swiglu", 2, {"gate", "up"}, {rand_array(N * C, -4, 4), rand_array(N * C, -1, 1)}, {N * C, N * C}, {0},
          zeros(N * C), rand_array(N * C, -1, 1), N * C, NULL, NULL, NULL, swiglu_obj, swiglu_bwd},
         {"residual", 2, {"a", "b"}, {rand_array(N * C, -1, 1), rand_array(N * C, -1, 1)}, {N * C, N * C}, {0},
