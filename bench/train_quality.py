@@ -14,12 +14,12 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
 from conftest import DATA  # noqa: E402
 from random_llama import write_gguf  # noqa: E402
+from torch_llama import TorchLlama  # noqa: E402
 
 TOK_BIN = DATA / "tiny_lm_models" / "stories260K" / "tok512.bin"
 TOK_MODEL = DATA / "tiny_lm_models" / "stories260K" / "tok512.model"
@@ -64,7 +64,7 @@ def loader_batch(ids, seed, position, B, T):
         state, r = rng_next(state)
         starts.append(r % windows)
     seq = np.stack([ids[s:s + T + 1] for s in starts])
-    return torch.from_numpy(seq[:, :-1].copy()), torch.from_numpy(seq[:, 1:].copy())
+    return seq[:, :-1].copy(), seq[:, 1:].copy()
 
 
 def init_weights(cfg, seed):
@@ -88,48 +88,6 @@ def init_weights(cfg, seed):
     return w
 
 
-class Llama:
-    """slm's Llama in PyTorch (RMSNorm, RoPE on adjacent pairs, causal attention, SwiGLU), with the
-    weights as leaf tensors named as in GGUF."""
-
-    def __init__(self, cfg, weights, T):
-        self.cfg = cfg
-        self.p = {k: torch.tensor(np.array(v), dtype=torch.float32, requires_grad=True) for k, v in weights.items()}
-        hd = cfg["dim"] // cfg["n_heads"]
-        freqs = 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-        ang = torch.outer(torch.arange(T, dtype=torch.float32), freqs)
-        self.cos, self.sin = torch.cos(ang), torch.sin(ang)
-        self.mask = torch.full((T, T), float("-inf")).triu(1)
-
-    def rope(self, x):  # (B, H, T, hd)
-        a, b = x[..., 0::2], x[..., 1::2]
-        c, s = self.cos[: x.shape[2]], self.sin[: x.shape[2]]
-        return torch.stack((a * c - b * s, a * s + b * c), dim=-1).flatten(-2)
-
-    def loss(self, tok, tgt):
-        P, cfg = self.p, self.cfg
-        B, T = tok.shape
-        H = cfg["n_heads"]
-        hd = cfg["dim"] // H
-
-        def norm(x, w):
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
-
-        x = P["token_embd.weight"][tok]
-        for l in range(cfg["n_layers"]):
-            w = lambda n: P[f"blk.{l}.{n}.weight"]  # noqa: E731
-            h = norm(x, w("attn_norm"))
-            q = self.rope((h @ w("attn_q").T).view(B, T, H, hd).transpose(1, 2))
-            k = self.rope((h @ w("attn_k").T).view(B, T, H, hd).transpose(1, 2))
-            v = (h @ w("attn_v").T).view(B, T, H, hd).transpose(1, 2)
-            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + self.mask[:T, :T], dim=-1)
-            x = x + (att @ v).transpose(1, 2).reshape(B, T, -1) @ w("attn_output").T
-            h = norm(x, w("ffn_norm"))
-            x = x + (F.silu(h @ w("ffn_gate").T) * (h @ w("ffn_up").T)) @ w("ffn_down").T
-        logits = norm(x, P["output_norm.weight"]) @ P["output.weight"].T
-        return F.cross_entropy(logits.reshape(B * T, -1), tgt.reshape(-1))
-
-
 def lr_at(step, total):
     o = OPT
     if step < o["warmup"]:
@@ -140,7 +98,7 @@ def lr_at(step, total):
 
 def train_torch(weights, train_ids, steps, threads):
     torch.set_num_threads(threads)
-    m = Llama(CFG, weights, OPT["seq"])
+    m = TorchLlama(CFG, weights, OPT["seq"])
     decay = [p for n, p in m.p.items() if "norm" not in n and n != "token_embd.weight"]
     no_decay = [p for n, p in m.p.items() if "norm" in n or n == "token_embd.weight"]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": OPT["wd"]}, {"params": no_decay, "weight_decay": 0.0}],
@@ -165,12 +123,12 @@ def train_torch(weights, train_ids, steps, threads):
 @torch.no_grad()
 def full_val_loss(weights, val_ids, T):
     """Mean next-token loss over every non-overlapping window of T + 1 tokens of the validation shard."""
-    m = Llama(CFG, weights, T)
+    m = TorchLlama(CFG, weights, T)
     n = (len(val_ids) - 1) // T
     seq = np.stack([val_ids[i * T:i * T + T + 1] for i in range(n)])
     total = 0.0
     for i in range(0, n, 32):
-        chunk = torch.from_numpy(seq[i:i + 32])
+        chunk = seq[i:i + 32]
         total += m.loss(chunk[:, :-1], chunk[:, 1:]).item() * len(chunk)
     return total / n
 

@@ -1,6 +1,7 @@
 /* rng.h — a small deterministic random number generator (xorshift64*, seeded by splitmix64). */
 #ifndef SLM_BASE_RNG_H
 #define SLM_BASE_RNG_H
+#include <math.h>
 #include <stdint.h>
 
 typedef struct {
@@ -24,5 +25,11 @@ static inline uint64_t slm_rng_u64(slm_rng *rng) {
 }
 /* A uniform float in [0, 1). */
 static inline float slm_rng_f32(slm_rng *rng) { return (float)(slm_rng_u64(rng) >> 40) / 16777216.0f; }
+/* A standard normal draw (Box-Muller, one value per two uniforms). */
+static inline float slm_rng_normal(slm_rng *rng) {
+    float u1 = slm_rng_f32(rng), u2 = slm_rng_f32(rng);
+    if (u1 < 1e-12f) u1 = 1e-12f;
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
 
 #endif

@@ -165,17 +165,10 @@ void bert_model_free(bert_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* A standard normal draw (Box-Muller). */
-static float normal(slm_rng *rng) {
-    float u1 = slm_rng_f32(rng), u2 = slm_rng_f32(rng);
-    if (u1 < 1e-12f) u1 = 1e-12f;
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
-}
-
 void bert_model_init_head(bert_model *m, uint64_t seed) {
     slm_rng rng;
     slm_rng_seed(&rng, seed);
-    for (size_t i = 0; i < m->sizes[BP_CLS_W]; i++) m->params.cls_w[i] = 0.02f * normal(&rng);
+    for (size_t i = 0; i < m->sizes[BP_CLS_W]; i++) m->params.cls_w[i] = 0.02f * slm_rng_normal(&rng);
     memset(m->params.cls_b, 0, m->sizes[BP_CLS_B] * sizeof(float));
 }
 

@@ -176,13 +176,6 @@ void train_model_free(train_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* A standard normal draw (Box-Muller). */
-static float normal(slm_rng *rng) {
-    float u1 = slm_rng_f32(rng), u2 = slm_rng_f32(rng);
-    if (u1 < 1e-12f) u1 = 1e-12f;
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
-}
-
 void train_model_init(train_model *m, uint64_t seed) {
     slm_rng rng;
     slm_rng_seed(&rng, seed);
@@ -191,7 +184,7 @@ void train_model_init(train_model *m, uint64_t seed) {
     for (int i = 0; i < TP_COUNT; i++) {
         const int is_norm = i == TP_ATTN_NORM || i == TP_FFN_NORM || i == TP_OUTPUT_NORM;
         const float s = i == TP_WO || i == TP_W_DOWN ? std_proj : std;
-        for (size_t j = 0; j < m->sizes[i]; j++) p[i][j] = is_norm ? 1.0f : s * normal(&rng);
+        for (size_t j = 0; j < m->sizes[i]; j++) p[i][j] = is_norm ? 1.0f : s * slm_rng_normal(&rng);
     }
 }
 

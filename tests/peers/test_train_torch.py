@@ -10,6 +10,7 @@ import pytest
 
 from conftest import DATA, run
 from random_llama import make_weights, write_gguf
+from torch_llama import TorchLlama
 
 torch = pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
@@ -35,55 +36,6 @@ def batches(n_steps, accum, seed):
 
 def write_data(path, tokens, targets):
     np.concatenate([tokens.ravel(), targets.ravel()]).astype("<i4").tofile(path)
-
-
-class TorchLlama:
-    """The Llama forward pass of slm (RoPE on adjacent pairs, grouped-query causal attention,
-    SwiGLU) over a (B, T) batch in float32, with the weights as leaf tensors."""
-
-    def __init__(self, cfg, weights):
-        self.cfg = cfg
-        self.p = {k: torch.tensor(v, dtype=torch.float32, requires_grad=True) for k, v in weights.items()}
-        hd = cfg["dim"] // cfg["n_heads"]
-        freqs = 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-        ang = torch.outer(torch.arange(T, dtype=torch.float32), freqs)
-        self.cos, self.sin = torch.cos(ang), torch.sin(ang)
-
-    def rope(self, x):  # (B, T, heads, hd)
-        a, b = x[..., 0::2], x[..., 1::2]
-        t = x.shape[1]
-        c, s = self.cos[None, :t, None, :], self.sin[None, :t, None, :]
-        return torch.stack([a * c - b * s, a * s + b * c], dim=-1).flatten(-2)
-
-    def logits(self, tokens):
-        cfg, P = self.cfg, self.p
-        nh, nkv, d = cfg["n_heads"], cfg["n_kv_heads"], cfg["dim"]
-        hd = d // nh
-        bsz, t = tokens.shape
-
-        def norm(x, w):
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
-
-        x = P["token_embd.weight"][tokens]
-        mask = torch.full((t, t), float("-inf")).triu(1)
-        for l in range(cfg["n_layers"]):
-            w = lambda n: P[f"blk.{l}.{n}.weight"]
-            h = norm(x, w("attn_norm"))
-            q = self.rope((h @ w("attn_q").T).view(bsz, t, nh, hd))
-            k = self.rope((h @ w("attn_k").T).view(bsz, t, nkv, hd)).repeat_interleave(nh // nkv, dim=2)
-            v = (h @ w("attn_v").T).view(bsz, t, nkv, hd).repeat_interleave(nh // nkv, dim=2)
-            att = torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(hd) + mask
-            y = torch.einsum("bhts,bshd->bthd", att.softmax(-1), v).reshape(bsz, t, d)
-            x = x + y @ w("attn_output").T
-            h = norm(x, w("ffn_norm"))
-            x = x + (torch.nn.functional.silu(h @ w("ffn_gate").T) * (h @ w("ffn_up").T)) @ w("ffn_down").T
-        x = norm(x, P["output_norm.weight"])
-        out = P["output.weight"] if "output.weight" in P else P["token_embd.weight"]
-        return x @ out.T
-
-    def loss(self, tokens, targets):
-        logits = self.logits(torch.from_numpy(tokens).long())
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).long().reshape(-1))
 
 
 def lr_at(step):
@@ -112,7 +64,7 @@ def test_gradients_match_pytorch(tools, tmp_path, tied):
                "--grads", tmp_path / "grads"]).stdout.decode()
     slm_loss = float(out.split()[1])
 
-    tm = TorchLlama(cfg, weights)
+    tm = TorchLlama(cfg, weights, T)
     total = 0.0
     for k in range(ACCUM):
         loss = tm.loss(tokens[0, k], targets[0, k]) / ACCUM
@@ -145,7 +97,7 @@ def test_adamw_steps_match_pytorch(slm, tools, tmp_path):
     slm_steps = [dict(zip(l.split()[::2], map(float, l.split()[1::2]))) for l in out if l.startswith("step")]
     slm_eval = float([l for l in out if l.startswith("eval")][0].split()[1])
 
-    tm = TorchLlama(cfg, weights)
+    tm = TorchLlama(cfg, weights, T)
     # no decay on norms and (decay_embeddings off) the token embedding
     decay = [p for n, p in tm.p.items() if "norm" not in n and n != "token_embd.weight"]
     no_decay = [p for n, p in tm.p.items() if "norm" in n or n == "token_embd.weight"]
@@ -186,7 +138,7 @@ def test_adamw_steps_match_pytorch(slm, tools, tmp_path):
     probe = [1, 403, 407, 261, 378, 434, 260, 352]
     out = run([tools / "logits_dump", trained, "--tokens", ",".join(map(str, probe))]).stdout.decode()
     got = np.array([[float(x) for x in line.split("\t")[2].split()] for line in out.strip().split("\n")])
-    small = TorchLlama(cfg, saved)
+    small = TorchLlama(cfg, saved, T)
     with torch.no_grad():
         want = small.logits(torch.tensor([probe]))[0].numpy()
     print(f"inference on the saved file vs PyTorch on its weights: max |logit diff| {np.abs(got - want).max():.2e}")
