@@ -285,6 +285,13 @@ int slm_session_n_ctx(const slm_session *session);
  * *logits points at n_vocab floats owned by the session, valid until the next call. */
 slm_status slm_session_eval(slm_session *session, const int32_t *tokens, size_t n,
                             const float **logits);
+/* Evaluates several sessions of one model together, one step each: session i takes the n[i]
+ * tokens tokens[i] at its next positions, and all rows share each weight matrix pass (the way a
+ * server decodes its slots together). logits[i] receives session i's logits after its last token,
+ * owned by that session, valid until its next evaluation. Sessions must be distinct and share a
+ * model; n[i] may be 0 (the session is skipped and logits[i] is NULL). */
+slm_status slm_sessions_eval(slm_session *const *sessions, const int32_t *const *tokens, const size_t *n,
+                             size_t n_sessions, const float **logits);
 
 /* ------------------------------------------------------------------ sampling */
 

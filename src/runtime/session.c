@@ -64,3 +64,22 @@ slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, con
     *logits = out;
     return SLM_OK;
 }
+
+slm_status slm_sessions_eval(slm_session *const *sessions, const int32_t *const *tokens, const size_t *n,
+                             size_t n_sessions, const float **logits) {
+    if ((!sessions || !tokens || !n || !logits) && n_sessions)
+        return slm_error(SLM_ERR_INVALID_ARG, "slm_sessions_eval: NULL argument");
+    for (size_t i = 0; i < n_sessions; i++) {
+        if (!sessions[i]) return slm_error(SLM_ERR_INVALID_ARG, "slm_sessions_eval: session %zu is NULL", i);
+        if (sessions[i]->model != sessions[0]->model)
+            return slm_error(SLM_ERR_INVALID_ARG, "slm_sessions_eval: sessions of different models");
+    }
+    /* one session after another for now; a batched forward over all of them replaces this */
+    for (size_t i = 0; i < n_sessions; i++) {
+        logits[i] = NULL;
+        if (n[i] == 0) continue;
+        slm_status st = slm_session_eval(sessions[i], tokens[i], n[i], &logits[i]);
+        if (st != SLM_OK) return st;
+    }
+    return SLM_OK;
+}
