@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev zlib1g-dev libopenmpi-dev openmpi-bin)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev libmicrohttpd-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 if [ -n "$mode" ]; then
   apt_pkgs+=(python3-venv) # every mode makes the venv
 fi
@@ -48,6 +48,7 @@ if [ -n "$mode" ]; then
     $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
     $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
     $py -c "import nltk" 2>/dev/null || pip_pkgs+=(nltk) # the Porter stemmer reference (keywords)
+    $py -c "import openai" 2>/dev/null || pip_pkgs+=(openai) # the client slm serve is tested with
   fi
   if [ "$mode" = "--peers" ]; then
     $py -c "import yake" 2>/dev/null || pip_pkgs+=(yake) # bench/keywords.py
