@@ -1,6 +1,7 @@
 /* json_util.c — the JSON pieces every route shares: OpenAI-shaped errors, JSON replies, body
  * parsing with UTF-8 checks, base64 for embeddings. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,21 +152,26 @@ int serve_get_number(const cJSON *obj, const char *name, double lo, double hi, d
 int serve_get_int(const cJSON *obj, const char *name, long long lo, long long hi, long long *out, serve_reply *err) {
     const cJSON *v = field(obj, name);
     if (!v) return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble) {
-        if (cJSON_IsNumber(v) && (v->valuedouble >= 9.2e18 || v->valuedouble <= -9.2e18)) {
-            serve_error(err, 400, name, "invalid_value", "'%s' must be between %lld and %lld", name, lo, hi);
-            return -1;
-        }
+    if (!cJSON_IsNumber(v)) {
         serve_error(err, 400, name, "invalid_type", "'%s' must be an integer", name);
         return -1;
     }
-    long long x = (long long)v->valuedouble;
-    if (x < lo || x > hi) {
-        serve_error(err, 400, name, "invalid_value", "'%s' must be between %lld and %lld", name, lo, hi);
+    double d = v->valuedouble; /* range first: casting a huge double is undefined */
+    if (!(d >= (double)lo && d <= (double)hi)) {
+        serve_error(err, 400, name, "invalid_value", "'%s' must be an integer between %lld and %lld", name, lo, hi);
         return -1;
     }
-    *out = x;
+    if (d != floor(d)) {
+        serve_error(err, 400, name, "invalid_type", "'%s' must be an integer", name);
+        return -1;
+    }
+    *out = (long long)d;
     return 0;
+}
+
+/* Whether a JSON value is an integer in [0, limit). */
+int serve_json_index(const cJSON *v, int limit) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < (double)limit && v->valuedouble == floor(v->valuedouble);
 }
 
 int serve_get_bool(const cJSON *obj, const char *name, int *out, serve_reply *err) {

@@ -126,6 +126,10 @@ static int read_prompt(slm_server *srv, const cJSON *root, int chat, serve_reque
         src = text;
     } else {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+        if (!p) {
+            serve_error(err, 400, "prompt", "missing_required_parameter", "'prompt' is required (\"\" starts from BOS)");
+            return -1;
+        }
         if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(cJSON_GetArrayItem(p, 0)))
             p = cJSON_GetArrayItem(p, 0);
         if (cJSON_IsString(p)) src = p->valuestring;
@@ -144,8 +148,7 @@ static int read_prompt(slm_server *srv, const cJSON *root, int chat, serve_reque
             const cJSON *e;
             int i = 0;
             cJSON_ArrayForEach(e, p) {
-                if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int)e->valuedouble || e->valuedouble < 0 ||
-                    e->valuedouble >= srv->n_vocab) {
+                if (!serve_json_index(e, srv->n_vocab)) {
                     serve_error(err, 400, "prompt", "invalid_value", "prompt[%d] is not a token id below %d", i, srv->n_vocab);
                     return -1;
                 }

@@ -118,8 +118,7 @@ void serve_route_detokenize(slm_server *srv, const char *body, size_t len, serve
     int i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, tokens) {
-        if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int)e->valuedouble || e->valuedouble < 0 ||
-            e->valuedouble >= srv->n_vocab) {
+        if (!serve_json_index(e, srv->n_vocab)) {
             free(ids);
             cJSON_Delete(root);
             serve_error(out, 400, "tokens", "invalid_value", "tokens[%d] is not a token id below %d", i, srv->n_vocab);
@@ -158,6 +157,7 @@ static int read_inputs(const cJSON *root, const char ***texts, serve_reply *out)
     if (serve_get_strings(root, "input", MAX_INPUTS, texts, &n, out)) return -1;
     if (!*texts || n == 0) {
         free(*texts);
+        *texts = NULL;
         serve_error(out, 400, "input", "missing_required_parameter", "'input' (a string or an array of strings) is required");
         return -1;
     }

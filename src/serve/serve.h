@@ -152,6 +152,8 @@ char *serve_base64(const void *data, size_t len);
  * with a 400 error in *err (wrong type, out of [lo, hi]). */
 int serve_get_number(const cJSON *obj, const char *name, double lo, double hi, double *out, serve_reply *err);
 int serve_get_int(const cJSON *obj, const char *name, long long lo, long long hi, long long *out, serve_reply *err);
+/* Whether a JSON value is an integer in [0, limit) (a token id, an index). */
+int serve_json_index(const cJSON *v, int limit);
 int serve_get_bool(const cJSON *obj, const char *name, int *out, serve_reply *err);
 int serve_get_string(const cJSON *obj, const char *name, const char **out, serve_reply *err);
 /* A string or an array of at most max strings: *out gets a NULL-terminated array of borrowed
