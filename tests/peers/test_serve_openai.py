@@ -266,14 +266,40 @@ def minilm_gguf(slm, tmp_path_factory):
     return out
 
 
-def test_embeddings(slm, minilm_gguf):
+@pytest.fixture(scope="module")
+def classifier(slm, minilm_gguf, tmp_path_factory):
+    """A (barely) fine-tuned sentiment classifier: one epoch on 16 sentences."""
+    d = tmp_path_factory.mktemp("clf")
+    rows = [(f"The film was {w}.", lab) for w, lab in (("great", "pos"), ("awful", "neg"), ("wonderful", "pos"),
+                                                     ("terrible", "neg"), ("lovely", "pos"), ("boring", "neg"),
+                                                     ("superb", "pos"), ("dreadful", "neg"))] * 2
+    (d / "train.jsonl").write_text("".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rows))
+    out = d / "sentiment.gguf"
+    run([slm, "finetune", "--task", "classify", "-m", minilm_gguf, "--train", d / "train.jsonl", "-o", out,
+         "--epochs", "1", "--batch", "8", "--max-len", "16"], timeout=600)
+    return out
+
+
+def test_embeddings_and_classify(slm, minilm_gguf, classifier):
     texts = ["A man is playing a guitar.", "The weather is lovely today.", "Un homme joue de la guitare."]
     lines = run([slm, "embed", "-m", minilm_gguf, "-q", "--file", "-"], input="\n".join(texts).encode()).stdout
     expected = np.array([json.loads(line)["embedding"] for line in lines.decode().splitlines()])
-    s = Server("-m", STORIES_BIN, "--ctx", 128, "--embed-model", minilm_gguf)
+    lines = run([slm, "classify", "-m", classifier, *texts]).stdout.decode().splitlines()
+    expected_labels = [json.loads(line) for line in lines]
+    s = Server("-m", STORIES_BIN, "--ctx", 128, "--embed-model", minilm_gguf, "--classifier", classifier)
     try:
         c = client(s)
-        assert {m.id for m in c.models.list().data} == {"stories260K", "minilm"}
+        assert {m.id for m in c.models.list().data} == {"stories260K", "minilm", "sentiment"}
+        status, _, body = http(s.url, "POST", "/v1/classify", {"input": texts})
+        assert status == 200, body
+        data = json.loads(body)["data"]
+        for got, want in zip(data, expected_labels):
+            assert got["label"] == want["label"]
+            assert set(got["probs"]) == {"pos", "neg"}
+            for k, v in want["probs"].items():
+                assert got["probs"][k] == pytest.approx(v, abs=1e-5)
+        status, _, body = http(s.url, "POST", "/v1/classify", {"input": 5})
+        assert status == 400
         r = c.embeddings.create(model="minilm", input=texts)  # the client asks for base64
         got = np.array([d.embedding for d in r.data])
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-5
