@@ -29,6 +29,7 @@ struct serve_stream {
     char *pending;              /* formatted events not yet handed to HTTP */
     size_t pending_len, pending_off;
     int role_sent, ended;
+    int timed_out; /* the request waited past its deadline for a slot */
 };
 
 /* ------------------------------------------------------------------ request parsing */
@@ -516,6 +517,10 @@ static int stream_collect(serve_stream *st) {
     }
     int done = r->done;
     size_t n_text = r->n_text, n_lps = r->n_lps;
+    if (!r->started && !done && slm_time_seconds() > r->deadline) { /* waited too long for a slot */
+        st->timed_out = 1;
+        atomic_store(&r->cancelled, 1);
+    }
     pthread_mutex_unlock(&r->mu);
     /* after done the scheduler writes nothing more; before, only appends beyond n_text/n_lps */
     int rc = 0;
@@ -543,7 +548,8 @@ static int stream_collect(serve_stream *st) {
     if (done && rc == 0) {
         if (r->error) {
             serve_reply err = {0};
-            serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
+            if (st->timed_out) serve_error(&err, 503, NULL, "timeout", "timed out waiting for a free slot");
+            else serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
             rc = push_raw(st, "data: ") || push_raw(st, err.body) || push_raw(st, "\n\n");
             free(err.body);
         } else {
