@@ -190,7 +190,7 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
                         int *include_usage, serve_reply *err) {
     long long max_tokens = -1, n_choices = 1, top_k = 0, seed = -1, top_logprobs = 0, lp_int = -1;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0, ignored = 0;
-    int lp_bool = 0;
+    int lp_bool = 0, ignore_eos = 0;
     *stream = 0;
     *include_usage = 0;
     if (serve_get_bool(root, "stream", stream, err) || serve_get_int(root, "max_tokens", 0, 1LL << 40, &max_tokens, err) ||
@@ -201,8 +201,10 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
         serve_get_number(root, "repeat_penalty", 1e-3, 100, &repeat_penalty, err) ||
         serve_get_number(root, "presence_penalty", -2, 2, &ignored, err) ||
         serve_get_number(root, "frequency_penalty", -2, 2, &ignored, err) ||
-        serve_get_int(root, "seed", -(1LL << 53), 1LL << 53, &seed, err))
+        serve_get_int(root, "seed", -(1LL << 53), 1LL << 53, &seed, err) ||
+        serve_get_bool(root, "ignore_eos", &ignore_eos, err))
         return -1;
+    r->ignore_eos = ignore_eos;
     if (chat) {
         if (serve_get_bool(root, "logprobs", &lp_bool, err) ||
             serve_get_int(root, "top_logprobs", 0, SERVE_MAX_TOP_LOGPROBS, &top_logprobs, err))

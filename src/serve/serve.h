@@ -36,6 +36,7 @@ typedef struct serve_request {
     int logprobs;     /* record each token's log-probability */
     int top_logprobs; /* and this many alternatives (0..SERVE_MAX_TOP_LOGPROBS) */
     double deadline;  /* slm_time_seconds() after which generation ends */
+    int ignore_eos;   /* keep going past end tokens (llama.cpp's field, for benchmarks) */
 
     /* outputs, under mu */
     pthread_mutex_t mu;
