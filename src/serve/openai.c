@@ -229,6 +229,11 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
     if (serve_get_strings(root, "stop", SERVE_MAX_STOPS, &stops, &n_stops, err)) return -1;
     for (int i = 0, k = 0; i < n_stops; i++) {
         if (!stops[i][0]) continue;
+        if (strlen(stops[i]) > SERVE_MAX_STOP_BYTES) { /* the filter's work grows with its square */
+            free(stops);
+            serve_error(err, 400, "stop", "invalid_value", "a stop string may have at most %d bytes", SERVE_MAX_STOP_BYTES);
+            return -1;
+        }
         if (!(r->stop[k++] = strdup(stops[i]))) {
             free(stops);
             serve_error(err, 500, NULL, NULL, "out of memory");

@@ -14,6 +14,7 @@
 
 #define SERVE_MAX_TOP_LOGPROBS 20
 #define SERVE_MAX_STOPS 8
+#define SERVE_MAX_STOP_BYTES 256
 
 /* The log-probability of one generated token and of its best alternatives. */
 typedef struct {
