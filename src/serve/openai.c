@@ -216,6 +216,26 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
         r->logprobs = lp_int >= 0;
         r->top_logprobs = lp_int > 0 ? (int)lp_int : 0;
     }
+    /* fields that would change the answer but are not implemented: refused rather than ignored */
+    int echo = 0;
+    long long best_of = 1;
+    if (serve_get_bool(root, "echo", &echo, err) || serve_get_int(root, "best_of", 1, 1, &best_of, err)) return -1;
+    static const char *const UNSUPPORTED[] = {"suffix", "logit_bias", "tools", "functions", "response_format"};
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof UNSUPPORTED[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, UNSUPPORTED[i]);
+        if (v && !cJSON_IsNull(v) && !((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child) &&
+            !(cJSON_IsString(v) && !v->valuestring[0]) &&
+            !(strcmp(UNSUPPORTED[i], "response_format") == 0 && cJSON_IsObject(v) &&
+              cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "type")) &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, "text") == 0)) {
+            serve_error(err, 400, UNSUPPORTED[i], "unsupported_parameter", "'%s' is not supported by this server", UNSUPPORTED[i]);
+            return -1;
+        }
+    }
+    if (echo) {
+        serve_error(err, 400, "echo", "unsupported_parameter", "'echo' is not supported by this server");
+        return -1;
+    }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (so && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so)) {
