@@ -480,7 +480,8 @@ void serve_completions(slm_server *srv, const char *body, size_t len, int chat, 
         else serve_error(out, 499, NULL, NULL, "the client closed the connection");
         return;
     }
-    if (r->error) serve_error(out, 500, NULL, NULL, "generation failed: %s", r->error);
+    if (r->error) /* 503 when the server is stopping, else a failure of its own */
+        serve_error(out, atomic_load(&srv->ready) ? 500 : 503, NULL, NULL, "generation failed: %s", r->error);
     else reply_final(srv, &meta, r, out);
     serve_request_release(srv->sched, r);
 }
@@ -576,7 +577,7 @@ static int stream_collect(serve_stream *st) {
         if (r->error) {
             serve_reply err = {0};
             if (st->timed_out) serve_error(&err, 503, NULL, "timeout", "timed out waiting for a free slot");
-            else serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
+            else serve_error(&err, atomic_load(&srv->ready) ? 500 : 503, NULL, NULL, "generation failed: %s", r->error);
             rc = push_raw(st, "data: ") || push_raw(st, err.body) || push_raw(st, "\n\n");
             free(err.body);
         } else {
