@@ -756,6 +756,12 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
                                  const slm_finetune_params *params, const char *out_path,
                                  slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
 
+/* Writes out_path (atomically: an input may be the output) with the element-wise mean of the f32 tensors of n >= 2 models
+ * fine-tuned from one base with one recipe (a "model soup"): the files must hold the same
+ * tensors and labels; other tensors must be identical and are copied; the first file's metadata
+ * is kept, with slm.average.n_models. LoRA adapter files are refused. */
+slm_status slm_average_models(const char *const *paths, size_t n, const char *out_path);
+
 /* ------------------------------------------------------------------ evaluation metrics */
 
 /* Scores of predicted labels against true ones. Macro averages run over the labels that occur

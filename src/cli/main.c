@@ -27,6 +27,7 @@ static const command g_commands[] = {
     {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
     {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server (completions, chat, embeddings, streaming)"},
+    {"average", cmd_average, "average the weights of classifiers fine-tuned from one base (a model soup)"},
 };
 
 static void usage(FILE *out) {
