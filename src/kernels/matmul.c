@@ -24,6 +24,11 @@ typedef struct {
     const float *act_d;                 /* q8_0 inputs' block scales as floats (n_tok, cols/32) */
 } matmul_ctx;
 
+/* Where input b's outputs start. */
+static inline float *job_out(const matmul_job *job, int b) {
+    return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
+}
+
 /* 4 weight rows x 3 inputs at a time: each loaded weight vector serves 3 inputs and each
  * input vector 4 rows (12 accumulators, 7 loads per 12 FMAs). f32 or f16 weights; cols must
  * be a multiple of 8. */
@@ -60,7 +65,7 @@ __attribute__((target("avx2,fma,f16c"))) static void tile_4x3(const matmul_job *
         }
     }
     for (int i = 0; i < TILE_ROWS; i++)
-        for (int t = 0; t < TILE_TOKS; t++) job->out[(int64_t)(b + t) * job->ld_out + r + i] = hsum(acc[i][t]);
+        for (int t = 0; t < TILE_TOKS; t++) job_out(job, b + t)[r + i] = hsum(acc[i][t]);
 }
 
 /* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs. */
@@ -74,7 +79,7 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
             int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
             const float *d = at == SLM_TYPE_Q8_0 ? c->act_d + (size_t)b * (size_t)(w->ne[0] / QK) : NULL;
             qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d, k, w->ne[0], out);
-            for (int i = 0; i < k; i++) job->out[(int64_t)(b + i) * job->ld_out + r] = out[i];
+            for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
         }
     }
 }
@@ -95,12 +100,12 @@ static void matmul_rows(const matmul_job *job, const matmul_ctx *c, int64_t lo, 
             for (int b = 0; b < full_toks; b += TILE_TOKS) tile_4x3(job, c, r, b);
             for (int b = full_toks; b < c->n_tok; b++)
                 for (int i = 0; i < TILE_ROWS; i++)
-                    job->out[(int64_t)b * job->ld_out + r + i] = dot_row(w, r + i, c->x + (int64_t)b * c->ld_x);
+                    job_out(job, b)[r + i] = dot_row(w, r + i, c->x + (int64_t)b * c->ld_x);
         }
     }
     for (; r < hi; r++)
         for (int b = 0; b < c->n_tok; b++)
-            job->out[(int64_t)b * job->ld_out + r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
+            job_out(job, b)[r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
 }
 
 /* Rows [begin, end) of the jobs taken as one concatenated matrix. */
@@ -188,6 +193,6 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
 }
 
 void matvec(float *out, const slm_tensor *w, const float *x, void *scratch) {
-    matmul_job job = {out, (int)slm_tensor_rows(w), w};
+    matmul_job job = {out, (int)slm_tensor_rows(w), w, NULL};
     matmul_multi(&job, 1, x, 1, (int)w->ne[0], scratch);
 }

@@ -106,7 +106,7 @@ static void test_matmul_batches(void) {
                 for (int scalar = 0; scalar <= 1; scalar++) {
                     slm_set_threads(threads);
                     kernels_force_scalar(scalar);
-                    matmul_job job = {out, ROWS, k ? &t16 : &t32};
+                    matmul_job job = {out, ROWS, k ? &t16 : &t32, NULL};
                     matmul_multi(&job, 1, x, n_tok, COLS, NULL);
                     float worst = 0;
                     for (int b = 0; b < n_tok; b++)

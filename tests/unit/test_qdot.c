@@ -62,7 +62,7 @@ int main(void) {
         for (int i = 0; i < 3 * N; i++) xs[i] = slm_rng_f32(&rng) * 2 - 1;
         for (int threads = 1; threads <= 2; threads++) {
             slm_set_threads(threads);
-            matmul_job job = {out, ROWS, &w};
+            matmul_job job = {out, ROWS, &w, NULL};
             matmul_multi(&job, 1, xs, 3, N, scratch);
             float worst = 0;
             for (int b = 0; b < 3; b++) {
