@@ -289,7 +289,12 @@ slm_status slm_session_eval(slm_session *session, const int32_t *tokens, size_t 
  * tokens tokens[i] at its next positions, and all rows share each weight matrix pass (the way a
  * server decodes its slots together). logits[i] receives session i's logits after its last token,
  * owned by that session, valid until its next evaluation. Sessions must be distinct and share a
- * model; n[i] may be 0 (the session is skipped and logits[i] is NULL). */
+ * model; n[i] may be 0 (the session is skipped and logits[i] is NULL). Everything is checked
+ * before anything is evaluated: on an error (NULL arguments, a session twice, different models, a
+ * token id outside the vocabulary, a context too short) no session changes. Each session gets
+ * the same logits as slm_session_eval would give it alone. Rows beyond 64 in all run as several
+ * batches; a batch works in the buffers of its first session, so, as for one session, no two
+ * threads may use any of these sessions at once. */
 slm_status slm_sessions_eval(slm_session *const *sessions, const int32_t *const *tokens, const size_t *n,
                              size_t n_sessions, const float **logits);
 

@@ -31,11 +31,13 @@ float dot_row(const slm_tensor *w, int64_t r, const float *x);
 void tensor_row_to_f32(const slm_tensor *t, int64_t r, float *out);
 
 /* One product of a weight matrix W (rows, cols) with n_tok input vectors: the output for
- * input b is the `rows` floats at out + b * ld_out. */
+ * input b is the `rows` floats at out + b * ld_out, or at out_rows[b] when out_rows is set
+ * (outputs scattered over several buffers, such as the logits of several sessions). */
 typedef struct {
     float *out;
     int ld_out;
     const slm_tensor *w;
+    float *const *out_rows; /* NULL, or (n_tok) output pointers used instead of out/ld_out */
 } matmul_job;
 
 /* Bytes of scratch that matmul_multi needs for up to n_tok inputs of at most cols floats (the

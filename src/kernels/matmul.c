@@ -24,9 +24,17 @@ typedef struct {
     const float *act_d;                 /* q8_0 inputs' block scales as floats (n_tok, cols/32) */
 } matmul_ctx;
 
-/* 4 weight rows x 3 inputs at a time: each loaded weight vector serves 3 inputs and each
- * input vector 4 rows (12 accumulators, 7 loads per 12 FMAs). f32 or f16 weights; cols must
- * be a multiple of 8. */
+/* Where input b's outputs start. */
+static inline float *job_out(const matmul_job *job, int b) {
+    return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
+}
+
+/* f32 / f16 weights (cols a multiple of 8) go through tiles of up to 4 weight rows x 3 inputs:
+ * each loaded weight vector serves 3 inputs and each input vector 4 rows (12 accumulators, 7
+ * loads per 12 FMAs). Every output sums in one order, whatever the tile's shape (one 8-lane
+ * accumulator, columns in order, then the lanes), so a row's result does not depend on how many
+ * inputs share the product or where it sits among them: one token alone or in a batch of
+ * sessions gets the same floats. */
 #define TILE_ROWS 4
 #define TILE_TOKS 3
 
@@ -42,25 +50,44 @@ __attribute__((target("avx2,fma,f16c"))) static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void tile_4x3(const matmul_job *job, const matmul_ctx *c, int64_t r, int b) {
+/* Weight rows r..r+NR-1 times inputs b..b+NT-1 (inlined with constant NR, NT so that the
+ * accumulators stay in registers). */
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void tile_body(const matmul_job *job, const matmul_ctx *c,
+                                                                                    int64_t r, int b, const int NR, const int NT) {
     const slm_tensor *w = job->w;
+    const size_t elem = w->type == SLM_TYPE_F16 ? 2 : 4;
     const void *rows[TILE_ROWS];
-    for (int i = 0; i < TILE_ROWS; i++) rows[i] = slm_tensor_row(w, r + i);
-    const float *x0 = c->x + (int64_t)b * c->ld_x, *x1 = x0 + c->ld_x, *x2 = x1 + c->ld_x;
+    const float *xs[TILE_TOKS];
+    for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
+    for (int t = 0; t < NT; t++) xs[t] = c->x + (int64_t)(b + t) * c->ld_x;
     __m256 acc[TILE_ROWS][TILE_TOKS];
-    for (int i = 0; i < TILE_ROWS; i++)
-        for (int t = 0; t < TILE_TOKS; t++) acc[i][t] = _mm256_setzero_ps();
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();
     for (int64_t k = 0; k < w->ne[0]; k += 8) {
-        __m256 a = _mm256_loadu_ps(x0 + k), bb = _mm256_loadu_ps(x1 + k), cc = _mm256_loadu_ps(x2 + k);
-        for (int i = 0; i < TILE_ROWS; i++) {
+        if ((k * (int64_t)elem) % 64 == 0) /* the weights stream from memory when decoding */
+            for (int i = 0; i < NR; i++) _mm_prefetch((const char *)rows[i] + k * (int64_t)elem + 1024, _MM_HINT_T0);
+        __m256 xv[TILE_TOKS];
+        for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(xs[t] + k);
+        for (int i = 0; i < NR; i++) {
             __m256 wv = load_w(rows[i], w->type, k);
-            acc[i][0] = _mm256_fmadd_ps(wv, a, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(wv, bb, acc[i][1]);
-            acc[i][2] = _mm256_fmadd_ps(wv, cc, acc[i][2]);
+            for (int t = 0; t < NT; t++) acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
         }
     }
-    for (int i = 0; i < TILE_ROWS; i++)
-        for (int t = 0; t < TILE_TOKS; t++) job->out[(int64_t)(b + t) * job->ld_out + r + i] = hsum(acc[i][t]);
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) job_out(job, b + t)[r + i] = hsum(acc[i][t]);
+}
+
+/* A tile of nr (4 or 1) rows x nt (1..3) inputs. */
+__attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job, const matmul_ctx *c, int64_t r, int nr, int b, int nt) {
+    if (nr == TILE_ROWS) {
+        if (nt == 3) tile_body(job, c, r, b, TILE_ROWS, 3);
+        else if (nt == 2) tile_body(job, c, r, b, TILE_ROWS, 2);
+        else tile_body(job, c, r, b, TILE_ROWS, 1);
+    } else {
+        if (nt == 3) tile_body(job, c, r, b, 1, 3);
+        else if (nt == 2) tile_body(job, c, r, b, 1, 2);
+        else tile_body(job, c, r, b, 1, 1);
+    }
 }
 
 /* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs. */
@@ -74,33 +101,29 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
             int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
             const float *d = at == SLM_TYPE_Q8_0 ? c->act_d + (size_t)b * (size_t)(w->ne[0] / QK) : NULL;
             qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d, k, w->ne[0], out);
-            for (int i = 0; i < k; i++) job->out[(int64_t)(b + i) * job->ld_out + r] = out[i];
+            for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
         }
     }
 }
 
-/* Rows [lo, hi) of one job for every input: tiles where they fit, single dots elsewhere. */
+/* Rows [lo, hi) of one job for every input: tiles for f32 / f16 weights with the SIMD kernels,
+ * else single dots (the same order for every input either way). */
 static void matmul_rows(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
     if (qdot_activation_type(w->type) != SLM_TYPE_F32) {
         matmul_rows_quantised(job, c, lo, hi);
         return;
     }
-    bool tiled = kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0 &&
-                 c->n_tok >= TILE_TOKS;
-    int64_t r = lo;
-    if (tiled) {
-        int full_toks = c->n_tok - c->n_tok % TILE_TOKS;
-        for (; r + TILE_ROWS <= hi; r += TILE_ROWS) {
-            for (int b = 0; b < full_toks; b += TILE_TOKS) tile_4x3(job, c, r, b);
-            for (int b = full_toks; b < c->n_tok; b++)
-                for (int i = 0; i < TILE_ROWS; i++)
-                    job->out[(int64_t)b * job->ld_out + r + i] = dot_row(w, r + i, c->x + (int64_t)b * c->ld_x);
+    if (kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0) {
+        for (int64_t r = lo; r < hi;) {
+            int nr = hi - r >= TILE_ROWS ? TILE_ROWS : 1;
+            for (int b = 0; b < c->n_tok; b += TILE_TOKS) tile(job, c, r, nr, b, c->n_tok - b < TILE_TOKS ? c->n_tok - b : TILE_TOKS);
+            r += nr;
         }
+        return;
     }
-    for (; r < hi; r++)
-        for (int b = 0; b < c->n_tok; b++)
-            job->out[(int64_t)b * job->ld_out + r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
+    for (int64_t r = lo; r < hi; r++)
+        for (int b = 0; b < c->n_tok; b++) job_out(job, b)[r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
 }
 
 /* Rows [begin, end) of the jobs taken as one concatenated matrix. */
@@ -188,6 +211,6 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
 }
 
 void matvec(float *out, const slm_tensor *w, const float *x, void *scratch) {
-    matmul_job job = {out, (int)slm_tensor_rows(w), w};
+    matmul_job job = {out, (int)slm_tensor_rows(w), w, NULL};
     matmul_multi(&job, 1, x, 1, (int)w->ne[0], scratch);
 }

@@ -354,6 +354,13 @@ AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_
     return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
 }
 
+/* sum + ad * (d * isum - dmin * smin) for one q4_K block, with the roundings spelled out (two
+ * fused multiply-adds), so that the single-input and the batched kernels, inlined into different
+ * code, round alike and a row's result does not depend on its place in a batch. */
+AVX2 static inline float q4_K_block_sum(float sum, float ad, float d, int isum, float dmin, int smin) {
+    return fmaf(ad, fmaf(d, (float)isum, -(dmin * (float)smin)), sum);
+}
+
 AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
     float sum = 0.0f;
     const __m256i low4 = _mm256_set1_epi8(0xF);
@@ -374,7 +381,7 @@ AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_
         }
         int smin = 0;
         for (int j = 0; j < 8; j++) smin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
-        sum += a[b].d * (h2f(w[b].d) * (float)hsum_epi32(acc) - h2f(w[b].dmin) * (float)smin);
+        sum = q4_K_block_sum(sum, a[b].d, h2f(w[b].d), hsum_epi32(acc), h2f(w[b].dmin), smin);
     }
     return sum;
 }
@@ -500,7 +507,7 @@ INLINE_AVX2 void q4_K_multi_body(const block_q4_K *w, const uint8_t *act, size_t
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
             int smin = 0;
             for (int j = 0; j < 8; j++) smin += mn[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
-            sum[k] += a->d * (d * (float)hsum_epi32(acc[k]) - dmin * (float)smin);
+            sum[k] = q4_K_block_sum(sum[k], a->d, d, hsum_epi32(acc[k]), dmin, smin);
         }
     }
     for (int k = 0; k < n_act; k++) out[k] = sum[k];

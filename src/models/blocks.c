@@ -1,7 +1,8 @@
 /* blocks.c — the steps every forward pass here is made of: embedding lookup, RMSNorm of rows,
  * grouped-query self-attention with RoPE (optional q/k/v biases, per-head q/k norms, sliding
- * window), the gated feed-forward, residual adds, and the logits of the last token. A batch of
- * n tokens flows through as n rows; weights are read once per batch. */
+ * window), the gated feed-forward, residual adds, and the logits of each sequence's last row.
+ * A batch flows through as rows, the rows of one sequence after another: weights are read once
+ * per batch, while RoPE uses each row's position and attention each row's own sequence's cache. */
 #include <math.h>
 #include <string.h>
 
@@ -10,26 +11,44 @@
 #include "kernels/kernels.h"
 #include "models/model.h"
 
-slm_status block_embed(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos) {
+slm_status block_embed(const slm_model *m, const model_batch *b) {
     const model_hparams *hp = &m->hp;
-    if (n < 1 || n > MODEL_MAX_BATCH) return slm_error(SLM_ERR_INVALID_ARG, "batch of %d tokens (1..%d)", n, MODEL_MAX_BATCH);
-    if (pos < 0 || pos + n > s->n_ctx)
-        return slm_error(SLM_ERR_RANGE, "positions %d..%d are outside the context (%d tokens)", pos, pos + n - 1, s->n_ctx);
-    for (int b = 0; b < n; b++)
-        if (tokens[b] < 0 || tokens[b] >= hp->n_vocab)
-            return slm_error(SLM_ERR_RANGE, "token id %d is outside the vocabulary (%d)", tokens[b], hp->n_vocab);
+    if (b->n_seqs < 1 || b->n_rows < 1 || b->n_rows > MODEL_MAX_BATCH)
+        return slm_error(SLM_ERR_INVALID_ARG, "batch of %d rows in %d sequences (1..%d rows)", b->n_rows, b->n_seqs, MODEL_MAX_BATCH);
+    int rows = 0;
+    for (int i = 0; i < b->n_seqs; i++) {
+        const model_seq *q = &b->seqs[i];
+        if (q->n < 1 || q->n > MODEL_MAX_BATCH - rows)
+            return slm_error(SLM_ERR_INVALID_ARG, "sequence %d of the batch has %d rows (1..%d left)", i, q->n, MODEL_MAX_BATCH - rows);
+        rows += q->n;
+        if (q->pos < 0 || q->pos > q->state->n_ctx - q->n)
+            return slm_error(SLM_ERR_RANGE, "positions %d..%d are outside the context (%d tokens)", q->pos, q->pos + q->n - 1,
+                             q->state->n_ctx);
+        for (int t = 0; t < q->n; t++)
+            if (q->tokens[t] < 0 || q->tokens[t] >= hp->n_vocab)
+                return slm_error(SLM_ERR_RANGE, "token id %d is outside the vocabulary (%d)", q->tokens[t], hp->n_vocab);
+        for (int j = 0; j < i; j++)
+            if (b->seqs[j].state == q->state)
+                return slm_error(SLM_ERR_INVALID_ARG, "sequences %d and %d of the batch share one state", j, i);
+    }
+    if (rows != b->n_rows) return slm_error(SLM_ERR_INVALID_ARG, "batch of %d rows whose sequences hold %d", b->n_rows, rows);
+    model_workspace *w = b->work;
     const int E = hp->n_embd, half = hp->head_dim / 2;
-    for (int b = 0; b < n; b++) {
-        float *x = s->x + (size_t)b * E;
-        tensor_row_to_f32(&m->tok_embd, tokens[b], x);
-        if (hp->embed_scale != 1.0f)
-            for (int i = 0; i < E; i++) x[i] *= hp->embed_scale;
-        for (int set = 0; set < 2; set++)
-            for (int i = 0; i < half; i++) {
-                float angle = (float)(pos + b) * s->rope_freq[set][i];
-                s->rope_cos[set][b * half + i] = cosf(angle);
-                s->rope_sin[set][b * half + i] = sinf(angle);
-            }
+    int r = 0;
+    for (int i = 0; i < b->n_seqs; i++) {
+        const model_seq *q = &b->seqs[i];
+        for (int t = 0; t < q->n; t++, r++) {
+            float *x = w->x + (size_t)r * E;
+            tensor_row_to_f32(&m->tok_embd, q->tokens[t], x);
+            if (hp->embed_scale != 1.0f)
+                for (int e = 0; e < E; e++) x[e] *= hp->embed_scale;
+            for (int set = 0; set < 2; set++)
+                for (int e = 0; e < half; e++) {
+                    float angle = (float)(q->pos + t) * w->rope_freq[set][e];
+                    w->rope_cos[set][r * half + e] = cosf(angle);
+                    w->rope_sin[set][r * half + e] = sinf(angle);
+                }
+        }
     }
     return SLM_OK;
 }
@@ -39,31 +58,37 @@ void block_norm_rows(const slm_model *m, const slm_tensor *w, const float *src, 
     for (int b = 0; b < n; b++) rmsnorm(dst + (size_t)b * E, src + (size_t)b * E, w->data, E, m->hp.norm_eps);
 }
 
-/* Causal attention of n query tokens (positions pos..pos+n-1) over the cache, heads split
+/* Causal attention of every row over its own sequence's cache of this layer, heads split
  * across threads. */
 typedef struct {
     const model_hparams *hp;
-    model_state *s;
-    const float *kc, *vc; /* this layer's cache */
-    int n, pos, window;
+    const model_batch *b;
+    int l, window;
 } attention_ctx;
 
 static void attention_heads(void *arg, int ith, int nth) {
     const attention_ctx *c = arg;
     const model_hparams *hp = c->hp;
-    model_state *s = c->s;
+    const model_workspace *w = c->b->work;
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
     int h0, h1;
     slm_split_range(hp->n_head, ith, nth, &h0, &h1);
     for (int h = h0; h < h1; h++) {
-        float *att = s->att + (size_t)h * s->n_ctx;
         const int kvh = h / group;
-        for (int b = 0; b < c->n; b++) {
-            /* token b (position p) attends to p - window + 1 .. p, or to 0 .. p */
-            const int p = c->pos + b, first = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
-            attention_head(s->xb2 + (size_t)b * q_dim + h * hd, s->q + (size_t)b * q_dim + h * hd,
-                           c->kc + (size_t)first * kv_dim + kvh * hd, c->vc + (size_t)first * kv_dim + kvh * hd,
-                           (size_t)kv_dim, p - first + 1, hd, hp->attn_scale, att);
+        int r = 0;
+        for (int i = 0; i < c->b->n_seqs; i++) {
+            const model_seq *q = &c->b->seqs[i];
+            const model_state *s = q->state;
+            const size_t layer = (size_t)c->l * s->n_ctx * kv_dim;
+            const float *kc = s->key_cache + layer, *vc = s->value_cache + layer;
+            float *att = s->att + (size_t)h * s->n_ctx;
+            for (int t = 0; t < q->n; t++, r++) {
+                /* row r (position p) attends to p - window + 1 .. p, or to 0 .. p */
+                const int p = q->pos + t, first = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
+                attention_head(w->xb2 + (size_t)r * q_dim + h * hd, w->q + (size_t)r * q_dim + h * hd,
+                               kc + (size_t)first * kv_dim + kvh * hd, vc + (size_t)first * kv_dim + kvh * hd,
+                               (size_t)kv_dim, p - first + 1, hd, hp->attn_scale, att);
+            }
         }
     }
 }
@@ -88,62 +113,82 @@ static void norm_heads(const model_hparams *hp, const slm_tensor *w, float *rows
         }
 }
 
-static void rope_rows(const model_hparams *hp, const model_state *s, int set, float *rows, int n, int ld, int n_heads) {
+static void rope_rows(const model_hparams *hp, const model_workspace *w, int set, float *rows, int n, int ld, int n_heads) {
     const int half = hp->head_dim / 2;
     for (int b = 0; b < n; b++) {
         float *v = rows + (size_t)b * ld;
-        const float *c = s->rope_cos[set] + b * half, *sn = s->rope_sin[set] + b * half;
+        const float *c = w->rope_cos[set] + b * half, *sn = w->rope_sin[set] + b * half;
         if (hp->rope == ROPE_ADJACENT) rope_pairs(v, n_heads, hp->head_dim, c, sn);
         else rope_halves(v, n_heads, hp->head_dim, c, sn);
     }
 }
 
-void block_attention(const slm_model *m, model_state *s, int l, int n, int pos) {
+void block_attention(const slm_model *m, const model_batch *b, int l) {
     const model_hparams *hp = &m->hp;
     const model_layer *L = &m->layers[l];
-    const int E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
-    float *kc = s->key_cache + ((size_t)l * s->n_ctx) * kv_dim;
-    float *vc = s->value_cache + ((size_t)l * s->n_ctx) * kv_dim;
-    float *k_rows = kc + (size_t)pos * kv_dim, *v_rows = vc + (size_t)pos * kv_dim;
-    /* q, k and v; k and v go straight into the cache rows of their positions */
-    matmul_job qkv[3] = {{s->q, q_dim, &L->wq}, {k_rows, kv_dim, &L->wk}, {v_rows, kv_dim, &L->wv}};
-    matmul_multi(qkv, 3, s->xb, n, E, s->scratch);
-    add_bias(s->q, n, q_dim, &L->bq);
-    add_bias(k_rows, n, kv_dim, &L->bk);
-    add_bias(v_rows, n, kv_dim, &L->bv);
-    norm_heads(hp, &L->q_norm, s->q, n, q_dim, hp->n_head);
-    norm_heads(hp, &L->k_norm, k_rows, n, kv_dim, hp->n_head_kv);
-    rope_rows(hp, s, L->rope_set, s->q, n, q_dim, hp->n_head);
-    rope_rows(hp, s, L->rope_set, k_rows, n, kv_dim, hp->n_head_kv);
-    attention_ctx ac = {hp, s, kc, vc, n, pos, L->window};
-    int span = L->window > 0 && L->window < pos + n ? L->window : pos + n;
-    if ((int64_t)n * span * q_dim < ATTENTION_PARALLEL_MIN) attention_heads(&ac, 0, 1);
+    model_workspace *w = b->work;
+    const int n = b->n_rows, E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
+    matmul_job qkv[3] = {{w->q, q_dim, &L->wq, NULL}, {w->k, kv_dim, &L->wk, NULL}, {w->v, kv_dim, &L->wv, NULL}};
+    matmul_multi(qkv, 3, w->xb, n, E, w->scratch);
+    add_bias(w->q, n, q_dim, &L->bq);
+    add_bias(w->k, n, kv_dim, &L->bk);
+    add_bias(w->v, n, kv_dim, &L->bv);
+    norm_heads(hp, &L->q_norm, w->q, n, q_dim, hp->n_head);
+    norm_heads(hp, &L->k_norm, w->k, n, kv_dim, hp->n_head_kv);
+    rope_rows(hp, w, L->rope_set, w->q, n, q_dim, hp->n_head);
+    rope_rows(hp, w, L->rope_set, w->k, n, kv_dim, hp->n_head_kv);
+    /* each sequence's k and v rows go into its cache at their positions */
+    int64_t work = 0;
+    int r = 0;
+    for (int i = 0; i < b->n_seqs; i++) {
+        const model_seq *q = &b->seqs[i];
+        const size_t at = ((size_t)l * q->state->n_ctx + (size_t)q->pos) * kv_dim, bytes = (size_t)q->n * kv_dim * sizeof(float);
+        memcpy(q->state->key_cache + at, w->k + (size_t)r * kv_dim, bytes);
+        memcpy(q->state->value_cache + at, w->v + (size_t)r * kv_dim, bytes);
+        r += q->n;
+        int span = L->window > 0 && L->window < q->pos + q->n ? L->window : q->pos + q->n;
+        work += (int64_t)q->n * span * q_dim;
+    }
+    attention_ctx ac = {hp, b, l, L->window};
+    if (work < ATTENTION_PARALLEL_MIN) attention_heads(&ac, 0, 1);
     else slm_pool_run(attention_heads, &ac);
-    matmul_job wo = {s->xb, E, &L->wo};
-    matmul_multi(&wo, 1, s->xb2, n, q_dim, s->scratch);
+    matmul_job wo = {w->xb, E, &L->wo, NULL};
+    matmul_multi(&wo, 1, w->xb2, n, q_dim, w->scratch);
 }
 
-void block_ffn(const slm_model *m, model_state *s, int l, int n) {
+void block_ffn(const slm_model *m, const model_batch *b, int l) {
     const model_hparams *hp = &m->hp;
     const model_layer *L = &m->layers[l];
-    const int E = hp->n_embd, F = hp->n_ff;
-    matmul_job ffn[2] = {{s->hb, F, &L->w_gate}, {s->hb2, F, &L->w_up}};
-    matmul_multi(ffn, 2, s->xb, n, E, s->scratch);
-    if (hp->ffn == FFN_SILU) swiglu(s->hb, s->hb2, n * F);
-    else geglu_tanh(s->hb, s->hb2, n * F);
-    matmul_job down = {s->xb, E, &L->w_down};
-    matmul_multi(&down, 1, s->hb, n, F, s->scratch);
+    model_workspace *w = b->work;
+    const int n = b->n_rows, E = hp->n_embd, F = hp->n_ff;
+    matmul_job ffn[2] = {{w->hb, F, &L->w_gate, NULL}, {w->hb2, F, &L->w_up, NULL}};
+    matmul_multi(ffn, 2, w->xb, n, E, w->scratch);
+    if (hp->ffn == FFN_SILU) swiglu(w->hb, w->hb2, n * F);
+    else geglu_tanh(w->hb, w->hb2, n * F);
+    matmul_job down = {w->xb, E, &L->w_down, NULL};
+    matmul_multi(&down, 1, w->hb, n, F, w->scratch);
 }
 
-void block_residual(const slm_model *m, model_state *s, int n) {
-    for (size_t i = 0; i < (size_t)n * m->hp.n_embd; i++) s->x[i] += s->xb[i];
+void block_residual(const slm_model *m, const model_batch *b) {
+    float *x = b->work->x;
+    const float *xb = b->work->xb;
+    for (size_t i = 0; i < (size_t)b->n_rows * m->hp.n_embd; i++) x[i] += xb[i];
 }
 
-void block_logits(const slm_model *m, model_state *s, int n, float **logits) {
-    if (!logits) return;
+void block_logits(const slm_model *m, const model_batch *b) {
     const int E = m->hp.n_embd;
-    float *last = s->x + (size_t)(n - 1) * E;
-    rmsnorm(last, last, m->output_norm.data, E, m->hp.norm_eps);
-    matvec(s->logits, &m->output, last, s->scratch);
-    *logits = s->logits;
+    model_workspace *w = b->work;
+    /* the normed last rows gather in xb (free by now); their outputs go to each state's logits */
+    float *outputs[MODEL_MAX_BATCH];
+    int k = 0, r = 0;
+    for (int i = 0; i < b->n_seqs; i++) {
+        const model_seq *q = &b->seqs[i];
+        r += q->n;
+        if (!q->want_logits) continue;
+        rmsnorm(w->xb + (size_t)k * E, w->x + (size_t)(r - 1) * E, m->output_norm.data, E, m->hp.norm_eps);
+        outputs[k++] = q->state->logits;
+    }
+    if (k == 0) return;
+    matmul_job out = {NULL, 0, &m->output, outputs};
+    matmul_multi(&out, 1, w->xb, k, E, w->scratch);
 }

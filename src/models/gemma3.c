@@ -14,21 +14,23 @@
 #define GEMMA3_GLOBAL_EVERY 6
 #define GEMMA3_LOCAL_ROPE_BASE 10000.0f
 
-static slm_status gemma3_forward(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits) {
-    slm_status st = block_embed(m, s, tokens, n, pos);
+static slm_status gemma3_forward(const slm_model *m, const model_batch *b) {
+    slm_status st = block_embed(m, b);
     if (st != SLM_OK) return st;
+    model_workspace *w = b->work;
+    const int n = b->n_rows;
     for (int l = 0; l < m->hp.n_layer; l++) {
         const model_layer *L = &m->layers[l];
-        block_norm_rows(m, &L->attn_norm, s->x, s->xb, n);
-        block_attention(m, s, l, n, pos);
-        block_norm_rows(m, &L->post_attn_norm, s->xb, s->xb, n);
-        block_residual(m, s, n);
-        block_norm_rows(m, &L->ffn_norm, s->x, s->xb, n);
-        block_ffn(m, s, l, n);
-        block_norm_rows(m, &L->post_ffn_norm, s->xb, s->xb, n);
-        block_residual(m, s, n);
+        block_norm_rows(m, &L->attn_norm, w->x, w->xb, n);
+        block_attention(m, b, l);
+        block_norm_rows(m, &L->post_attn_norm, w->xb, w->xb, n);
+        block_residual(m, b);
+        block_norm_rows(m, &L->ffn_norm, w->x, w->xb, n);
+        block_ffn(m, b, l);
+        block_norm_rows(m, &L->post_ffn_norm, w->xb, w->xb, n);
+        block_residual(m, b);
     }
-    block_logits(m, s, n, logits);
+    block_logits(m, b);
     return SLM_OK;
 }
 

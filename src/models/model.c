@@ -168,9 +168,9 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
            F = (size_t)hp->n_ff, half = (size_t)hp->head_dim / 2, C = (size_t)n_ctx, B = MODEL_MAX_BATCH,
            W = E > Q ? E : Q;
     /* Sizes of each buffer, each rounded up to 16 floats so all stay 64-byte aligned. */
-    enum { N_BUFFERS = 15 };
-    size_t sizes[N_BUFFERS] = {B * W, B * W, B * W, B * Q, B * F, B * F, (size_t)hp->n_head * C, (size_t)hp->n_vocab,
-                               B * half, B * half, B * half, B * half, half, half, (size_t)hp->n_layer * C * KV * 2};
+    enum { N_BUFFERS = 17 };
+    size_t sizes[N_BUFFERS] = {B * W, B * W, B * W, B * Q, B * KV, B * KV, B * F, B * F, B * half, B * half, B * half, B * half,
+                               half, half, (size_t)hp->n_head * C, (size_t)hp->n_vocab, (size_t)hp->n_layer * C * KV * 2};
     size_t total = 0;
     for (int i = 0; i < N_BUFFERS; i++) {
         size_t r = (sizes[i] + 15) / 16 * 16;
@@ -179,21 +179,22 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     }
     model_state *s = slm_calloc(1, sizeof *s, "forward state");
     if (!s) return SLM_ERR_NOMEM;
+    model_workspace *w = &s->work;
     size_t widest = E > F ? E : F;
     if (Q > widest) widest = Q;
     float *p = slm_aligned_alloc(total * sizeof(float), "KV cache and activations");
-    s->scratch = slm_aligned_alloc(matmul_scratch_bytes(MODEL_MAX_BATCH, (int64_t)widest), "quantised activations");
-    if (!p || !s->scratch) {
+    w->scratch = slm_aligned_alloc(matmul_scratch_bytes(MODEL_MAX_BATCH, (int64_t)widest), "quantised activations");
+    if (!p || !w->scratch) {
         slm_aligned_free(p);
-        slm_aligned_free(s->scratch);
+        slm_aligned_free(w->scratch);
         free(s);
         return slm_error(SLM_ERR_NOMEM, "out of memory for a %d-token context (%zu MiB)", n_ctx, total * sizeof(float) >> 20);
     }
     s->block = p;
     s->n_ctx = n_ctx;
-    float **slots[N_BUFFERS] = {&s->x, &s->xb, &s->xb2, &s->q, &s->hb, &s->hb2, &s->att, &s->logits,
-                                &s->rope_cos[0], &s->rope_sin[0], &s->rope_cos[1], &s->rope_sin[1],
-                                &s->rope_freq[0], &s->rope_freq[1], &s->key_cache};
+    float **slots[N_BUFFERS] = {&w->x, &w->xb, &w->xb2, &w->q, &w->k, &w->v, &w->hb, &w->hb2,
+                                &w->rope_cos[0], &w->rope_sin[0], &w->rope_cos[1], &w->rope_sin[1],
+                                &w->rope_freq[0], &w->rope_freq[1], &s->att, &s->logits, &s->key_cache};
     for (int i = 0; i < N_BUFFERS; i++) {
         *slots[i] = p;
         p += (sizes[i] + 15) / 16 * 16;
@@ -201,14 +202,14 @@ slm_status model_state_new(const slm_model *m, int n_ctx, model_state **out) {
     s->value_cache = s->key_cache + (size_t)hp->n_layer * C * KV;
     for (int set = 0; set < 2; set++)
         for (size_t i = 0; i < half; i++)
-            s->rope_freq[set][i] = 1.0f / powf(hp->rope_freq_base[set], (float)(2 * i) / (float)hp->head_dim);
+            w->rope_freq[set][i] = 1.0f / powf(hp->rope_freq_base[set], (float)(2 * i) / (float)hp->head_dim);
     *out = s;
     return SLM_OK;
 }
 
 void model_state_free(model_state *s) {
     if (!s) return;
-    slm_aligned_free(s->scratch);
+    slm_aligned_free(s->work.scratch);
     slm_aligned_free(s->block);
     free(s);
 }

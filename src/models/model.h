@@ -1,5 +1,5 @@
 /* model.h — a loaded model: hyper-parameters, weight views bound to the mapped file, the
- * tokenizer, and the per-sequence forward state. One file per architecture (llama.c,
+ * tokenizer, the per-sequence forward state, and batches of rows of several sequences. One file per architecture (llama.c,
  * qwen2.c, gemma3.c) binds its tensors and writes its forward pass from the shared steps in
  * blocks.c; bind.c reads GGUF hyper-parameters and tensors; model.c picks the architecture. */
 #ifndef SLM_MODELS_MODEL_H
@@ -46,6 +46,7 @@ typedef struct {
 } model_layer;
 
 typedef struct model_state model_state;
+typedef struct model_batch model_batch;
 
 struct slm_model {
     char *architecture;  /* owned */
@@ -60,29 +61,54 @@ struct slm_model {
     int is_gguf;
     gguf_file gguf;
     llama2c_checkpoint ckpt;
-    /* the architecture's forward pass over n tokens at positions pos.. pos+n-1 (n at most
-       MODEL_MAX_BATCH); *logits receives the logits after the last token (logits NULL: not
-       computed, for all but the last batch of a prompt) */
-    slm_status (*forward)(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits);
+    /* the architecture's forward pass over a batch of rows of one or more sequences (at most
+       MODEL_MAX_BATCH rows); each sequence that wants them gets its logits after its last row */
+    slm_status (*forward)(const slm_model *m, const model_batch *b);
 };
 
-/* Tokens evaluated together (a prompt is cut into batches of this many). */
+/* Rows evaluated together: a prompt is cut into batches of this many, and a batch of several
+ * sequences holds at most this many rows in all. */
 #define MODEL_MAX_BATCH 64
 
-/* Buffers and KV cache of one sequence, allocated once. Per-token buffers hold up to
- * MODEL_MAX_BATCH rows. */
-struct model_state {
-    int n_ctx;
+/* Activation buffers of one forward pass over up to MODEL_MAX_BATCH rows (whichever sequences
+ * the rows belong to). */
+typedef struct {
     float *x, *xb, *xb2;     /* (MODEL_MAX_BATCH, max(n_embd, n_head*head_dim)) */
     float *q;                /* (MODEL_MAX_BATCH, n_head*head_dim) */
+    float *k, *v;            /* (MODEL_MAX_BATCH, n_head_kv*head_dim) before they go to the caches */
     float *hb, *hb2;         /* (MODEL_MAX_BATCH, n_ff) */
-    float *att;              /* (n_head, n_ctx) attention weights, one row per head */
-    float *logits;           /* (n_vocab) */
-    float *rope_cos[2], *rope_sin[2]; /* (MODEL_MAX_BATCH, head_dim/2) per rope base */
+    float *rope_cos[2], *rope_sin[2]; /* (MODEL_MAX_BATCH, head_dim/2) per rope base, per row */
     float *rope_freq[2];     /* (head_dim/2) per rope base */
-    float *key_cache, *value_cache; /* (n_layer, n_ctx, n_head_kv*head_dim) */
     void *scratch;           /* quantised activations for matmul (matmul_scratch_bytes) */
+} model_workspace;
+
+/* One sequence: its KV cache, its attention scores and logits, allocated once; and the
+ * workspace of the batches it leads (a batch of several sequences borrows the workspace of
+ * one of them, so a session costs the same memory alone or batched). */
+struct model_state {
+    int n_ctx;
+    model_workspace work;
+    float *att;              /* (n_head, n_ctx) attention weights, one row per head */
+    float *logits;           /* (n_vocab) after the last row of the latest batch that wanted them */
+    float *key_cache, *value_cache; /* (n_layer, n_ctx, n_head_kv*head_dim) */
     void *block;             /* the allocation behind the float buffers */
+};
+
+/* One sequence's share of a batch: n tokens at positions pos..pos+n-1 of its state. */
+typedef struct {
+    model_state *state;
+    const int32_t *tokens;   /* (n) */
+    int n, pos;
+    int want_logits;         /* state->logits receives the logits after its last row */
+} model_seq;
+
+/* A batch: the rows of n_seqs distinct sequences one after another (seqs[0]'s n rows first),
+ * n_rows in all (1..MODEL_MAX_BATCH), flowing through one workspace. Every weight matrix is
+ * read once per batch; attention reads each row's own sequence's cache. */
+struct model_batch {
+    const model_seq *seqs;
+    int n_seqs, n_rows;
+    model_workspace *work;
 };
 
 /* Allocates the forward state for n_ctx positions. Caller frees with model_state_free. */
@@ -105,27 +131,29 @@ slm_status bind_standard_tensors(slm_model *m, int biases, int qk_norms, int pos
 
 /* ---- blocks.c: the steps forward passes are made of ---- */
 
-/* Checks the batch and looks up (and scales) the embeddings of the tokens into s->x. */
-slm_status block_embed(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos);
+/* Checks the batch (sizes, positions inside each context, token ids, distinct states) and
+ * looks up (and scales) the embeddings of its tokens into work->x, with each row's RoPE angles. */
+slm_status block_embed(const slm_model *m, const model_batch *b);
 /* RMSNorm of n rows of n_embd floats from src into dst (which may alias) with weight w. */
 void block_norm_rows(const slm_model *m, const slm_tensor *w, const float *src, float *dst, int n);
-/* Self-attention of layer l for n tokens at pos..: reads the normed input s->xb, writes the
- * projected output to s->xb, and appends k and v to the cache. */
-void block_attention(const slm_model *m, model_state *s, int l, int n, int pos);
-/* Gated feed-forward of layer l: reads s->xb, writes s->xb. */
-void block_ffn(const slm_model *m, model_state *s, int l, int n);
-/* s->x += s->xb over n rows. */
-void block_residual(const slm_model *m, model_state *s, int n);
-/* Final norm and the logits of the last of n tokens into s->logits (nothing if logits is NULL). */
-void block_logits(const slm_model *m, model_state *s, int n, float **logits);
+/* Self-attention of layer l for every row: reads the normed input work->xb, writes the
+ * projected output to work->xb, and appends each row's k and v to its sequence's cache. */
+void block_attention(const slm_model *m, const model_batch *b, int l);
+/* Gated feed-forward of layer l: reads work->xb, writes work->xb, over every row. */
+void block_ffn(const slm_model *m, const model_batch *b, int l);
+/* work->x += work->xb over every row. */
+void block_residual(const slm_model *m, const model_batch *b);
+/* Final norm and the logits of the last row of each sequence that wants them, into its
+ * state->logits: those rows go through the output matrix together. */
+void block_logits(const slm_model *m, const model_batch *b);
 
 /* ---- one file per architecture ---- */
 
 /* Llama (llama.c): binds from GGUF, or from a llama2.c checkpoint. */
 slm_status llama_bind_gguf(slm_model *m, const char *arch);
 slm_status llama_bind_llama2c(slm_model *m);
-/* The Llama forward pass, also used by Qwen2. */
-slm_status llama_forward(const slm_model *m, model_state *s, const int32_t *tokens, int n, int pos, float **logits);
+/* The Llama forward pass over a batch, also used by Qwen2. */
+slm_status llama_forward(const slm_model *m, const model_batch *b);
 /* Qwen2 (qwen2.c): Llama with q/k/v biases and half-split RoPE. */
 slm_status qwen2_bind_gguf(slm_model *m, const char *arch);
 /* Gemma 3 (gemma3.c). */

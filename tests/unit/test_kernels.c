@@ -106,7 +106,7 @@ static void test_matmul_batches(void) {
                 for (int scalar = 0; scalar <= 1; scalar++) {
                     slm_set_threads(threads);
                     kernels_force_scalar(scalar);
-                    matmul_job job = {out, ROWS, k ? &t16 : &t32};
+                    matmul_job job = {out, ROWS, k ? &t16 : &t32, NULL};
                     matmul_multi(&job, 1, x, n_tok, COLS, NULL);
                     float worst = 0;
                     for (int b = 0; b < n_tok; b++)
@@ -116,6 +116,16 @@ static void test_matmul_batches(void) {
                         }
                     CHECK(worst < 1e-4f, "%s matmul, %d tokens, %d threads, %s: max diff %g", k ? "f16" : "f32", n_tok,
                           threads, scalar ? "scalar" : kernels_simd_name(), worst);
+                    /* each input gets exactly what it gets alone, wherever it sits in the batch */
+                    float alone[ROWS];
+                    int same = 1;
+                    for (int b = 0; b < n_tok; b++) {
+                        matmul_job one = {alone, ROWS, k ? &t16 : &t32, NULL};
+                        matmul_multi(&one, 1, x + b * COLS, 1, COLS, NULL);
+                        same &= memcmp(alone, out + b * ROWS, sizeof alone) == 0;
+                    }
+                    CHECK(same, "%s matmul, %d tokens, %d threads, %s: an input's outputs depend on the batch", k ? "f16" : "f32",
+                          n_tok, threads, scalar ? "scalar" : kernels_simd_name());
                 }
     kernels_force_scalar(false);
     free(w);
