@@ -101,8 +101,9 @@ enum { N_ACTS = sizeof(decoder_acts) / sizeof(float *), N_GRAD_ACTS = sizeof(dec
 static_assert(sizeof(decoder_acts) == N_ACTS * sizeof(float *), "decoder_acts is pointers");
 static_assert(sizeof(decoder_grad_acts) == N_GRAD_ACTS * sizeof(float *), "decoder_grad_acts is pointers");
 
-static void acts_sizes(const decoder_config *c, int B, int T, size_t s[N_ACTS]) {
-    const size_t N = (size_t)B * T, C = (size_t)c->C, F = (size_t)c->F, L = (size_t)c->L;
+/* L here is the number of layers whose activations are kept (all, or one for inference). */
+static void acts_sizes(const decoder_config *c, int B, int T, int slots, size_t s[N_ACTS]) {
+    const size_t N = (size_t)B * T, C = (size_t)c->C, F = (size_t)c->F, L = (size_t)slots;
     const size_t Q = (size_t)c->NH * c->hd, KV = (size_t)c->KVH * c->hd, half = (size_t)c->hd / 2;
     const size_t sizes[N_ACTS] = {
         (L + 1) * N * C, L * N * C, L * N,                 /* x, h1, rstd1 */
@@ -208,7 +209,8 @@ slm_status decoder_model_alloc(decoder_model *m, const decoder_config *cfg, int 
     m->n_params = n;
     m->params_mem = slm_aligned_alloc(n * sizeof(float), "adapters and head");
     size_t as[N_ACTS], gs[N_GRAD_ACTS];
-    acts_sizes(c, B, T, as);
+    m->n_slots = training ? c->L : 1;
+    acts_sizes(c, B, T, m->n_slots, as);
     grad_acts_sizes(c, B, T, gs);
     m->acts_mem = slm_aligned_alloc(sum_sizes(as, N_ACTS) * sizeof(float), "activations");
     int ok = m->layers && m->lora_a && m->lora_b && m->lora_da && m->lora_db && m->frozen_mem && m->params_mem &&
@@ -332,9 +334,9 @@ void decoder_init_trainables(decoder_model *m, uint64_t seed) {
             decoder_target_dims(c, t, &ic, &oc);
             lora_init(m->lora_a[i], m->lora_b[i], c->rank, ic, oc, seed * 1000003u + i + 1);
         }
-    slm_rng rng;
-    slm_rng_seed(&rng, seed);
-    for (size_t i = 0; i < (size_t)c->K * c->C; i++) m->head_w[i] = 0.02f * slm_rng_normal(&rng);
+    /* a zero head: a decoder's final-normed states are large (Gemma's reach norms in the
+       hundreds), so that even a 0.02-normal head starts far from uniform predictions */
+    memset(m->head_w, 0, sizeof(float) * (size_t)c->K * c->C);
     memset(m->head_b, 0, sizeof(float) * (size_t)c->K);
 }
 
@@ -432,6 +434,10 @@ static void embed_rows(const decoder_model *m, const int32_t *tokens, int N, flo
     }
 }
 
+/* The slot of the residual stream entering layer l (l = L: leaving the last): every layer's
+ * when training, two alternating ones when only running forward. */
+static size_t x_slot(const decoder_model *m, int l) { return (size_t)(m->n_slots == m->cfg.L ? l : l % 2); }
+
 float decoder_forward(decoder_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
                       int Bu, int T) {
     const decoder_config *c = &m->cfg;
@@ -442,19 +448,20 @@ float decoder_forward(decoder_model *m, const int32_t *tokens, const int *lens, 
     embed_rows(m, tokens, N, a->x);
     for (int l = 0; l < c->L; l++) {
         const decoder_layer *Ly = &m->layers[l];
-        float *x = a->x + l * s.NC, *h1 = a->h1 + l * s.NC, *q_raw = a->q_raw + l * s.NQ, *k_raw = a->k_raw + l * s.NKV;
-        float *q = a->q + l * s.NQ, *k = a->k + l * s.NKV, *v = a->v + l * s.NKV, *att = a->att + l * s.NA;
-        float *atty = a->atty + l * s.NQ, *o = a->o + l * s.NC, *xa = a->xa + l * s.NC, *h2 = a->h2 + l * s.NC;
-        float *gate = a->gate + l * s.NF, *up = a->up + l * s.NF, *hact = a->hact + l * s.NF, *dn = a->dn + l * s.NC;
+        const size_t sl = (size_t)(l % m->n_slots); /* this layer's activation slot */
+        float *x = a->x + x_slot(m, l) * s.NC, *h1 = a->h1 + sl * s.NC, *q_raw = a->q_raw + sl * s.NQ, *k_raw = a->k_raw + sl * s.NKV;
+        float *q = a->q + sl * s.NQ, *k = a->k + sl * s.NKV, *v = a->v + sl * s.NKV, *att = a->att + sl * s.NA;
+        float *atty = a->atty + sl * s.NQ, *o = a->o + sl * s.NC, *xa = a->xa + sl * s.NC, *h2 = a->h2 + sl * s.NC;
+        float *gate = a->gate + sl * s.NF, *up = a->up + sl * s.NF, *hact = a->hact + sl * s.NF, *dn = a->dn + sl * s.NC;
         lora_linear lin[LT_COUNT];
         for (int t = 0; t < LT_COUNT; t++) lin[t] = layer_linear(m, l, t);
-        rmsnorm_forward(h1, a->rstd1 + l * s.NR, x, Ly->attn_norm, N, C, c->eps);
-        lora_forward(&lin[LT_Q], q_raw, lora_saved(m, &s, l, LT_Q), h1, N);
-        lora_forward(&lin[LT_K], k_raw, lora_saved(m, &s, l, LT_K), h1, N);
-        lora_forward(&lin[LT_V], v, lora_saved(m, &s, l, LT_V), h1, N);
+        rmsnorm_forward(h1, a->rstd1 + sl * s.NR, x, Ly->attn_norm, N, C, c->eps);
+        lora_forward(&lin[LT_Q], q_raw, lora_saved(m, &s, (int)sl, LT_Q), h1, N);
+        lora_forward(&lin[LT_K], k_raw, lora_saved(m, &s, (int)sl, LT_K), h1, N);
+        lora_forward(&lin[LT_V], v, lora_saved(m, &s, (int)sl, LT_V), h1, N);
         if (c->qk_norm) {
-            rmsnorm_forward(q, a->q_rstd + l * s.NR * c->NH, q_raw, Ly->q_norm, N * c->NH, c->hd, c->eps);
-            rmsnorm_forward(k, a->k_rstd + l * s.NR * c->KVH, k_raw, Ly->k_norm, N * c->KVH, c->hd, c->eps);
+            rmsnorm_forward(q, a->q_rstd + sl * s.NR * c->NH, q_raw, Ly->q_norm, N * c->NH, c->hd, c->eps);
+            rmsnorm_forward(k, a->k_rstd + sl * s.NR * c->KVH, k_raw, Ly->k_norm, N * c->KVH, c->hd, c->eps);
         } else {
             memcpy(q, q_raw, sizeof(float) * (size_t)N * Q);
             memcpy(k, k_raw, sizeof(float) * (size_t)N * KV);
@@ -463,27 +470,27 @@ float decoder_forward(decoder_model *m, const int32_t *tokens, const int *lens, 
         decoder_rope(q, a->rope_cos[rs], a->rope_sin[rs], Bu, T, c->NH, c->hd, c->rope_halves, 0);
         decoder_rope(k, a->rope_cos[rs], a->rope_sin[rs], Bu, T, c->KVH, c->hd, c->rope_halves, 0);
         window_attention_forward(atty, att, q, k, v, Bu, T, c->NH, c->KVH, c->hd, Ly->window, c->attn_scale);
-        lora_forward(&lin[LT_O], o, lora_saved(m, &s, l, LT_O), atty, N);
+        lora_forward(&lin[LT_O], o, lora_saved(m, &s, (int)sl, LT_O), atty, N);
         if (c->post_norms) {
-            rmsnorm_forward(a->tmp, a->o_rstd + l * s.NR, o, Ly->post_attn_norm, N, C, c->eps);
+            rmsnorm_forward(a->tmp, a->o_rstd + sl * s.NR, o, Ly->post_attn_norm, N, C, c->eps);
             residual_forward(xa, x, a->tmp, (int64_t)N * C);
         } else {
             residual_forward(xa, x, o, (int64_t)N * C);
         }
-        rmsnorm_forward(h2, a->rstd2 + l * s.NR, xa, Ly->ffn_norm, N, C, c->eps);
-        lora_forward(&lin[LT_GATE], gate, lora_saved(m, &s, l, LT_GATE), h2, N);
-        lora_forward(&lin[LT_UP], up, lora_saved(m, &s, l, LT_UP), h2, N);
+        rmsnorm_forward(h2, a->rstd2 + sl * s.NR, xa, Ly->ffn_norm, N, C, c->eps);
+        lora_forward(&lin[LT_GATE], gate, lora_saved(m, &s, (int)sl, LT_GATE), h2, N);
+        lora_forward(&lin[LT_UP], up, lora_saved(m, &s, (int)sl, LT_UP), h2, N);
         gated_act_forward(hact, gate, up, (int64_t)N * F, c->gelu);
-        lora_forward(&lin[LT_DOWN], dn, lora_saved(m, &s, l, LT_DOWN), hact, N);
-        float *x_next = a->x + (l + 1) * s.NC;
+        lora_forward(&lin[LT_DOWN], dn, lora_saved(m, &s, (int)sl, LT_DOWN), hact, N);
+        float *x_next = a->x + x_slot(m, l + 1) * s.NC;
         if (c->post_norms) {
-            rmsnorm_forward(a->tmp, a->dn_rstd + l * s.NR, dn, Ly->post_ffn_norm, N, C, c->eps);
+            rmsnorm_forward(a->tmp, a->dn_rstd + sl * s.NR, dn, Ly->post_ffn_norm, N, C, c->eps);
             residual_forward(x_next, xa, a->tmp, (int64_t)N * C);
         } else {
             residual_forward(x_next, xa, dn, (int64_t)N * C);
         }
     }
-    last_token_pool_forward(a->pooled_raw, a->x + c->L * s.NC, lens, Bu, T, C);
+    last_token_pool_forward(a->pooled_raw, a->x + x_slot(m, c->L) * s.NC, lens, Bu, T, C);
     rmsnorm_forward(a->pooled, a->pooled_rstd, a->pooled_raw, m->output_norm, Bu, C, c->eps);
     matmul_forward(a->probs, a->pooled, m->head_w, Bu, C, c->K);
     bias_forward(a->probs, m->head_b, Bu, c->K);

@@ -52,7 +52,8 @@ typedef struct {
     int rope_set;                       /* which rope_base: 0 global, 1 sliding-window */
 } decoder_layer;
 
-/* Activations saved by the forward pass of a (B, T) batch. */
+/* Activations saved by the forward pass of a (B, T) batch; L counts the layers kept (all when
+ * training, one when only running forward: x then alternates between two slots). */
 typedef struct {
     float *x;          /* (L+1, B, T, C) residual stream into each layer; x[L] leaves the last */
     float *h1;         /* (L, B, T, C) attention norm's output */
@@ -101,6 +102,7 @@ typedef struct {
 typedef struct {
     decoder_config cfg;
     int B, T;
+    int n_slots;                /* layers whose activations are kept: L when training, 1 otherwise */
     slm_tensor tok_embd;        /* (V, C) any type; borrowed (the base model's mapping) */
     float *output_norm;         /* (C) */
     decoder_layer *layers;      /* (L) */
@@ -128,8 +130,8 @@ void decoder_model_free(decoder_model *m);
 /* Copies base's weights into m (matrices dequantised to f32) and borrows its embedding: base
  * must outlive m. */
 slm_status decoder_load_base(decoder_model *m, const slm_model *base);
-/* Initialises the trainables from seed: each A as lora_init, B zero, the head normal(0, 0.02)
- * with a zero bias. */
+/* Initialises the trainables from seed: each A as lora_init, B zero, the head zero (the
+ * adapters take gradients from the second step on). */
 void decoder_init_trainables(decoder_model *m, uint64_t seed);
 
 /* Adds the adapters (blk.N.<matrix>.lora_a (r, IC) / .lora_b (OC, r)) and the head (cls.weight,
