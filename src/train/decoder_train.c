@@ -354,9 +354,9 @@ static slm_status for_each_trainable(const decoder_model *m, tensor_fn fn, void 
             if (!m->lora_a[i]) continue;
             int ic, oc;
             decoder_target_dims(c, t, &ic, &oc);
-            snprintf(name, sizeof name, "blk.%d.%s.lora_a", l, TARGET_TENSORS[t]);
+            snprintf(name, sizeof name, "blk.%d.%s.weight.lora_a", l, TARGET_TENSORS[t]);
             if ((st = fn(ctx, name, m->lora_a[i], c->rank, ic))) return st;
-            snprintf(name, sizeof name, "blk.%d.%s.lora_b", l, TARGET_TENSORS[t]);
+            snprintf(name, sizeof name, "blk.%d.%s.weight.lora_b", l, TARGET_TENSORS[t]);
             if ((st = fn(ctx, name, m->lora_b[i], oc, c->rank))) return st;
         }
     if ((st = fn(ctx, "cls.weight", m->head_w, c->K, c->C)) || (st = fn(ctx, "cls.bias", m->head_b, 0, c->K))) return st;

@@ -134,7 +134,8 @@ slm_status decoder_load_base(decoder_model *m, const slm_model *base);
  * adapters take gradients from the second step on). */
 void decoder_init_trainables(decoder_model *m, uint64_t seed);
 
-/* Adds the adapters (blk.N.<matrix>.lora_a (r, IC) / .lora_b (OC, r)) and the head (cls.weight,
+/* Adds the adapters (blk.N.<matrix>.weight.lora_a (r, IC) / .lora_b (OC, r), llama.cpp's
+ * names) and the head (cls.weight,
  * cls.bias) as f32 to a writer; the data is borrowed until it has written. */
 slm_status decoder_add_tensors(const decoder_model *m, gguf_writer *w);
 /* Reads the adapters and the head back from an open GGUF (shapes checked against m). */
