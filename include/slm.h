@@ -712,9 +712,9 @@ typedef struct {
     uint64_t seed;       /* head initialisation, batch order and dropout masks; default 42 */
     /* decoders (general.architecture llama, qwen2, gemma3): the base stays frozen and LoRA
        adapters W + (alpha / rank) B A train with the head, on the last real token's state */
-    int lora_rank;       /* default 8 */
-    float lora_alpha;    /* default 16 */
-    const char *lora_targets; /* matrices adapted, from q, k, v, o, gate, up, down, or "all"; default "q,v" */
+    int lora_rank;       /* 0: 8; an encoder base takes none of the lora_* settings */
+    float lora_alpha;    /* 0: 16 */
+    const char *lora_targets; /* matrices adapted, from q, k, v, o, gate, up, down, or "all"; NULL: "q,v" */
 } slm_finetune_params;
 
 /* What a fine-tuning run reports as it goes (after every step, and at each epoch's end). */

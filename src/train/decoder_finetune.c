@@ -156,13 +156,17 @@ static slm_status engine_save(void *arg, const char *path) {
 slm_status decoder_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
                                      const slm_finetune_params *p, const char *out_path,
                                      slm_finetune_progress_fn progress, void *user, slm_finetune_result *result) {
-    const int K = train->n_labels;
+    const int K = train->n_labels, rank = p->lora_rank ? p->lora_rank : 8;
+    const float alpha = p->lora_alpha != 0.0f ? p->lora_alpha : 16.0f;
     if (train->n == 0) return slm_error(SLM_ERR_INVALID_ARG, "finetune: the training set is empty");
     if (K < 2) return slm_error(SLM_ERR_INVALID_ARG, "finetune: %d label(s): a classifier needs at least two", K);
-    if (p->lora_rank < 1 || p->lora_rank > 4096)
-        return slm_error(SLM_ERR_INVALID_ARG, "finetune: LoRA rank %d must be in [1, 4096]", p->lora_rank);
-    if (!(p->lora_alpha > 0.0f) || !isfinite(p->lora_alpha))
-        return slm_error(SLM_ERR_INVALID_ARG, "finetune: LoRA alpha %g must be > 0", (double)p->lora_alpha);
+    if (rank < 1 || rank > 4096) return slm_error(SLM_ERR_INVALID_ARG, "finetune: LoRA rank %d must be in [1, 4096]", rank);
+    if (!(alpha > 0.0f) || !isfinite(alpha))
+        return slm_error(SLM_ERR_INVALID_ARG, "finetune: LoRA alpha %g must be > 0", (double)alpha);
+    if (p->pooling != SLM_POOLING_DEFAULT)
+        return slm_error(SLM_ERR_INVALID_ARG, "finetune: a decoder's head reads the last token: --pooling is for encoders");
+    if (p->train_embeddings)
+        return slm_error(SLM_ERR_INVALID_ARG, "finetune: a decoder's base stays frozen: --train-embeddings is for encoders");
     unsigned targets;
     slm_status st = decoder_parse_targets(p->lora_targets ? p->lora_targets : "q,v", &targets);
     if (st != SLM_OK) return st;
@@ -175,8 +179,8 @@ slm_status decoder_finetune_classify(const char *base_path, const slm_dataset *t
     decoder_config cfg;
     if ((st = decoder_config_from_model(base, &cfg))) goto done;
     cfg.K = K;
-    cfg.rank = p->lora_rank;
-    cfg.alpha = p->lora_alpha;
+    cfg.rank = rank;
+    cfg.alpha = alpha;
     cfg.targets = targets;
     const slm_tokenizer *tok = slm_model_tokenizer(base);
     if ((st = tokenize_dataset(tok, train, p->max_len, "training", &tr, &n_cut)) ||

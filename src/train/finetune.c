@@ -25,7 +25,7 @@ slm_finetune_params slm_finetune_defaults(void) {
     return (slm_finetune_params){.epochs = 3, .lr = 5e-5f, .batch = 32, .max_len = 128, .warmup = 0.1f,
                                  .weight_decay = 0.01f, .grad_clip = 1.0f, .pooling = SLM_POOLING_DEFAULT,
                                  .class_weights = 0, .patience = 0, .select_macro_f1 = 0, .dropout = 0.1f,
-                                 .seed = 42, .lora_rank = 8, .lora_alpha = 16.0f, .lora_targets = "q,v"};
+                                 .seed = 42};
 }
 
 static slm_status check_params(const slm_finetune_params *p) {
@@ -472,6 +472,9 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
         gguf_close(&f);
         if (st != SLM_OK) return st;
         if (decoder) return decoder_finetune_classify(base_path, train, dev, &p, out_path, progress, user, result);
+        if (p.lora_rank || p.lora_alpha != 0.0f || p.lora_targets)
+            return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s is an encoder, fine-tuned in full: the LoRA settings "
+                             "are for decoders", base_path);
     }
     slm_tokenizer *tok;
     if ((st = slm_tokenizer_load(base_path, &tok))) return st;

@@ -143,6 +143,8 @@ def test_errors(slm, base, data, tmp_path):
     w.close()
     proc = run([slm, "finetune", "--task", "classify", "-m", other, *common], check=False)
     assert proc.returncode != 0 and b"only BERT-family encoders and llama, qwen2 and gemma3 decoders" in proc.stderr, proc.stderr
+    proc = run([slm, "finetune", "--task", "classify", "-m", base, *common, "--lora-rank", "4"], check=False)
+    assert proc.returncode != 0 and b"the LoRA settings are for decoders" in proc.stderr, proc.stderr
     proc = run([slm, "finetune", "--task", "summarize", "-m", base, *common], check=False)
     assert proc.returncode != 0 and b"only --task classify" in proc.stderr
     proc = run([slm, "finetune", "--task", "classify", "-m", base, *common, "--pooling", "max"], check=False)

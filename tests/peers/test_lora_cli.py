@@ -94,6 +94,8 @@ def test_errors(slm, trained, tmp_path):
     common = ["--task", "classify", "-m", base, "--train", d / "train.jsonl", "-o", tmp_path / "x.gguf"]
     proc = run([slm, "finetune", *common, "--lora-targets", "q,x"], check=False)
     assert proc.returncode != 0 and b'unknown module "x"' in proc.stderr, proc.stderr
-    proc = run([slm, "finetune", *common, "--lora-rank", "0"], check=False)
-    assert proc.returncode != 0 and b"rank 0" in proc.stderr, proc.stderr
+    proc = run([slm, "finetune", *common, "--lora-rank", "-1"], check=False)
+    assert proc.returncode != 0 and b"rank -1" in proc.stderr, proc.stderr
+    proc = run([slm, "finetune", *common, "--pooling", "cls"], check=False)
+    assert proc.returncode != 0 and b"--pooling is for encoders" in proc.stderr, proc.stderr
     assert not (tmp_path / "x.gguf").exists()
