@@ -156,6 +156,7 @@ static slm_status engine_save(void *arg, const char *path) {
 slm_status decoder_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
                                      const slm_finetune_params *p, const char *out_path,
                                      slm_finetune_progress_fn progress, void *user, slm_finetune_result *result) {
+    if (result) memset(result, 0, sizeof *result);
     const int K = train->n_labels, rank = p->lora_rank ? p->lora_rank : 8;
     const float alpha = p->lora_alpha != 0.0f ? p->lora_alpha : 16.0f;
     if (train->n == 0) return slm_error(SLM_ERR_INVALID_ARG, "finetune: the training set is empty");

@@ -2,7 +2,8 @@
  * classification head. Texts are tokenised with the base's tokenizer ([CLS] ... [SEP], cut to
  * max_len); each epoch visits the examples in a seeded order, grouped by length so that
  * batches carry little padding; AdamW with linear warmup and decay; the dev set is scored
- * after every epoch and the best epoch's model is written (atomically) as a classifier GGUF. */
+ * after every epoch and the best epoch's model is written (atomically) as a classifier GGUF.
+ * The loop (finetune_loop) drives any ft_engine: a decoder base goes to decoder_finetune.c. */
 #include "train/finetune.h"
 
 #include <errno.h>
@@ -269,6 +270,7 @@ static slm_status bert_engine_save(void *arg, const char *path) {
 slm_status finetune_run(const char *base_path, const ft_examples *train, const ft_examples *dev,
                         const char *const *label_names, int K, const slm_finetune_params *p, const char *out_path,
                         slm_finetune_progress_fn progress, void *user, slm_finetune_result *result) {
+    if (result) memset(result, 0, sizeof *result);
     if (train->n == 0) return slm_error(SLM_ERR_INVALID_ARG, "finetune: the training set is empty");
     if (K < 2) return slm_error(SLM_ERR_INVALID_ARG, "finetune: %d label(s): a classifier needs at least two", K);
     gguf_file base;
