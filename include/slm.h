@@ -719,6 +719,11 @@ typedef struct {
     float dropout;       /* hidden dropout while training (embeddings, block outputs, pooled vector),
                             seeded and deterministic; default 0.1 */
     uint64_t seed;       /* head initialisation, batch order and dropout masks; default 42 */
+    /* decoders (general.architecture llama, qwen2, gemma3): the base stays frozen and LoRA
+       adapters W + (alpha / rank) B A train with the head, on the last real token's state */
+    int lora_rank;       /* 0: 8; an encoder base takes none of the lora_* settings */
+    float lora_alpha;    /* 0: 16 */
+    const char *lora_targets; /* matrices adapted, from q, k, v, o, gate, up, down, or "all"; NULL: "q,v" */
 } slm_finetune_params;
 
 /* What a fine-tuning run reports as it goes (after every step, and at each epoch's end). */
@@ -756,7 +761,11 @@ slm_finetune_params slm_finetune_defaults(void);
  * out_path (atomically): the base's metadata and tokenizer, the trained encoder in f32, the
  * head as cls.weight (K, C) and cls.bias (K), and the keys slm.classifier.labels (strings),
  * slm.classifier.pooling ("mean" or "cls"), slm.classifier.max_len and slm.classifier.base;
- * slm_classifier_open reads it. params, dev, progress and result may be NULL. */
+ * slm_classifier_open reads it. A decoder base (llama, qwen2, gemma3, any quantisation) gets
+ * LoRA instead (params->lora_*; no dropout): out_path then holds only the adapters
+ * (blk.N.<matrix>.weight.lora_a / .lora_b), the head, slm.classifier.pooling "last" and
+ * slm.lora.base_* keys referring to the base file, which must stay where it is (or beside
+ * out_path). params, dev, progress and result may be NULL. */
 slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
                                  const slm_finetune_params *params, const char *out_path,
                                  slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);

@@ -1,5 +1,5 @@
 /* cmd_finetune.c — `slm finetune --task classify`: full fine-tuning of a BERT-family encoder
- * with a classification head on a labelled text file (TSV, CSV, JSONL or Kim-2014 lines),
+ * (or LoRA on a decoder) with a classification head on a labelled text file (TSV, CSV, JSONL or Kim-2014 lines),
  * with a progress line, a per-epoch dev report and early stopping; writes a classifier GGUF
  * that `slm classify` and `slm eval` open. */
 #include <math.h>
@@ -17,7 +17,9 @@ static const char *USAGE =
     "usage: slm finetune --task classify -m BASE.gguf --train FILE [--dev FILE] -o OUT.gguf [options]\n\n"
     "Fine-tunes a BERT-family encoder (e.g. all-MiniLM-L6-v2 converted by slm convert) and a linear\n"
     "classification head on labelled texts. With --dev, the model is scored after every epoch and the\n"
-    "best epoch is kept (accuracy, or macro-F1 with --metric macro-f1). Decoders are not supported yet.";
+    "best epoch is kept (accuracy, or macro-F1 with --metric macro-f1). A decoder base (llama, qwen2,\n"
+    "gemma3, quantised or not) stays frozen: LoRA adapters (--lora-rank, --lora-alpha, --lora-targets)\n"
+    "and a head on the last token's state train, and OUT.gguf holds them with a reference to the base.";
 
 static void fmt_time(char *buf, size_t cap, double s) {
     if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "?");
@@ -70,7 +72,7 @@ int cmd_finetune(int argc, char **argv) {
     uint64_t seed = p.seed;
     const opt_spec specs[] = {
         {NULL, "--task", OPT_STRING, &task, "what to fine-tune for: classify (required)"},
-        {"-m", "--model", OPT_STRING, &model, "the base encoder, GGUF with general.architecture bert (required)"},
+        {"-m", "--model", OPT_STRING, &model, "the base: a BERT-family encoder or a llama/qwen2/gemma3 decoder, GGUF (required)"},
         {NULL, "--train", OPT_STRING, &train_path, "labelled training texts (required)"},
         {NULL, "--dev", OPT_STRING, &dev_path, "labelled dev texts: scored each epoch, the best epoch is kept"},
         {"-o", "--out", OPT_STRING, &out, "the classifier GGUF to write (required)"},
@@ -94,6 +96,9 @@ int cmd_finetune(int argc, char **argv) {
         {NULL, "--label-field", OPT_STRING, &label_field, "JSONL key / CSV-TSV header of the label (default label)"},
         {NULL, "--encoding", OPT_STRING, &encoding, "invalid UTF-8 in the data: utf-8 (an error), latin1, replace"},
         {NULL, "--label-sep", OPT_STRING, &label_sep, "cut labels at this character (TREC's DESC:manner -> DESC with ':')"},
+        {NULL, "--lora-rank", OPT_INT, &p.lora_rank, "decoders: rank of the LoRA adapters (default 8)"},
+        {NULL, "--lora-alpha", OPT_FLOAT, &p.lora_alpha, "decoders: LoRA alpha, adapters scaled by alpha / rank (default 16)"},
+        {NULL, "--lora-targets", OPT_STRING, &p.lora_targets, "decoders: matrices to adapt, from q,k,v,o,gate,up,down or all (default q,v)"},
         {"-q", "--quiet", OPT_FLAG, &quiet, "no progress display"},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);

@@ -9,7 +9,8 @@
 #include "formats/gguf.h"
 #include "task/classifier_backend.h"
 
-/* Whether path is a GGUF holding "slm.classifier.labels" (a file slm finetune wrote). */
+/* Whether path is a GGUF holding "slm.classifier.labels" (a file slm finetune wrote): 1, or 2
+ * when it holds LoRA adapters referring to a decoder base (adapter.type "lora"); else 0. */
 static slm_status is_finetuned(const char *path, int *yes) {
     *yes = 0;
     file_kind kind;
@@ -19,6 +20,7 @@ static slm_status is_finetuned(const char *path, int *yes) {
     gguf_file g;
     if ((st = gguf_open(path, &g)) != SLM_OK) return st;
     *yes = gguf_find(&g, "slm.classifier.labels") != NULL;
+    if (*yes && gguf_find(&g, "adapter.type")) *yes = 2;
     gguf_close(&g);
     return SLM_OK;
 }
@@ -38,7 +40,9 @@ slm_status slm_classifier_open(const char *path, const slm_classifier_params *pa
                          "(--labels a,b,...) to use it zero-shot", path);
     slm_classifier *clf = slm_calloc(1, sizeof *clf, "classifier");
     if (!clf) return SLM_ERR_NOMEM;
-    st = finetuned ? classifier_open_finetuned(path, &p, clf) : classifier_open_zeroshot(path, &p, clf);
+    st = finetuned == 2 ? classifier_open_lora(path, &p, clf)
+         : finetuned    ? classifier_open_finetuned(path, &p, clf)
+                        : classifier_open_zeroshot(path, &p, clf);
     if (st != SLM_OK) {
         slm_classifier_free(clf);
         return st;

@@ -1,5 +1,6 @@
 /* classifier_backend.h — what a classifier backend gives slm_classifier (classifier.c): a
- * fine-tuned classifier GGUF (classifier_finetuned.c) or a zero-shot generative model
+ * fine-tuned classifier GGUF (classifier_finetuned.c), a LoRA classifier over a decoder
+ * (classifier_lora.c) or a zero-shot generative model
  * (zeroshot.c). Internal to libslm. */
 #ifndef SLM_TASK_CLASSIFIER_BACKEND_H
 #define SLM_TASK_CLASSIFIER_BACKEND_H
@@ -20,6 +21,8 @@ struct slm_classifier {
 
 /* Opens a fine-tuned classifier GGUF into clf (backend, state, labels). */
 slm_status classifier_open_finetuned(const char *path, const slm_classifier_params *params, slm_classifier *clf);
+/* Opens a LoRA classifier GGUF (adapters and head over a decoder base it refers to) into clf. */
+slm_status classifier_open_lora(const char *path, const slm_classifier_params *params, slm_classifier *clf);
 /* Opens a generative model as a zero-shot classifier over params->labels into clf. */
 slm_status classifier_open_zeroshot(const char *path, const slm_classifier_params *params, slm_classifier *clf);
 

@@ -198,7 +198,7 @@ slm_status bert_config_from_gguf(const char *path, const gguf_file *f, bert_conf
     const int is_bert = arch && strcmp(arch, "bert") == 0;
     if (!is_bert) {
         slm_status st = slm_error(SLM_ERR_UNSUPPORTED,
-                                  "%s: architecture '%s': only BERT-family encoders can be fine-tuned for now",
+                                  "%s: architecture '%s': only BERT-family encoders and llama, qwen2 and gemma3 decoders can be fine-tuned",
                                   path, arch ? arch : "(none)");
         free(arch);
         return st;

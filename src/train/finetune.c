@@ -2,7 +2,8 @@
  * classification head. Texts are tokenised with the base's tokenizer ([CLS] ... [SEP], cut to
  * max_len); each epoch visits the examples in a seeded order, grouped by length so that
  * batches carry little padding; AdamW with linear warmup and decay; the dev set is scored
- * after every epoch and the best epoch's model is written (atomically) as a classifier GGUF. */
+ * after every epoch and the best epoch's model is written (atomically) as a classifier GGUF.
+ * The loop (finetune_loop) drives any ft_engine: a decoder base goes to decoder_finetune.c. */
 #include "train/finetune.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "formats/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "train/bert_train.h"
+#include "train/decoder_finetune.h"
 
 slm_finetune_params slm_finetune_defaults(void) {
     return (slm_finetune_params){.epochs = 3, .lr = 5e-5f, .batch = 32, .max_len = 128, .warmup = 0.1f,
@@ -106,11 +108,11 @@ static int gather(const ft_examples *ex, const size_t *order, int Bu, int32_t *t
 
 /* ---------------------------------------------------------------- evaluation */
 
-/* Accuracy and macro-F1 (over the labels present in truth or predictions) of the model on ex. */
-static slm_status evaluate(bert_model *m, const ft_examples *ex, int32_t *tokens, int *lens, double *accuracy,
+/* Accuracy and macro-F1 (over the labels present in truth or predictions) of the engine's model on ex. */
+static slm_status evaluate(const ft_engine *e, const ft_examples *ex, int32_t *tokens, int *lens, double *accuracy,
                            double *macro_f1) {
-    const int K = m->cfg.K;
-    size_t *order = malloc(sizeof(size_t) * ex->n);
+    const int K = e->K;
+    size_t *order = malloc(sizeof(size_t) * (ex->n ? ex->n : 1));
     int64_t *conf = calloc((size_t)K * K, sizeof(int64_t));
     if (!order || !conf) {
         free(order);
@@ -118,12 +120,12 @@ static slm_status evaluate(bert_model *m, const ft_examples *ex, int32_t *tokens
         return slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
     }
     for (size_t i = 0; i < ex->n; i++) order[i] = i;
-    for (size_t s = 0; s < ex->n; s += (size_t)m->B) {
-        const int Bu = ex->n - s < (size_t)m->B ? (int)(ex->n - s) : m->B;
+    for (size_t s = 0; s < ex->n; s += (size_t)e->B) {
+        const int Bu = ex->n - s < (size_t)e->B ? (int)(ex->n - s) : e->B;
         const int T = gather(ex, order + s, Bu, tokens, lens, NULL);
-        bert_forward(m, tokens, lens, NULL, NULL, Bu, T);
+        const float *scores = e->scores(e->model, tokens, lens, Bu, T);
         for (int b = 0; b < Bu; b++) {
-            const float *l = m->acts.probs + (size_t)b * K;
+            const float *l = scores + (size_t)b * K;
             int best = 0;
             for (int k = 1; k < K; k++)
                 if (l[k] > l[best]) best = k;
@@ -162,6 +164,18 @@ static slm_status sync_file(const char *path) {
     return bad ? slm_error(SLM_ERR_IO, "%s: fsync failed: %s", path, strerror(errno)) : SLM_OK;
 }
 
+slm_status finetune_write_file(gguf_writer *w, const char *path) {
+    char *tmp = malloc(strlen(path) + 32);
+    if (!tmp) return slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
+    snprintf(tmp, strlen(path) + 32, "%s.tmp%ld", path, (long)getpid());
+    slm_status st = gguf_writer_write(w, tmp);
+    if (!st && !(st = sync_file(tmp)) && rename(tmp, path) != 0)
+        st = slm_error(SLM_ERR_IO, "%s: cannot rename the output into place: %s", path, strerror(errno));
+    if (st != SLM_OK) remove(tmp);
+    free(tmp);
+    return st;
+}
+
 static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 /* Writes the classifier GGUF: the base's metadata (tokenizer included), the model's tensors
@@ -170,8 +184,7 @@ static slm_status write_classifier(const bert_model *m, const gguf_file *base, c
                                    const char *const *label_names, int max_len, const char *path) {
     gguf_writer *w = gguf_writer_new();
     gguf_str *names = calloc((size_t)m->cfg.K, sizeof *names);
-    char *tmp = malloc(strlen(path) + 32);
-    slm_status st = w && names && tmp ? SLM_OK : slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
+    slm_status st = w && names ? SLM_OK : slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
     for (uint64_t i = 0; i < base->n_kv && st == SLM_OK; i++) {
         const char *key = base->kv[i].key;
         if (starts_with(key, "slm.classifier.") || strcmp(key, "general.file_type") == 0) continue;
@@ -190,13 +203,7 @@ static slm_status write_classifier(const bert_model *m, const gguf_file *base, c
             !(st = gguf_writer_set_u32(w, "general.file_type", 0)))
             st = bert_add_tensors(m, w);
     }
-    if (st == SLM_OK) {
-        snprintf(tmp, strlen(path) + 32, "%s.tmp%ld", path, (long)getpid());
-        if (!(st = gguf_writer_write(w, tmp)) && !(st = sync_file(tmp)) && rename(tmp, path) != 0)
-            st = slm_error(SLM_ERR_IO, "%s: cannot rename the output into place: %s", path, strerror(errno));
-        if (st != SLM_OK) remove(tmp);
-    }
-    free(tmp);
+    if (st == SLM_OK) st = finetune_write_file(w, path);
     free(names);
     gguf_writer_free(w);
     return st;
@@ -211,7 +218,7 @@ static float lr_at(float lr, int s, int warm, int total) {
     return span > 0 ? lr * fmaxf(0.0f, (float)(total - s) / (float)span) : lr;
 }
 
-static slm_status check_examples(const ft_examples *ex, int V, int K, const char *what) {
+slm_status finetune_check_examples(const ft_examples *ex, int V, int K, const char *what) {
     for (size_t i = 0; i < ex->n; i++) {
         if (ex->lens[i] < 1 || ex->lens[i] > ex->max_len)
             return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has %d tokens", what, i + 1, ex->lens[i]);
@@ -228,43 +235,90 @@ static slm_status check_examples(const ft_examples *ex, int V, int K, const char
     return SLM_OK;
 }
 
+/* The BERT behind the loop's engine. */
+typedef struct {
+    bert_model m;
+    const slm_finetune_params *p;
+    const gguf_file *base;
+    const char *base_path;
+    const char *const *label_names;
+    int max_len;
+} bert_engine;
+
+static float bert_engine_step(void *arg, const int32_t *tokens, const int *lens, const int32_t *labels,
+                              const float *class_w, int Bu, int T, float lr, int t) {
+    bert_engine *e = arg;
+    e->m.dropout = e->p->dropout;
+    e->m.dropout_seed = e->p->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)t);
+    const float loss = bert_train_step(&e->m, tokens, lens, labels, class_w, Bu, T, lr, e->p->weight_decay,
+                                       e->p->grad_clip, t, NULL);
+    e->m.dropout = 0.0f;
+    return loss;
+}
+
+static const float *bert_engine_scores(void *arg, const int32_t *tokens, const int *lens, int Bu, int T) {
+    bert_engine *e = arg;
+    bert_forward(&e->m, tokens, lens, NULL, NULL, Bu, T);
+    return e->m.acts.probs;
+}
+
+static slm_status bert_engine_save(void *arg, const char *path) {
+    const bert_engine *e = arg;
+    return write_classifier(&e->m, e->base, e->base_path, e->label_names, e->max_len, path);
+}
+
 slm_status finetune_run(const char *base_path, const ft_examples *train, const ft_examples *dev,
                         const char *const *label_names, int K, const slm_finetune_params *p, const char *out_path,
                         slm_finetune_progress_fn progress, void *user, slm_finetune_result *result) {
-    const double t_start = slm_time_seconds();
-    slm_finetune_result res = {0};
+    if (result) memset(result, 0, sizeof *result);
     if (train->n == 0) return slm_error(SLM_ERR_INVALID_ARG, "finetune: the training set is empty");
     if (K < 2) return slm_error(SLM_ERR_INVALID_ARG, "finetune: %d label(s): a classifier needs at least two", K);
     gguf_file base;
     slm_status st = gguf_open(base_path, &base);
     if (st != SLM_OK) return st;
     bert_config cfg;
-    bert_model m = {0};
-    int32_t *tokens = NULL, *labels = NULL;
-    int *lens = NULL;
-    size_t *order = NULL;
-    float *class_w = NULL;
+    bert_engine be = {.p = p, .base = &base, .base_path = base_path, .label_names = label_names};
     if ((st = bert_config_from_gguf(base_path, &base, &cfg))) goto done;
     cfg.K = K;
     if (p->pooling != SLM_POOLING_DEFAULT) cfg.pooling = p->pooling == SLM_POOLING_CLS ? BERT_POOL_CLS : BERT_POOL_MEAN;
     int max_len = train->max_len;
     if (dev && dev->max_len > max_len) max_len = dev->max_len;
+    be.max_len = max_len;
     if (max_len > cfg.P) {
         st = slm_error(SLM_ERR_INVALID_ARG, "finetune: max_len %d is longer than the model's %d positions", max_len, cfg.P);
         goto done;
     }
-    if ((st = check_examples(train, cfg.V, K, "training")) || (dev && (st = check_examples(dev, cfg.V, K, "dev"))))
+    if ((st = finetune_check_examples(train, cfg.V, K, "training")) ||
+        (dev && (st = finetune_check_examples(dev, cfg.V, K, "dev"))))
         goto done;
     const int B = p->batch < (int)train->n ? p->batch : (int)train->n;
-    if ((st = bert_model_alloc(&m, &cfg, B > 0 ? B : 1, max_len, 1)) || (st = bert_load_weights(&m, base_path, &base, 0)))
+    if ((st = bert_model_alloc(&be.m, &cfg, B > 0 ? B : 1, max_len, 1)) ||
+        (st = bert_load_weights(&be.m, base_path, &base, 0)))
         goto done;
-    bert_model_init_head(&m, p->seed);
-    m.freeze_tok_embd = !p->train_embeddings;
-    tokens = malloc(sizeof(int32_t) * (size_t)B * max_len);
-    labels = malloc(sizeof(int32_t) * (size_t)B);
-    lens = malloc(sizeof(int) * (size_t)B);
-    order = malloc(sizeof(size_t) * train->n);
-    class_w = malloc(sizeof(float) * (size_t)K);
+    bert_model_init_head(&be.m, p->seed);
+    be.m.freeze_tok_embd = !p->train_embeddings;
+    const ft_engine engine = {.model = &be, .K = K, .B = B > 0 ? B : 1, .step = bert_engine_step,
+                              .scores = bert_engine_scores, .save = bert_engine_save};
+    st = finetune_loop(&engine, train, dev, p, out_path, progress, user, result);
+done:
+    bert_model_free(&be.m);
+    gguf_close(&base);
+    return st;
+}
+
+slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_examples *dev,
+                         const slm_finetune_params *p, const char *out_path, slm_finetune_progress_fn progress,
+                         void *user, slm_finetune_result *result) {
+    const double t_start = slm_time_seconds();
+    slm_finetune_result res = {0};
+    slm_status st = SLM_OK;
+    const int K = e->K, B = e->B;
+    int max_len = train->max_len;
+    if (dev && dev->max_len > max_len) max_len = dev->max_len;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)B * max_len), *labels = malloc(sizeof(int32_t) * (size_t)B);
+    int *lens = malloc(sizeof(int) * (size_t)B);
+    size_t *order = malloc(sizeof(size_t) * train->n);
+    float *class_w = malloc(sizeof(float) * (size_t)K);
     if (!tokens || !labels || !lens || !order || !class_w) {
         st = slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
         goto done;
@@ -288,10 +342,8 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
             const int Bu = train->n - s < (size_t)B ? (int)(train->n - s) : B;
             const int T = gather(train, order + s, Bu, tokens, lens, labels);
             const float lr = lr_at(p->lr, step, warm, total);
-            m.dropout = p->dropout;
-            m.dropout_seed = p->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(step + 1));
-            const float loss = bert_train_step(&m, tokens, lens, labels, p->class_weights ? class_w : NULL, Bu, T, lr,
-                                               p->weight_decay, p->grad_clip, step + 1, NULL);
+            const float loss = e->step(e->model, tokens, lens, labels, p->class_weights ? class_w : NULL, Bu, T, lr,
+                                       step + 1);
             if (!isfinite(loss)) {
                 st = slm_error(SLM_ERR_RANGE, "finetune: step %d: the loss is %g (try a lower --lr)", step + 1, loss);
                 goto done;
@@ -314,15 +366,14 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
                                     .examples_per_s = (double)seen / fmax(slm_time_seconds() - t_epoch, 1e-9),
                                     .epoch_end = 1, .has_dev = dev != NULL};
         int improved = dev == NULL ? 1 : 0;
-        m.dropout = 0.0f;
         if (dev) {
-            if ((st = evaluate(&m, dev, tokens, lens, &pr.dev_accuracy, &pr.dev_macro_f1))) goto done;
+            if ((st = evaluate(e, dev, tokens, lens, &pr.dev_accuracy, &pr.dev_macro_f1))) goto done;
             const double score = p->select_macro_f1 ? pr.dev_macro_f1 : pr.dev_accuracy;
             improved = score > best_score;
             if (improved) best_score = score;
         }
         if (improved) {
-            if ((st = write_classifier(&m, &base, base_path, label_names, max_len, out_path))) goto done;
+            if ((st = e->save(e->model, out_path))) goto done;
             res.best_epoch = epoch;
             res.dev_accuracy = pr.dev_accuracy;
             res.dev_macro_f1 = pr.dev_macro_f1;
@@ -339,8 +390,6 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
 done:
     res.seconds = slm_time_seconds() - t_start;
     if (result) *result = res;
-    bert_model_free(&m);
-    gguf_close(&base);
     free(tokens);
     free(labels);
     free(lens);
@@ -414,13 +463,20 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
     if (dev && dev->n_labels > train->n_labels)
         return slm_error(SLM_ERR_INVALID_ARG, "finetune: the dev set has %d labels, the training set %d", dev->n_labels,
                          train->n_labels);
-    { /* the base must be an encoder slm can train: say so before tokenising anything */
+    { /* the base must be an encoder or a decoder slm can train: say so before tokenising anything */
         gguf_file f;
         bert_config cfg;
         if ((st = gguf_open(base_path, &f))) return st;
-        st = bert_config_from_gguf(base_path, &f, &cfg);
+        char *arch = gguf_get_string(&f, "general.architecture");
+        const int decoder = decoder_architecture(arch);
+        free(arch);
+        st = decoder ? SLM_OK : bert_config_from_gguf(base_path, &f, &cfg);
         gguf_close(&f);
         if (st != SLM_OK) return st;
+        if (decoder) return decoder_finetune_classify(base_path, train, dev, &p, out_path, progress, user, result);
+        if (p.lora_rank || p.lora_alpha != 0.0f || p.lora_targets)
+            return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s is an encoder, fine-tuned in full: the LoRA settings "
+                             "are for decoders", base_path);
     }
     slm_tokenizer *tok;
     if ((st = slm_tokenizer_load(base_path, &tok))) return st;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/gguf.h"
 #include "slm.h"
 
 /* Tokenised, labelled examples: example i is ids[i * max_len ..] with lens[i] valid ids
@@ -26,6 +27,28 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
  * cut to max_len ids with the [SEP] kept. row gets *len ids (max_len room); *cut is set when
  * the text was longer. */
 slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut);
+/* A model the fine-tuning loop trains: finetune.c's BERT, decoder_finetune.c's LoRA decoder. */
+typedef struct {
+    void *model;
+    int K, B; /* classes; examples per step (the largest batch the model takes) */
+    /* one optimiser step t (1-based) on a (Bu, T) batch at learning rate lr; returns the loss */
+    float (*step)(void *model, const int32_t *tokens, const int *lens, const int32_t *labels, const float *class_w,
+                  int Bu, int T, float lr, int t);
+    /* class scores (Bu, K) of a batch, the highest predicted; the array is the model's */
+    const float *(*scores)(void *model, const int32_t *tokens, const int *lens, int Bu, int T);
+    /* writes the model as it is now to path */
+    slm_status (*save)(void *model, const char *path);
+} ft_engine;
+
+/* The loop both engines share: seeded length-grouped batches, warmup + linear decay, class
+ * weights, a dev score per epoch, the best epoch saved to out_path, early stopping. */
+slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_examples *dev,
+                         const slm_finetune_params *p, const char *out_path, slm_finetune_progress_fn progress,
+                         void *user, slm_finetune_result *result);
+/* Checks that every example has 1..max_len tokens below V and a label below K. */
+slm_status finetune_check_examples(const ft_examples *ex, int V, int K, const char *what);
+/* Writes w to path atomically (a temporary file, fsync, rename). */
+slm_status finetune_write_file(gguf_writer *w, const char *path);
 /* Frees the arrays of ex (and zeroes it). */
 void ft_examples_free(ft_examples *ex);
 

@@ -132,11 +132,19 @@ def test_eval_on_dev(slm, trained, data, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["accuracy"] >= 0.9
 
 
-def test_errors(slm, base, stories_gguf, data, tmp_path):
+def test_errors(slm, base, data, tmp_path):
     d, _ = data
     common = ["--train", d / "train.jsonl", "-o", tmp_path / "x.gguf"]
-    proc = run([slm, "finetune", "--task", "classify", "-m", stories_gguf, *common], check=False)
-    assert proc.returncode != 0 and b"only BERT-family encoders" in proc.stderr, proc.stderr
+    other = tmp_path / "gpt2.gguf"  # an architecture slm cannot fine-tune (a llama now takes LoRA)
+    w = gguf.GGUFWriter(str(other), "gpt2")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    proc = run([slm, "finetune", "--task", "classify", "-m", other, *common], check=False)
+    assert proc.returncode != 0 and b"only BERT-family encoders and llama, qwen2 and gemma3 decoders" in proc.stderr, proc.stderr
+    proc = run([slm, "finetune", "--task", "classify", "-m", base, *common, "--lora-rank", "4"], check=False)
+    assert proc.returncode != 0 and b"the LoRA settings are for decoders" in proc.stderr, proc.stderr
     proc = run([slm, "finetune", "--task", "summarize", "-m", base, *common], check=False)
     assert proc.returncode != 0 and b"only --task classify" in proc.stderr
     proc = run([slm, "finetune", "--task", "classify", "-m", base, *common, "--pooling", "max"], check=False)

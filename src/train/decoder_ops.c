@@ -1,0 +1,237 @@
+/* decoder_ops.c — forward and backward of the decoder-only training ops (see decoder_ops.h):
+ * RoPE in both pair layouts, sliding-window causal attention through cblas_sgemm per
+ * (sequence, head) with the heads on the pool, the GELU-tanh / SiLU gate, last-token pooling. */
+#include "train/decoder_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/threadpool.h"
+
+/* Work (roughly, multiply-adds) below which an op runs on the calling thread alone. */
+#define PARALLEL_MIN_WORK (1 << 15)
+
+typedef void (*range_fn)(void *ctx, int begin, int end);
+
+typedef struct {
+    range_fn fn;
+    void *ctx;
+    int n;
+} range_job;
+
+static void range_trampoline(void *arg, int ith, int nth) {
+    const range_job *j = arg;
+    int begin, end;
+    slm_split_range(j->n, ith, nth, &begin, &end);
+    if (begin < end) j->fn(j->ctx, begin, end);
+}
+
+/* Calls fn over [0, n) in one range per pool thread, or on the caller alone for small work. */
+static void split_over_pool(range_fn fn, void *ctx, int n, double work) {
+    if (n <= 0) return;
+    if (n == 1 || work < PARALLEL_MIN_WORK || slm_pool_threads() <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_job j = {fn, ctx, n};
+    slm_pool_run(range_trampoline, &j);
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+typedef struct {
+    float *x;
+    const float *cos_t, *sin_t;
+    int T, n_heads, hd, halves;
+    float sign;
+} rope_ctx;
+
+static void rope_rows(void *arg, int n0, int n1) {
+    const rope_ctx *c = arg;
+    const int half = c->hd / 2, width = c->n_heads * c->hd;
+    const int stride = c->halves ? 1 : 2, offset = c->halves ? half : 1;
+    for (int n = n0; n < n1; n++) {
+        const int t = n % c->T;
+        const float *ct = c->cos_t + (size_t)t * half, *st = c->sin_t + (size_t)t * half;
+        for (int h = 0; h < c->n_heads; h++) {
+            float *v = c->x + (size_t)n * width + (size_t)h * c->hd;
+            for (int i = 0; i < half; i++) {
+                float *p = v + i * stride;
+                const float a = p[0], b = p[offset], s = c->sign * st[i];
+                p[0] = a * ct[i] - b * s;
+                p[offset] = a * s + b * ct[i];
+            }
+        }
+    }
+}
+
+void decoder_rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int n_heads, int hd, int halves,
+                  int inverse) {
+    rope_ctx c = {x, cos_t, sin_t, T, n_heads, hd, halves, inverse ? -1.0f : 1.0f};
+    split_over_pool(rope_rows, &c, B * T, 3.0 * B * T * n_heads * hd);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+typedef struct {
+    float *out, *att, *dq, *dk, *dv, *scratch;
+    const float *q, *k, *v, *dout, *att_in;
+    int T, NH, KVH, hd, window;
+    float scale;
+} attention_ctx;
+
+/* The keys query t sees: [first, t]. */
+static int window_first(int t, int window) { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
+
+/* OpenBLAS runs single-threaded inside the pool's units (ops.c's matmuls set it back). */
+static void blas_single(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+static void attention_forward_units(void *arg, int u0, int u1) {
+    const attention_ctx *c = arg;
+    const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
+    for (int u = u0; u < u1; u++) {
+        const int b = u / c->NH, h = u % c->NH;
+        const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
+        const size_t kv_off = (size_t)b * T * kvdim + (size_t)(h / group) * hd;
+        float *a = c->att + (size_t)u * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, c->scale, c->q + q_off, qdim, c->k + kv_off,
+                    kvdim, 0.0f, a, T);
+        for (int t = 0; t < T; t++) {
+            float *row = a + (size_t)t * T;
+            const int first = window_first(t, c->window);
+            float max = -INFINITY, sum = 0.0f;
+            for (int s = first; s <= t; s++) max = row[s] > max ? row[s] : max;
+            for (int s = first; s <= t; s++) sum += row[s] = expf(row[s] - max);
+            const float inv = 1.0f / sum;
+            for (int s = 0; s < first; s++) row[s] = 0.0f;
+            for (int s = first; s <= t; s++) row[s] *= inv;
+            for (int s = t + 1; s < T; s++) row[s] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, c->v + kv_off, kvdim, 0.0f,
+                    c->out + q_off, qdim);
+    }
+}
+
+void window_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                              int NH, int KVH, int hd, int window, float scale) {
+    attention_ctx c = {.out = out, .att = att, .q = q, .k = k, .v = v, .T = T, .NH = NH, .KVH = KVH, .hd = hd,
+                       .window = window, .scale = scale};
+    blas_single();
+    split_over_pool(attention_forward_units, &c, B * NH, 4.0 * B * NH * T * T * hd);
+}
+
+/* Units are (sequence, kv head) pairs, so that the query heads sharing a key/value head add
+ * into its dk and dv on one thread. With p = softmax(s): ds_j = p_j (dp_j - sum_i p_i dp_i). */
+static void attention_backward_units(void *arg, int u0, int u1) {
+    const attention_ctx *c = arg;
+    const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
+    for (int u = u0; u < u1; u++) {
+        const int b = u / c->KVH, kvh = u % c->KVH;
+        const size_t kv_off = (size_t)b * T * kvdim + (size_t)kvh * hd;
+        float *ds = c->scratch + (size_t)u * T * T;
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
+            const float *p = c->att_in + ((size_t)b * c->NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, c->dout + q_off, qdim, c->v + kv_off,
+                        kvdim, 0.0f, ds, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, c->dout + q_off, qdim, 1.0f,
+                        c->dv + kv_off, kvdim);
+            for (int t = 0; t < T; t++) {
+                float *row = ds + (size_t)t * T;
+                const float *pr = p + (size_t)t * T;
+                const int first = window_first(t, c->window);
+                float dot = 0.0f;
+                for (int s = first; s <= t; s++) dot += pr[s] * row[s];
+                for (int s = 0; s < first; s++) row[s] = 0.0f;
+                for (int s = first; s <= t; s++) row[s] = pr[s] * (row[s] - dot) * c->scale;
+                for (int s = t + 1; s < T; s++) row[s] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->k + kv_off, kvdim, 1.0f,
+                        c->dq + q_off, qdim);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->q + q_off, qdim, 1.0f,
+                        c->dk + kv_off, kvdim);
+        }
+    }
+}
+
+void window_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                               const float *k, const float *v, const float *att, int B, int T, int NH, int KVH,
+                               int hd, int window, float scale) {
+    attention_ctx c = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .q = q, .k = k, .v = v, .dout = dout,
+                       .att_in = att, .T = T, .NH = NH, .KVH = KVH, .hd = hd, .window = window, .scale = scale};
+    blas_single();
+    split_over_pool(attention_backward_units, &c, B * KVH, 8.0 * B * NH * T * T * hd);
+}
+
+/* ---------------------------------------------------------------- gated activation */
+
+#define CHUNK 4096
+#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+
+typedef struct {
+    float *out, *dgate, *dup;
+    const float *gate, *up, *dout;
+    int64_t n;
+    int gelu;
+} gated_ctx;
+
+static void gated_forward_chunks(void *arg, int k0, int k1) {
+    const gated_ctx *c = arg;
+    const int64_t i1 = (int64_t)k1 * CHUNK < c->n ? (int64_t)k1 * CHUNK : c->n;
+    for (int64_t i = (int64_t)k0 * CHUNK; i < i1; i++) {
+        const float x = c->gate[i];
+        const float a = c->gelu ? 0.5f * x * (1.0f + tanhf(GELU_K * x * (1.0f + 0.044715f * x * x)))
+                                : x / (1.0f + expf(-x));
+        c->out[i] = a * c->up[i];
+    }
+}
+
+static void gated_backward_chunks(void *arg, int k0, int k1) {
+    const gated_ctx *c = arg;
+    const int64_t i1 = (int64_t)k1 * CHUNK < c->n ? (int64_t)k1 * CHUNK : c->n;
+    for (int64_t i = (int64_t)k0 * CHUNK; i < i1; i++) {
+        const float x = c->gate[i];
+        float a, da;
+        if (c->gelu) { /* a = x/2 (1 + tanh u), u = k (x + 0.044715 x^3) */
+            const float th = tanhf(GELU_K * x * (1.0f + 0.044715f * x * x));
+            a = 0.5f * x * (1.0f + th);
+            da = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        } else { /* a = x sigmoid(x), a' = s (1 + x (1 - s)) */
+            const float s = 1.0f / (1.0f + expf(-x));
+            a = x * s;
+            da = s * (1.0f + x * (1.0f - s));
+        }
+        c->dgate[i] += c->dout[i] * c->up[i] * da;
+        c->dup[i] += c->dout[i] * a;
+    }
+}
+
+void gated_act_forward(float *out, const float *gate, const float *up, int64_t n, int gelu) {
+    gated_ctx c = {.out = out, .gate = gate, .up = up, .n = n, .gelu = gelu};
+    const int chunks = (int)((n + CHUNK - 1) / CHUNK);
+    split_over_pool(gated_forward_chunks, &c, chunks, 20.0 * (double)n);
+}
+
+void gated_act_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n,
+                        int gelu) {
+    gated_ctx c = {.dgate = dgate, .dup = dup, .gate = gate, .up = up, .dout = dout, .n = n, .gelu = gelu};
+    const int chunks = (int)((n + CHUNK - 1) / CHUNK);
+    split_over_pool(gated_backward_chunks, &c, chunks, 30.0 * (double)n);
+}
+
+/* ---------------------------------------------------------------- last-token pooling */
+
+void last_token_pool_forward(float *out, const float *x, const int *lens, int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        memcpy(out + (size_t)b * C, x + ((size_t)b * T + (size_t)(lens[b] - 1)) * C, sizeof(float) * (size_t)C);
+}
+
+void last_token_pool_backward(float *dx, const float *dout, const int *lens, int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        float *row = dx + ((size_t)b * T + (size_t)(lens[b] - 1)) * C;
+        for (int i = 0; i < C; i++) row[i] += dout[(size_t)b * C + i];
+    }
+}
