@@ -13,12 +13,14 @@ Rows:
             the dev split from a small grid (or fastText's autotune with --autotune SECONDS),
             then trained on train --repeats times (2 threads make runs differ): the mean test
             accuracy, the median training time and predict() sentences/s.
-  slm       `slm finetune --task classify` on train with dev (flags from --finetune-args), then
+  slm       `slm finetune --task classify` on train (flags from --finetune-args): --soup N runs
+            with seeds 1..N side by side averaged by `slm average` (default 3), or with --soup 1
+            one run with dev choosing the best epoch; then
             `slm eval` on test ("not available" when this slm has no finetune command).
   zero-shot `slm eval` with Gemma 3 270M and --labels on SST-2 dev and test (no training).
 
 usage: .venv/bin/python bench/classify.py [--sets sst2,trec] [--json out.json] [--work DIR]
-       [--finetune-base MODEL] [--finetune-args "--epochs 3 --lr 8e-5 --batch 32"]
+       [--finetune-base MODEL] [--finetune-args "--epochs 2 --lr 8e-5 --batch 32"] [--soup 3]
        [--zeroshot-limit N] [--no-zeroshot] [--no-finetune]"""
 import argparse
 import itertools
@@ -45,7 +47,8 @@ GRID = {"lr": [0.1, 0.5, 1.0], "epoch": [5, 10, 25], "dim": [50, 100]}
 ZS_LABELS = "0=negative,1=positive"
 ZS_TEMPLATE = r"Text: {text}\nCategory:"
 ZS_ARGS = "--calibrate"
-FT_ARGS = "--epochs 3 --lr 8e-5 --batch 32"  # the recipe of docs/finetune.md
+FT_ARGS = "--epochs 2 --lr 8e-5 --batch 32"  # the recipe of docs/finetune.md (model soups)
+SOUP = 3  # runs with seeds 1..SOUP averaged by slm average
 
 
 def decode_line(raw):
@@ -173,18 +176,39 @@ def has_finetune(slm):
     return proc.returncode == 0
 
 
-def run_finetune(slm, work, name, paths, base, extra_args):
+def run_finetune(slm, work, name, paths, base, extra_args, soup=1):
+    """slm finetune on train (with dev) and slm eval on test. With soup > 1: that many runs with
+    seeds 1..soup, side by side (threads shared out), each writing its last epoch, then
+    `slm average` of them (docs/average.md); train_seconds covers all of it."""
     out = work / f"{name}.classifier.gguf"
-    cmd = [str(slm), "finetune", "--task", "classify", "-m", str(base), "--train", str(paths["train"]), "--dev",
-           str(paths["dev"]), "-o", str(out), "-t", str(THREADS)] + shlex.split(extra_args)
-    print("  $ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    members = [out] if soup <= 1 else [work / f"{name}.seed{k}.classifier.gguf" for k in range(1, soup + 1)]
+    threads = THREADS if soup <= 1 else max(1, THREADS // soup)
+    cmds = []
+    for k, member in enumerate(members, start=1):
+        cmd = [str(slm), "finetune", "--task", "classify", "-m", str(base), "--train", str(paths["train"]),
+               "-o", str(member), "-t", str(threads)] + shlex.split(extra_args)
+        cmd += ["--dev", str(paths["dev"])] if soup <= 1 else ["--seed", str(k), "-q"]
+        print("  $ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+        cmds.append(cmd)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    outcomes = []
+    for p in procs:
+        err = p.communicate()[1]
+        outcomes.append((p.returncode, err))
+    for rc, err in outcomes:
+        if rc != 0:
+            return {"error": err.strip()[-500:] or f"exit {rc}", "train_seconds": time.perf_counter() - t}
+    if soup > 1:
+        cmd = [str(slm), "average", "-o", str(out)] + [str(m) for m in members]
+        print("  $ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return {"error": proc.stderr.strip()[-500:], "train_seconds": time.perf_counter() - t}
     train_s = time.perf_counter() - t
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip()[-500:] or f"exit {proc.returncode}", "train_seconds": train_s}
     result = slm_eval(slm, out, paths["test"], [], work / f"{name}.finetune.eval.json")
     result["train_seconds"] = train_s
+    result["soup"] = soup
     return result
 
 
@@ -264,6 +288,7 @@ def main():
     ap.add_argument("--no-finetune", action="store_true")
     ap.add_argument("--finetune-base", help="base model for slm finetune (default: all-MiniLM-L6-v2, converted)")
     ap.add_argument("--finetune-args", default=FT_ARGS, help=f"slm finetune flags ({FT_ARGS})")
+    ap.add_argument("--soup", type=int, default=SOUP, help=f"fine-tuning runs averaged by slm average ({SOUP}; 1: one run)")
     ap.add_argument("--no-zeroshot", action="store_true")
     ap.add_argument("--zeroshot-model", help="generative model for the zero-shot row (default: Gemma 3 270M)")
     ap.add_argument("--zeroshot-labels", default=ZS_LABELS, help=f"--labels for the zero-shot row ({ZS_LABELS})")
@@ -301,7 +326,7 @@ def main():
         elif not base:
             r["slm"] = {"note": "not available: no base model (give --finetune-base)"}
         else:
-            r["slm"] = run_finetune(slm, work, name, paths, base, args.finetune_args)
+            r["slm"] = run_finetune(slm, work, name, paths, base, args.finetune_args, args.soup)
             print(f"  slm finetune: {r['slm'].get('accuracy', r['slm'].get('error'))}", flush=True)
         if name == "sst2" and not args.no_zeroshot:
             model = args.zeroshot_model or gemma_model()
