@@ -724,6 +724,8 @@ typedef struct {
     int has_dev;             /* a dev set was given */
     double dev_accuracy, dev_macro_f1;
     int improved;            /* the dev score is the best so far: the output file was (re)written */
+    double dev_span_f1;      /* token tagging: F1 of the dev set's exact BIO spans (accuracy and
+                                macro-F1 above are over the word tags) */
 } slm_finetune_progress;
 
 /* Receives progress reports; user is the pointer given to slm_finetune_classify. */
@@ -735,7 +737,8 @@ typedef struct {
     int best_epoch;          /* the epoch whose model was written (the last one without a dev set) */
     double dev_accuracy, dev_macro_f1; /* of best_epoch (0 without a dev set) */
     double seconds;          /* wall time of the whole run */
-    size_t n_truncated;      /* training texts cut to max_len */
+    size_t n_truncated;      /* training texts cut to max_len (tagging: documents split into windows) */
+    double dev_span_f1;      /* token tagging: of best_epoch */
 } slm_finetune_result;
 
 /* The default fine-tuning settings. */
@@ -751,6 +754,40 @@ slm_finetune_params slm_finetune_defaults(void);
 slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train, const slm_dataset *dev,
                                  const slm_finetune_params *params, const char *out_path,
                                  slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
+
+/* ------------------------------------------------------------------ token tagging (BIO) */
+
+/* Documents as words, each word tagged B (begins a keyphrase), I (inside one) or O (outside),
+ * for `slm finetune --task tag`. */
+typedef struct {
+    char ***words;     /* n arrays of n_words[i] NUL-terminated words (Penn-Treebank brackets
+                          such as -LRB- turned back into "(") */
+    unsigned char **tags; /* n arrays of n_words[i] tags: 0 = O, 1 = B, 2 = I */
+    int *n_words;
+    size_t n;
+} slm_tag_dataset;
+
+/* Reads a JSONL file of tagged documents: per line a list of word strings under words_field
+ * (NULL: "document", then "tokens") and as many "B"/"I"/"O" strings under tags_field (NULL:
+ * "doc_bio_tags", then "tags"), as Inspec's files have. Missing fields, a count mismatch or an
+ * unknown tag is an error naming file:line. The caller frees *out with slm_tag_dataset_free. */
+slm_status slm_tag_dataset_load(const char *path, const char *words_field, const char *tags_field,
+                                slm_tag_dataset *out);
+/* Releases what slm_tag_dataset_load allocated (and zeroes *ds). */
+void slm_tag_dataset_free(slm_tag_dataset *ds);
+
+/* Fine-tunes a BERT-family encoder with a linear token-classification head (labels O, B, I)
+ * on tagged documents: each word's tag goes to its first WordPiece (the other pieces are left
+ * out of the loss); documents longer than params->max_len pieces are cut into windows that
+ * overlap by half. Optimiser, schedule, dropout and early stopping as slm_finetune_classify;
+ * the dev score is the span F1 (exact word spans) and the best epoch is kept. Without dev, a
+ * seeded tenth of train (when it has at least 10 documents) is held out as the dev set.
+ * Writes out_path (atomically): the base's metadata and tokenizer, the encoder in f32, the
+ * head as cls.weight (3, C) and cls.bias, and the keys slm.tagger.labels ["O", "B", "I"],
+ * slm.tagger.max_len and slm.tagger.base. params, dev, progress, result may be NULL. */
+slm_status slm_finetune_tag(const char *base_path, const slm_tag_dataset *train, const slm_tag_dataset *dev,
+                            const slm_finetune_params *params, const char *out_path,
+                            slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
 
 /* ------------------------------------------------------------------ evaluation metrics */
 

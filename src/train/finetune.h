@@ -12,13 +12,17 @@
 typedef struct {
     int32_t *ids;    /* (n, max_len) */
     int *lens;       /* (n), each in [1, max_len] */
-    int32_t *labels; /* (n), each in [0, K) */
+    int32_t *labels; /* (n), each in [0, K); unused (may be NULL) with tags */
+    int32_t *tags;   /* token classification: (n, max_len) a label per position in [0, K) or -1
+                        (left out of the loss); NULL: sequence classification by labels */
     size_t n;
     int max_len;
 } ft_examples;
 
 /* Runs slm_finetune_classify's loop on tokenised examples (dev may be NULL); label_names has
- * K names. p must be complete (defaults filled in). */
+ * K names. p must be complete (defaults filled in). With train->tags (token classification,
+ * slm_finetune_tag) the head reads every position, the dev set is scored by BIO span F1
+ * (label_names must be O, B, I in that order) and the file gets slm.tagger.* keys. */
 slm_status finetune_run(const char *base_path, const ft_examples *train, const ft_examples *dev,
                         const char *const *label_names, int K, const slm_finetune_params *p, const char *out_path,
                         slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
@@ -26,6 +30,8 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
  * cut to max_len ids with the [SEP] kept. row gets *len ids (max_len room); *cut is set when
  * the text was longer. */
 slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len, int *cut);
+/* Checks the settings (ranges of epochs, batch, max_len, lr, ...): an error naming the bad one. */
+slm_status finetune_check_params(const slm_finetune_params *p);
 /* Frees the arrays of ex (and zeroes it). */
 void ft_examples_free(ft_examples *ex);
 
