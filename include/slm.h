@@ -828,9 +828,11 @@ int slm_porter_stem(const char *word, size_t len, char *out, size_t cap);
 
 /* How slm_keywords_extract scores candidate phrases. */
 typedef enum {
-    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with one */
+    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with an
+                                encoder, stat + supervised with a tagger */
     SLM_KEYWORDS_STAT,       /* corpus-free statistics of each word (YAKE family) */
-    SLM_KEYWORDS_EMBED       /* cosine of each phrase's encoder embedding to the document's, MMR */
+    SLM_KEYWORDS_EMBED,      /* cosine of each phrase's encoder embedding to the document's, MMR */
+    SLM_KEYWORDS_SUPERVISED  /* spans of a BIO tagger (slm finetune --task tag) */
 } slm_keywords_method;
 
 /* Options of slm_keywords_new. Zero-initialised fields take the defaults. */
@@ -841,7 +843,8 @@ typedef struct {
     float diversity;            /* with an encoder: MMR trade-off in [0, 1] (0: relevance only);
                                    stat: unused; < 0: the default (0.4); note 0 means 0 */
     const char *stopwords_path; /* one stopword per line (UTF-8, '#' comments); NULL: built-in English */
-    const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED */
+    const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED, or a tagger GGUF (with
+                                   slm.tagger.labels) for SLM_KEYWORDS_SUPERVISED; AUTO uses either */
     int n_threads;              /* documents in parallel; <= 0: the library's setting */
 } slm_keywords_params;
 
@@ -859,8 +862,8 @@ typedef struct {
 
 typedef struct slm_keywords slm_keywords;
 
-/* Makes a keyword extractor (loads the stopword list and, for embed, the encoder). The caller
- * owns *out; free with slm_keywords_free. */
+/* Makes a keyword extractor (loads the stopword list and, for embed, the encoder; for
+ * supervised, the tagger). The caller owns *out; free with slm_keywords_free. */
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out);
 /* Releases an extractor (NULL is fine). */
 void slm_keywords_free(slm_keywords *kw);

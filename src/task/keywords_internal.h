@@ -178,6 +178,8 @@ int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n
 
 /* Replaces an extractor's stat weights (for bench/keywords_tune.c and tests). */
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w);
+/* Sets the weight of the tagger's z-score beside the stat z-score (auto with a tagger). */
+void kw_keywords_set_sup_weight(slm_keywords *kw, double w);
 /* Replaces an extractor's encoder-ranking options (when it has an encoder). */
 void kw_keywords_set_embed(slm_keywords *kw, const kw_embed_options *opt);
 
