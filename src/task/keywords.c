@@ -177,8 +177,7 @@ static slm_status add_tagger_scores(const slm_keywords *kw, kw_doc *doc, const c
     return st;
 }
 
-/* Extracts one document's phrases into *out (td: its tagging, with a tagger). */
-static slm_status extract_one(const slm_keywords *kw, const char *text, const kw_tagged_doc *td, slm_keyword_list *out) {
+slm_status kw_extract_document(const slm_keywords *kw, const char *text, const kw_tagged_doc *td, slm_keyword_list *out) {
     out->items = NULL;
     out->n = 0;
     if (kw->tagger && kw->params.method == SLM_KEYWORDS_SUPERVISED) {
@@ -247,7 +246,7 @@ static void extract_worker(void *ctx, int ith, int nth) {
     for (;;) {
         size_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->n || atomic_load(&job->failed)) return;
-        slm_status st = extract_one(job->kw, job->texts[i] ? job->texts[i] : "", job->tagged ? &job->tagged[i] : NULL,
+        slm_status st = kw_extract_document(job->kw, job->texts[i] ? job->texts[i] : "", job->tagged ? &job->tagged[i] : NULL,
                                     &job->out[i]);
         if (st != SLM_OK) {
             int expected = 0;

@@ -178,6 +178,12 @@ int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n
 
 /* Replaces an extractor's stat weights (for bench/keywords_tune.c and tests). */
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w);
+struct kw_tagged_doc_s;
+/* Extracts one document's phrases into *out as slm_keywords_extract does (tagged: the text's
+ * tagging by the extractor's tagger, kw_tagger_run; NULL without one); not for an extractor
+ * with an encoder (it would run the encoder on the pool). */
+slm_status kw_extract_document(const slm_keywords *kw, const char *text, const struct kw_tagged_doc_s *tagged,
+                               slm_keyword_list *out);
 /* Sets the weight of the tagger's z-score beside the stat z-score (auto with a tagger). */
 void kw_keywords_set_sup_weight(slm_keywords *kw, double w);
 /* Replaces an extractor's encoder-ranking options (when it has an encoder). */

@@ -10,7 +10,7 @@
 typedef struct kw_tagger kw_tagger;
 
 /* One text's words (tag_split_words) and their (n_words, 3) probabilities of O, B, I. */
-typedef struct {
+typedef struct kw_tagged_doc_s {
     tag_word *words;
     int n_words;
     float *probs;
