@@ -188,21 +188,29 @@ static int sup_grid(const char *tagger_path) {
                                  .model_path = tagger_path};
         slm_keywords *kw;
         if (slm_keywords_new(&p, &kw) != SLM_OK) return 1;
-        score_tagged(kw, tagged, &s);
-        printf("supervised 1-%d: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", max_words, s.f1[0], s.f1[1], s.f1[2]);
-        fflush(stdout);
+        for (int view = 0; view < 2; view++) {
+            kw_keywords_set_sup_weight(kw, 1.0, view);
+            score_tagged(kw, tagged, &s);
+            printf("supervised 1-%d %s: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", max_words, view ? "span" : "decoded-first",
+                   s.f1[0], s.f1[1], s.f1[2]);
+            fflush(stdout);
+        }
         slm_keywords_free(kw);
     }
     slm_keywords_params p = {.method = SLM_KEYWORDS_AUTO, .top_k = 15, .model_path = tagger_path};
+    if (getenv("SUP_GRID_ONLY_SUPERVISED")) return 0;
     slm_keywords *kw;
     if (slm_keywords_new(&p, &kw) != SLM_OK) return 1;
-    const double weights[] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10};
-    for (size_t a = 0; a < sizeof weights / sizeof weights[0]; a++) {
-        kw_keywords_set_sup_weight(kw, weights[a]);
-        score_tagged(kw, tagged, &s);
-        printf("auto sup_weight %.2f: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", weights[a], s.f1[0], s.f1[1], s.f1[2]);
-        fflush(stdout);
-    }
+    const double weights[] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3};
+    const char *const views[] = {"rank", "log-span", "inside"};
+    for (int view = 0; view < 3; view++)
+        for (size_t a = view ? 1 : 0; a < sizeof weights / sizeof weights[0]; a++) {
+            kw_keywords_set_sup_weight(kw, weights[a], view);
+            score_tagged(kw, tagged, &s);
+            printf("auto %-8s weight %.2f: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", views[view], weights[a], s.f1[0], s.f1[1],
+                   s.f1[2]);
+            fflush(stdout);
+        }
     slm_keywords_free(kw);
     kw_tagged_docs_free(tagged, n);
     free(tagged);

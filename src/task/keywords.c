@@ -22,6 +22,7 @@ struct slm_keywords {
     kw_embed_options embed;
     kw_tagger *tagger;         /* supervised, or auto with a tagger */
     double sup_weight;         /* auto with a tagger: weight of z(tagger score) beside z(stat score) */
+    int sup_view;              /* auto with a tagger: which tagger score (kw_sup_view) */
 };
 
 /* The encoder ranking's defaults (keywords_tune embed-grid on Inspec train): candidates
@@ -96,7 +97,10 @@ void slm_keywords_free(slm_keywords *kw) {
     free(kw);
 }
 
-void kw_keywords_set_sup_weight(slm_keywords *kw, double w) { kw->sup_weight = w; }
+void kw_keywords_set_sup_weight(slm_keywords *kw, double w, int view) {
+    kw->sup_weight = w;
+    kw->sup_view = view;
+}
 
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w) { kw->weights = *w; }
 
@@ -124,6 +128,8 @@ static slm_status extract_supervised(const slm_keywords *kw, const char *text, c
     int n_ph;
     slm_status st = kw_supervised_phrases(text, td, kw->stopwords, kw->params.min_words, kw->params.max_words, &ph, &n_ph);
     if (st != SLM_OK) return st;
+    if (kw->sup_view == KW_SUP_LOG_SPAN) /* rank every phrase by its span probability alone */
+        for (int i = 0; i < n_ph; i++) ph[i].score = ph[i].span_prob;
     int *picked = malloc(sizeof(int) * (size_t)kw->params.top_k);
     const int n = picked ? kw_supervised_pick(ph, n_ph, kw->params.top_k, picked) : -1;
     if (n < 0) st = slm_error(SLM_ERR_NOMEM, "out of memory");
@@ -155,7 +161,10 @@ static slm_status add_tagger_scores(const slm_keywords *kw, kw_doc *doc, const c
         char *surface = kw_candidate_text(doc, &doc->cands[i]);
         char *key = surface ? kw_normalize_phrase(surface) : NULL;
         const kw_sup_phrase *p = key ? kw_sup_lookup(ph, n_ph, key) : NULL;
-        sup[i] = p ? p->score : 0.0;
+        sup[i] = !p ? (kw->sup_view == KW_SUP_LOG_SPAN ? log(1e-4) : 0.0)
+                 : kw->sup_view == KW_SUP_LOG_SPAN ? log(p->span_prob + 1e-4)
+                 : kw->sup_view == KW_SUP_INSIDE   ? p->inside
+                                                   : p->score;
         if (!surface) st = slm_error(SLM_ERR_NOMEM, "out of memory");
         free(surface);
         free(key);

@@ -184,8 +184,14 @@ struct kw_tagged_doc_s;
  * with an encoder (it would run the encoder on the pool). */
 slm_status kw_extract_document(const slm_keywords *kw, const char *text, const struct kw_tagged_doc_s *tagged,
                                slm_keyword_list *out);
-/* Sets the weight of the tagger's z-score beside the stat z-score (auto with a tagger). */
-void kw_keywords_set_sup_weight(slm_keywords *kw, double w);
+/* Which tagger score auto with a tagger adds to the stat score. */
+enum {
+    KW_SUP_RANK,     /* the supervised method's score (decoded spans 1 + inside, others span probability) */
+    KW_SUP_LOG_SPAN, /* log(span probability + 1e-4) */
+    KW_SUP_INSIDE    /* mean probability of the words not being O */
+};
+/* Sets the weight of the tagger's z-score beside the stat z-score, and which score (KW_SUP_*). */
+void kw_keywords_set_sup_weight(slm_keywords *kw, double w, int view);
 /* Replaces an extractor's encoder-ranking options (when it has an encoder). */
 void kw_keywords_set_embed(slm_keywords *kw, const kw_embed_options *opt);
 

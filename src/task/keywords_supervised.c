@@ -34,9 +34,19 @@ typedef struct {
     int n, cap;
 } phrase_vec;
 
-/* Adds an occurrence of words [w0, w1) with its score (decoded or not). */
-static slm_status add_phrase(phrase_vec *v, const kw_tagged_doc *td, char *const *stems, int w0, int w1, double score,
-                             int decoded) {
+/* The tagger's probability of exactly the span [w0, w1): P(B w0) P(I w0+1) ... (1 - P(I w1)). */
+static double span_probability(const kw_tagged_doc *td, int w0, int w1) {
+    double p = td->probs[(size_t)w0 * 3 + TAG_B];
+    for (int w = w0 + 1; w < w1; w++) p *= td->probs[(size_t)w * 3 + TAG_I];
+    return w1 < td->n_words ? p * (1.0 - td->probs[(size_t)w1 * 3 + TAG_I]) : p;
+}
+
+/* Adds an occurrence of words [w0, w1) (a decoded span or not). */
+static slm_status add_phrase(phrase_vec *v, const kw_tagged_doc *td, char *const *stems, int w0, int w1, int decoded) {
+    double inside = 0.0;
+    for (int w = w0; w < w1; w++) inside += 1.0 - td->probs[(size_t)w * 3 + TAG_O];
+    inside /= w1 - w0;
+    const double span = span_probability(td, w0, w1);
     size_t len = 0;
     for (int w = w0; w < w1; w++) len += strlen(stems[w]) + 1;
     char *key = malloc(len + 1);
@@ -60,8 +70,8 @@ static slm_status add_phrase(phrase_vec *v, const kw_tagged_doc *td, char *const
         v->cap = cap;
     }
     v->p[v->n++] = (kw_sup_phrase){.key = key, .start = td->words[w0].start, .end = td->words[w1 - 1].end,
-                                   .score = decoded ? DECODED_BONUS + score : score, .decoded = decoded, .count = 1,
-                                   .first_word = w0};
+                                   .score = decoded ? DECODED_BONUS + inside : span, .decoded = decoded, .count = 1,
+                                   .first_word = w0, .span_prob = span, .inside = inside};
     return SLM_OK;
 }
 
@@ -113,21 +123,16 @@ slm_status kw_supervised_phrases(const char *text, const kw_tagged_doc *td, cons
         while (se[s] > ss[s] && punct[se[s] - 1]) se[s]--;
         const int len = se[s] - ss[s];
         if (len < min_words || len > max_words) continue;
-        double inside = 0.0;
-        for (int w = ss[s]; w < se[s]; w++) inside += 1.0 - td->probs[(size_t)w * 3];
-        st = add_phrase(&v, td, stems, ss[s], se[s], inside / len, 1);
+        st = add_phrase(&v, td, stems, ss[s], se[s], 1);
     }
     /* every other n-gram: runs of words without punctuation or numbers, no stopword at either end */
     for (int w0 = 0; w0 < n && st == SLM_OK; w0++) {
         if (punct[w0] || stop[w0]) continue;
-        double p = td->probs[(size_t)w0 * 3 + 1];
         for (int w1 = w0 + 1; w1 <= n && w1 - w0 <= max_words && st == SLM_OK; w1++) {
             const int last = w1 - 1;
             if (punct[last]) break;
-            if (last > w0) p *= td->probs[(size_t)last * 3 + 2];
             if (w1 - w0 < min_words || stop[last]) continue;
-            const double after = w1 < n ? 1.0 - td->probs[(size_t)w1 * 3 + 2] : 1.0;
-            st = add_phrase(&v, td, stems, w0, w1, p * after, 0);
+            st = add_phrase(&v, td, stems, w0, w1, 0);
         }
     }
     /* merge by key: the best score, decoded if any occurrence was, the first occurrence's text */
@@ -138,6 +143,8 @@ slm_status kw_supervised_phrases(const char *text, const kw_tagged_doc *td, cons
             if (m > 0 && strcmp(v.p[m - 1].key, v.p[i].key) == 0) {
                 kw_sup_phrase *d = &v.p[m - 1];
                 if (v.p[i].score > d->score) d->score = v.p[i].score;
+                if (v.p[i].span_prob > d->span_prob) d->span_prob = v.p[i].span_prob;
+                if (v.p[i].inside > d->inside) d->inside = v.p[i].inside;
                 d->decoded |= v.p[i].decoded;
                 d->count += v.p[i].decoded || !d->decoded ? 1 : 0;
                 free(v.p[i].key);

@@ -14,6 +14,8 @@ typedef struct {
     int first_word;      /* index of that occurrence's first word */
     double score;        /* a decoded span: 1 + the mean probability of its words not being O;
                             any other n-gram: P(B) P(I)... P(not I after), in [0, 1] */
+    double span_prob;    /* the best occurrence's P(B) P(I)... P(not I after) */
+    double inside;       /* the best occurrence's mean probability of its words not being O */
     int decoded;         /* some occurrence is a span of the most likely tags */
     int count;           /* occurrences counted */
 } kw_sup_phrase;
