@@ -198,7 +198,6 @@ static int sup_grid(const char *tagger_path) {
         slm_keywords_free(kw);
     }
     slm_keywords_params p = {.method = SLM_KEYWORDS_AUTO, .top_k = 15, .model_path = tagger_path};
-    if (getenv("SUP_GRID_ONLY_SUPERVISED")) return 0;
     slm_keywords *kw;
     if (slm_keywords_new(&p, &kw) != SLM_OK) return 1;
     const double weights[] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3};

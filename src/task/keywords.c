@@ -30,9 +30,11 @@ struct slm_keywords {
 #define KW_EMBED_POOL 40
 #define KW_AUTO_STAT_WEIGHT 2.0
 #define KW_DEFAULT_DIVERSITY 0.4
-/* auto with a tagger: relevance = z(stat) + KW_AUTO_SUP_WEIGHT * z(tagger), chosen on 100
- * held-out Inspec train documents (keywords_tune sup-grid) */
-#define KW_AUTO_SUP_WEIGHT 1.0
+/* auto with a tagger: relevance = z(stat) + KW_AUTO_SUP_WEIGHT * z(log(span probability + 1e-4)),
+ * the weight and the view chosen on 100 Inspec train documents held out of the tagger's training
+ * (keywords_tune sup-grid); the supervised method ranks by the span probability too */
+#define KW_AUTO_SUP_WEIGHT 0.5
+#define KW_SUP_DEFAULT_VIEW KW_SUP_LOG_SPAN
 
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out) {
     if (!out) return slm_error(SLM_ERR_INVALID_ARG, "slm_keywords_new: out is NULL");
@@ -68,6 +70,7 @@ slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **ou
     kw->params = p;
     kw->weights = kw_stat_default_weights();
     kw->sup_weight = KW_AUTO_SUP_WEIGHT;
+    kw->sup_view = KW_SUP_DEFAULT_VIEW;
     if (use_tagger) {
         st = kw_tagger_open(p.model_path, &kw->tagger);
         if (st != SLM_OK) {
