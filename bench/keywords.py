@@ -186,7 +186,7 @@ def main():
                     r = slm_method(args.slm, gold, method, 2, tmp, name, model=str(minilm_dir()))
                     rows[f"slm {method} -m MiniLM (-t 2)"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
             peers = [("YAKE", lambda: run_yake(texts))] if not args.slm_only else []
-            if not args.skip_keybert:
+            if not args.skip_keybert and not args.slm_only:
                 peers.append(("KeyBERT", lambda: run_keybert(args.keybert_python, docs, tmp)))
             if args.keybert_from and not args.slm_only:
                 rows["KeyBERT"] = json.load(open(args.keybert_from))[name]["systems"]["KeyBERT"]

@@ -33,7 +33,7 @@ struct slm_keywords {
 /* auto with a tagger: relevance = z(stat) + KW_AUTO_SUP_WEIGHT * z(log(span probability + 1e-4)),
  * the weight and the view chosen on 100 Inspec train documents held out of the tagger's training
  * (keywords_tune sup-grid); the supervised method ranks by the span probability too */
-#define KW_AUTO_SUP_WEIGHT 0.5
+#define KW_AUTO_SUP_WEIGHT 1.0
 #define KW_SUP_DEFAULT_VIEW KW_SUP_LOG_SPAN
 
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out) {
