@@ -22,7 +22,7 @@ struct slm_keywords {
     kw_embed_options embed;
     kw_tagger *tagger;         /* supervised, or auto with a tagger */
     double sup_weight;         /* auto with a tagger: weight of z(tagger score) beside z(stat score) */
-    int sup_view;              /* auto with a tagger: which tagger score (kw_sup_view) */
+    int sup_view;              /* with a tagger: which tagger score ranks (KW_SUP_*) */
 };
 
 /* The encoder ranking's defaults (keywords_tune embed-grid on Inspec train): candidates
@@ -150,7 +150,8 @@ static slm_status extract_supervised(const slm_keywords *kw, const char *text, c
 }
 
 /* auto with a tagger: each stat candidate's score becomes z(stat) + w * z(tagger score of the
- * same stems; 0 when the tagger has no such phrase), z over the document's candidates. */
+ * same stems, by kw->sup_view; a phrase the tagger did not score counts as probability 0), z
+ * over the document's candidates. */
 static slm_status add_tagger_scores(const slm_keywords *kw, kw_doc *doc, const char *text, const kw_tagged_doc *td) {
     kw_sup_phrase *ph;
     int n_ph;
