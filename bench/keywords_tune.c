@@ -5,6 +5,9 @@
  *   keywords_tune search GOLD [rounds]     coordinate search from the built-in weights
  *   keywords_tune embed-grid GOLD MODEL N  the encoder ranking's stat weight and diversity on the
  *                                          first N documents (embeddings computed once) 
+ *   keywords_tune sup-grid GOLD TAGGER     the supervised method (phrase lengths) and auto with a
+ *                                          tagger (the weight of the tagger's z-score), documents
+ *                                          tagged once; GOLD: documents the tagger did not learn
  * bench/keywords_fit.py fits the weights by logistic regression on the dump. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 
 #include "slm.h"
 #include "task/keywords_internal.h"
+#include "task/tagger.h"
 
 static slm_keyphrase_corpus g_corpus;
 static slm_keywords *g_kw;
@@ -147,6 +151,72 @@ static int embed_grid(const char *model, size_t n) {
     return 0;
 }
 
+/* F1@5/10/15 of an extractor on the corpus, the documents already tagged. */
+static void score_tagged(const slm_keywords *kw, const kw_tagged_doc *tagged, slm_keyphrase_scores *s) {
+    const size_t n = g_corpus.n;
+    slm_keyword_list *lists = calloc(n, sizeof *lists);
+    const char *const **pred = calloc(n, sizeof *pred);
+    int *n_pred = calloc(n, sizeof(int));
+    char ***arrays = calloc(n, sizeof *arrays);
+    for (size_t i = 0; i < n; i++) {
+        if (kw_extract_document(kw, g_corpus.texts[i], &tagged[i], &lists[i]) != SLM_OK) {
+            fprintf(stderr, "%s\n", slm_last_error());
+            exit(1);
+        }
+        arrays[i] = calloc((size_t)lists[i].n + 1, sizeof(char *));
+        for (int k = 0; k < lists[i].n; k++) arrays[i][k] = lists[i].items[k].phrase;
+        pred[i] = (const char *const *)arrays[i];
+        n_pred[i] = lists[i].n;
+    }
+    slm_keyphrase_evaluate((const char *const *const *)g_corpus.keys, g_corpus.n_keys, pred, n_pred, n, s);
+    for (size_t i = 0; i < n; i++) free(arrays[i]);
+    slm_keyword_lists_free(lists, n);
+    free(lists), free(pred), free(n_pred), free(arrays);
+}
+
+static int sup_grid(const char *tagger_path) {
+    kw_tagger *tg;
+    const size_t n = g_corpus.n;
+    kw_tagged_doc *tagged = calloc(n, sizeof *tagged);
+    if (kw_tagger_open(tagger_path, &tg) != SLM_OK || kw_tagger_run(tg, (const char *const *)g_corpus.texts, n, tagged) != SLM_OK) {
+        fprintf(stderr, "%s\n", slm_last_error());
+        return 1;
+    }
+    slm_keyphrase_scores s;
+    for (int max_words = 3; max_words <= 5; max_words++) {
+        slm_keywords_params p = {.method = SLM_KEYWORDS_SUPERVISED, .top_k = 15, .max_words = max_words,
+                                 .model_path = tagger_path};
+        slm_keywords *kw;
+        if (slm_keywords_new(&p, &kw) != SLM_OK) return 1;
+        for (int view = 0; view < 2; view++) {
+            kw_keywords_set_sup_weight(kw, 1.0, view);
+            score_tagged(kw, tagged, &s);
+            printf("supervised 1-%d %s: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", max_words, view ? "span" : "decoded-first",
+                   s.f1[0], s.f1[1], s.f1[2]);
+            fflush(stdout);
+        }
+        slm_keywords_free(kw);
+    }
+    slm_keywords_params p = {.method = SLM_KEYWORDS_AUTO, .top_k = 15, .model_path = tagger_path};
+    slm_keywords *kw;
+    if (slm_keywords_new(&p, &kw) != SLM_OK) return 1;
+    const double weights[] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3};
+    const char *const views[] = {"rank", "log-span", "inside"};
+    for (int view = 0; view < 3; view++)
+        for (size_t a = view ? 1 : 0; a < sizeof weights / sizeof weights[0]; a++) {
+            kw_keywords_set_sup_weight(kw, weights[a], view);
+            score_tagged(kw, tagged, &s);
+            printf("auto %-8s weight %.2f: F1@5 %.4f F1@10 %.4f F1@15 %.4f\n", views[view], weights[a], s.f1[0], s.f1[1],
+                   s.f1[2]);
+            fflush(stdout);
+        }
+    slm_keywords_free(kw);
+    kw_tagged_docs_free(tagged, n);
+    free(tagged);
+    kw_tagger_free(tg);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: keywords_tune dump|eval|search GOLD [...]\n");
@@ -157,6 +227,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (strcmp(argv[1], "dump") == 0) return argc > 3 ? dump(argv[3]) : 2;
+    if (strcmp(argv[1], "sup-grid") == 0) return argc > 3 ? sup_grid(argv[3]) : 2;
     if (strcmp(argv[1], "embed-grid") == 0) return argc > 4 ? embed_grid(argv[3], (size_t)atol(argv[4])) : 2;
     slm_keywords_params p = {.method = SLM_KEYWORDS_STAT, .top_k = 15};
     if (slm_keywords_new(&p, &g_kw) != SLM_OK) return 1;

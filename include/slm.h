@@ -738,6 +738,8 @@ typedef struct {
     int has_dev;             /* a dev set was given */
     double dev_accuracy, dev_macro_f1;
     int improved;            /* the dev score is the best so far: the output file was (re)written */
+    double dev_span_f1;      /* token tagging: F1 of the dev set's exact BIO spans (accuracy and
+                                macro-F1 above are over the word tags) */
 } slm_finetune_progress;
 
 /* Receives progress reports; user is the pointer given to slm_finetune_classify. */
@@ -749,7 +751,8 @@ typedef struct {
     int best_epoch;          /* the epoch whose model was written (the last one without a dev set) */
     double dev_accuracy, dev_macro_f1; /* of best_epoch (0 without a dev set) */
     double seconds;          /* wall time of the whole run */
-    size_t n_truncated;      /* training texts cut to max_len */
+    size_t n_truncated;      /* training texts cut to max_len (tagging: documents split into windows) */
+    double dev_span_f1;      /* token tagging: of best_epoch */
 } slm_finetune_result;
 
 /* The default fine-tuning settings. */
@@ -775,6 +778,40 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
  * tensors and labels; other tensors must be identical and are copied; the first file's metadata
  * is kept, with slm.average.n_models. LoRA adapter files are refused. */
 slm_status slm_average_models(const char *const *paths, size_t n, const char *out_path);
+
+/* ------------------------------------------------------------------ token tagging (BIO) */
+
+/* Documents as words, each word tagged B (begins a keyphrase), I (inside one) or O (outside),
+ * for `slm finetune --task tag`. */
+typedef struct {
+    char ***words;     /* n arrays of n_words[i] NUL-terminated words (Penn-Treebank brackets
+                          such as -LRB- turned back into "(") */
+    unsigned char **tags; /* n arrays of n_words[i] tags: 0 = O, 1 = B, 2 = I */
+    int *n_words;
+    size_t n;
+} slm_tag_dataset;
+
+/* Reads a JSONL file of tagged documents: per line a list of word strings under words_field
+ * (NULL: "document", then "tokens") and as many "B"/"I"/"O" strings under tags_field (NULL:
+ * "doc_bio_tags", then "tags"), as Inspec's files have. Missing fields, a count mismatch or an
+ * unknown tag is an error naming file:line. The caller frees *out with slm_tag_dataset_free. */
+slm_status slm_tag_dataset_load(const char *path, const char *words_field, const char *tags_field,
+                                slm_tag_dataset *out);
+/* Releases what slm_tag_dataset_load allocated (and zeroes *ds). */
+void slm_tag_dataset_free(slm_tag_dataset *ds);
+
+/* Fine-tunes a BERT-family encoder with a linear token-classification head (labels O, B, I)
+ * on tagged documents: each word's tag goes to its first WordPiece (the other pieces are left
+ * out of the loss); documents longer than params->max_len pieces are cut into windows that
+ * overlap by half. Optimiser, schedule, dropout and early stopping as slm_finetune_classify;
+ * the dev score is the span F1 (exact word spans) and the best epoch is kept. Without dev, a
+ * seeded tenth of train (when it has at least 10 documents) is held out as the dev set.
+ * Writes out_path (atomically): the base's metadata and tokenizer, the encoder in f32, the
+ * head as cls.weight (3, C) and cls.bias, and the keys slm.tagger.labels ["O", "B", "I"],
+ * slm.tagger.max_len and slm.tagger.base. params, dev, progress, result may be NULL. */
+slm_status slm_finetune_tag(const char *base_path, const slm_tag_dataset *train, const slm_tag_dataset *dev,
+                            const slm_finetune_params *params, const char *out_path,
+                            slm_finetune_progress_fn progress, void *user, slm_finetune_result *result);
 
 /* ------------------------------------------------------------------ evaluation metrics */
 
@@ -865,9 +902,11 @@ int slm_porter_stem(const char *word, size_t len, char *out, size_t cap);
 
 /* How slm_keywords_extract scores candidate phrases. */
 typedef enum {
-    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with one */
+    SLM_KEYWORDS_AUTO = 0,   /* the best measured: stat without a model, stat + embed with an
+                                encoder, stat + supervised with a tagger */
     SLM_KEYWORDS_STAT,       /* corpus-free statistics of each word (YAKE family) */
-    SLM_KEYWORDS_EMBED       /* cosine of each phrase's encoder embedding to the document's, MMR */
+    SLM_KEYWORDS_EMBED,      /* cosine of each phrase's encoder embedding to the document's, MMR */
+    SLM_KEYWORDS_SUPERVISED  /* spans of a BIO tagger (slm finetune --task tag) */
 } slm_keywords_method;
 
 /* Options of slm_keywords_new. Zero-initialised fields take the defaults. */
@@ -878,7 +917,8 @@ typedef struct {
     float diversity;            /* with an encoder: MMR trade-off in [0, 1] (0: relevance only);
                                    stat: unused; < 0: the default (0.4); note 0 means 0 */
     const char *stopwords_path; /* one stopword per line (UTF-8, '#' comments); NULL: built-in English */
-    const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED */
+    const char *model_path;     /* the encoder for SLM_KEYWORDS_EMBED, or a tagger GGUF (with
+                                   slm.tagger.labels) for SLM_KEYWORDS_SUPERVISED; AUTO uses either */
     int n_threads;              /* documents in parallel; <= 0: the library's setting */
 } slm_keywords_params;
 
@@ -896,8 +936,8 @@ typedef struct {
 
 typedef struct slm_keywords slm_keywords;
 
-/* Makes a keyword extractor (loads the stopword list and, for embed, the encoder). The caller
- * owns *out; free with slm_keywords_free. */
+/* Makes a keyword extractor (loads the stopword list and, for embed, the encoder; for
+ * supervised, the tagger). The caller owns *out; free with slm_keywords_free. */
 slm_status slm_keywords_new(const slm_keywords_params *params, slm_keywords **out);
 /* Releases an extractor (NULL is fine). */
 void slm_keywords_free(slm_keywords *kw);

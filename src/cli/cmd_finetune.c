@@ -1,7 +1,8 @@
 /* cmd_finetune.c — `slm finetune --task classify`: full fine-tuning of a BERT-family encoder
  * (or LoRA on a decoder) with a classification head on a labelled text file (TSV, CSV, JSONL or Kim-2014 lines),
  * with a progress line, a per-epoch dev report and early stopping; writes a classifier GGUF
- * that `slm classify` and `slm eval` open. */
+ * that `slm classify` and `slm eval` open. `--task tag`: a BIO token-classification head on
+ * tagged JSONL documents (Inspec's), a tagger GGUF for `slm keywords --method supervised`. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@
 #include "slm.h"
 
 static const char *USAGE =
-    "usage: slm finetune --task classify -m BASE.gguf --train FILE [--dev FILE] -o OUT.gguf [options]\n\n"
+    "usage: slm finetune --task classify|tag -m BASE.gguf --train FILE [--dev FILE] -o OUT.gguf [options]\n\n"
     "Fine-tunes a BERT-family encoder (e.g. all-MiniLM-L6-v2 converted by slm convert) and a linear\n"
     "classification head on labelled texts. With --dev, the model is scored after every epoch and the\n"
     "best epoch is kept (accuracy, or macro-F1 with --metric macro-f1). A decoder base (llama, qwen2,\n"
     "gemma3, quantised or not) stays frozen: LoRA adapters (--lora-rank, --lora-alpha, --lora-targets)\n"
-    "and a head on the last token's state train, and OUT.gguf holds them with a reference to the base.";
+    "and a head on the last token's state train, and OUT.gguf holds them with a reference to the base.\n"
+    "--task tag: a token-classification (B/I/O) head on JSONL documents with word lists (\"document\")\n"
+    "and tags (\"doc_bio_tags\"), scored by span F1 (without --dev a seeded tenth of --train is held out);\n"
+    "the tagger is used by slm keywords --method supervised.";
 
 static void fmt_time(char *buf, size_t cap, double s) {
     if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "?");
@@ -29,7 +33,7 @@ static void fmt_time(char *buf, size_t cap, double s) {
 }
 
 typedef struct {
-    int tty, quiet;
+    int tty, quiet, tagging;
     int log_every; /* steps between log lines when not on a terminal */
 } display;
 
@@ -43,7 +47,10 @@ static void show_progress(const slm_finetune_progress *p, void *user) {
         if (d->tty) fprintf(stderr, "\r\033[K");
         fprintf(stderr, "epoch %d/%d | train loss %.4f | %.1f examples/s | %s", p->epoch, p->n_epochs, (double)p->loss,
                 p->examples_per_s, elapsed);
-        if (p->has_dev)
+        if (p->has_dev && d->tagging)
+            fprintf(stderr, " | dev span F1 %.2f%% tag accuracy %.2f%%%s", 100.0 * p->dev_span_f1, 100.0 * p->dev_accuracy,
+                    p->improved ? " (best: saved)" : "");
+        else if (p->has_dev)
             fprintf(stderr, " | dev accuracy %.2f%% macro-F1 %.2f%%%s", 100.0 * p->dev_accuracy, 100.0 * p->dev_macro_f1,
                     p->improved ? " (best: saved)" : "");
         else fprintf(stderr, " (saved)");
@@ -63,15 +70,58 @@ static int fail(const char *what) {
     return 1;
 }
 
+/* --task tag: tagged JSONL documents in, a tagger GGUF out. */
+static int finetune_tagger(const char *model, const char *train_path, const char *dev_path, const char *out,
+                           const char *words_field, const char *tags_field, const slm_finetune_params *p, int quiet) {
+    slm_tag_dataset train = {0}, dev = {0};
+    int status = 1;
+    if (slm_tag_dataset_load(train_path, words_field, tags_field, &train) != SLM_OK ||
+        (dev_path && slm_tag_dataset_load(dev_path, words_field, tags_field, &dev) != SLM_OK)) {
+        fail(NULL);
+        goto done;
+    }
+    display d = {.tty = isatty(STDERR_FILENO), .quiet = quiet, .tagging = 1};
+    const size_t n_train = dev_path || train.n < 10 ? train.n : train.n - train.n / 10;
+    const int steps_per_epoch = (int)((n_train + (size_t)(p->batch > 0 ? p->batch : 1) - 1) / (size_t)(p->batch > 0 ? p->batch : 1));
+    d.log_every = steps_per_epoch / 10 > 0 ? steps_per_epoch / 10 : 1;
+    if (!quiet) {
+        fprintf(stderr, "slm finetune --task tag: %s | %zu training documents", model, n_train);
+        if (dev_path) fprintf(stderr, ", %zu dev", dev.n);
+        else if (n_train < train.n) fprintf(stderr, ", %zu held out as dev (seeded)", train.n - n_train);
+        fprintf(stderr, " | labels O B I | %d epochs, batch %d, lr %.2g, max-len %d | threads %d\n", p->epochs, p->batch,
+                (double)p->lr, p->max_len, slm_get_threads());
+    }
+    slm_finetune_result res;
+    if (slm_finetune_tag(model, &train, dev_path ? &dev : NULL, p, out, show_progress, &d, &res) != SLM_OK) {
+        if (d.tty && !quiet) fprintf(stderr, "\n");
+        fail(NULL);
+        goto done;
+    }
+    char took[32];
+    fmt_time(took, sizeof took, res.seconds);
+    if (!quiet) {
+        if (res.n_truncated) fprintf(stderr, "note: %zu training documents were split into windows of %d tokens\n", res.n_truncated, p->max_len);
+        fprintf(stderr, "wrote %s: epoch %d of %d run", out, res.best_epoch, res.epochs_run);
+        if (dev_path || n_train < train.n) fprintf(stderr, ", dev span F1 %.2f%%", 100.0 * res.dev_span_f1);
+        fprintf(stderr, " | %s\n", took);
+    }
+    status = 0;
+done:
+    slm_tag_dataset_free(&train);
+    slm_tag_dataset_free(&dev);
+    return status;
+}
+
 int cmd_finetune(int argc, char **argv) {
     const char *task = NULL, *model = NULL, *train_path = NULL, *dev_path = NULL, *out = NULL, *warmup = "0.1";
     const char *pooling = NULL, *class_weights = "none", *metric = "accuracy", *format = "auto", *encoding = "utf-8";
     const char *text_field = NULL, *label_field = NULL, *label_sep = NULL;
     slm_finetune_params p = slm_finetune_defaults();
+    p.max_len = -1; /* the task's default: 128 (classify), 256 (tag) */
     int threads = 0, quiet = 0;
     uint64_t seed = p.seed;
     const opt_spec specs[] = {
-        {NULL, "--task", OPT_STRING, &task, "what to fine-tune for: classify (required)"},
+        {NULL, "--task", OPT_STRING, &task, "what to fine-tune for: classify or tag (required)"},
         {"-m", "--model", OPT_STRING, &model, "the base: a BERT-family encoder or a llama/qwen2/gemma3 decoder, GGUF (required)"},
         {NULL, "--train", OPT_STRING, &train_path, "labelled training texts (required)"},
         {NULL, "--dev", OPT_STRING, &dev_path, "labelled dev texts: scored each epoch, the best epoch is kept"},
@@ -79,7 +129,7 @@ int cmd_finetune(int argc, char **argv) {
         {NULL, "--epochs", OPT_INT, &p.epochs, "passes over the training set (default 3)"},
         {NULL, "--lr", OPT_FLOAT, &p.lr, "peak learning rate (default 5e-5)"},
         {NULL, "--batch", OPT_INT, &p.batch, "examples per step (default 32)"},
-        {NULL, "--max-len", OPT_INT, &p.max_len, "tokens per text with [CLS] and [SEP]; longer texts are cut (default 128)"},
+        {NULL, "--max-len", OPT_INT, &p.max_len, "tokens per text with [CLS] and [SEP]; longer texts are cut (default 128; tag: 256, longer documents split into windows)"},
         {NULL, "--warmup", OPT_STRING, &warmup, "linear warmup: a fraction of all steps (< 1) or a number of steps; then linear decay to 0 (default 0.1)"},
         {NULL, "--wd", OPT_FLOAT, &p.weight_decay, "AdamW weight decay of the matrices (default 0.01)"},
         {NULL, "--clip", OPT_FLOAT, &p.grad_clip, "clip the global gradient norm to this, 0: off (default 1)"},
@@ -92,8 +142,8 @@ int cmd_finetune(int argc, char **argv) {
         {NULL, "--seed", OPT_U64, &seed, "head initialisation and batch order (default 42)"},
         {"-t", "--threads", OPT_INT, &threads, "worker threads (default: physical cores)"},
         {NULL, "--format", OPT_STRING, &format, "data format: auto, tsv, csv, jsonl, kim (default auto, from the extension)"},
-        {NULL, "--text-field", OPT_STRING, &text_field, "JSONL key / CSV-TSV header of the text (default text)"},
-        {NULL, "--label-field", OPT_STRING, &label_field, "JSONL key / CSV-TSV header of the label (default label)"},
+        {NULL, "--text-field", OPT_STRING, &text_field, "JSONL key / CSV-TSV header of the text (default text; tag: the word list, document)"},
+        {NULL, "--label-field", OPT_STRING, &label_field, "JSONL key / CSV-TSV header of the label (default label; tag: the tag list, doc_bio_tags)"},
         {NULL, "--encoding", OPT_STRING, &encoding, "invalid UTF-8 in the data: utf-8 (an error), latin1, replace"},
         {NULL, "--label-sep", OPT_STRING, &label_sep, "cut labels at this character (TREC's DESC:manner -> DESC with ':')"},
         {NULL, "--lora-rank", OPT_INT, &p.lora_rank, "decoders: rank of the LoRA adapters (default 8)"},
@@ -107,13 +157,15 @@ int cmd_finetune(int argc, char **argv) {
     int rc = args_parse(argc, argv, specs, n_specs, pos, 0, &n_pos, USAGE);
     if (rc) return rc == 1 ? 0 : 2;
     if (!task || !model || !train_path || !out) {
-        fprintf(stderr, "error: --task classify, -m BASE, --train FILE and -o OUT.gguf are required (see slm finetune --help)\n");
+        fprintf(stderr, "error: --task classify|tag, -m BASE, --train FILE and -o OUT.gguf are required (see slm finetune --help)\n");
         return 2;
     }
-    if (strcmp(task, "classify") != 0) {
-        fprintf(stderr, "error: unknown task \"%s\": only --task classify is supported\n", task);
+    const int tagging = strcmp(task, "tag") == 0;
+    if (strcmp(task, "classify") != 0 && !tagging) {
+        fprintf(stderr, "error: unknown task \"%s\": expected classify or tag\n", task);
         return 2;
     }
+    if (p.max_len == -1) p.max_len = tagging ? 256 : 128;
     p.seed = seed;
     char *end;
     const double w = strtod(warmup, &end);
@@ -146,6 +198,7 @@ int cmd_finetune(int argc, char **argv) {
     if (task_parse_format(format, &dp.format) || task_parse_encoding(encoding, &dp.decoding)) return 2;
     if (threads > 0 && slm_set_threads(threads) != SLM_OK) return fail("--threads");
 
+    if (tagging) return finetune_tagger(model, train_path, dev_path, out, text_field, label_field, &p, quiet);
     slm_dataset train = {0}, dev = {0};
     int status = 1;
     if (slm_dataset_load(train_path, &dp, &train) != SLM_OK) {

@@ -8,8 +8,8 @@
 
 void keywords_option_specs(opt_spec *specs, keywords_cli_options *o) {
     *o = (keywords_cli_options){.method = "auto", .ngram = "1-3", .top = 10, .threads = 0, .diversity = -1};
-    specs[0] = (opt_spec){"-m", "--model", OPT_STRING, &o->model, "sentence encoder (BERT-family GGUF or Hugging Face folder) for embed / auto"};
-    specs[1] = (opt_spec){NULL, "--method", OPT_STRING, &o->method, "stat, embed or auto (default auto: stat, plus the encoder's cosine with -m)"};
+    specs[0] = (opt_spec){"-m", "--model", OPT_STRING, &o->model, "sentence encoder (BERT-family GGUF or Hugging Face folder) for embed / auto, or a tagger GGUF (slm finetune --task tag) for supervised / auto"};
+    specs[1] = (opt_spec){NULL, "--method", OPT_STRING, &o->method, "stat, embed, supervised or auto (default auto: stat, plus the encoder's cosine or the tagger's spans with -m)"};
     specs[2] = (opt_spec){NULL, "--top", OPT_INT, &o->top, "phrases per document (default 10)"};
     specs[3] = (opt_spec){NULL, "--ngram", OPT_STRING, &o->ngram, "words per phrase, MIN-MAX or N (default 1-3)"};
     specs[4] = (opt_spec){NULL, "--diversity", OPT_FLOAT, &o->diversity, "embed / auto with -m: MMR diversity in [0, 1] (default 0.4)"};
@@ -22,8 +22,13 @@ int keywords_options_to_params(const keywords_cli_options *o, slm_keywords_param
     if (strcmp(o->method, "auto") == 0) p->method = SLM_KEYWORDS_AUTO;
     else if (strcmp(o->method, "stat") == 0) p->method = SLM_KEYWORDS_STAT;
     else if (strcmp(o->method, "embed") == 0) p->method = SLM_KEYWORDS_EMBED;
+    else if (strcmp(o->method, "supervised") == 0) p->method = SLM_KEYWORDS_SUPERVISED;
     else {
-        fprintf(stderr, "error: --method %s: expected stat, embed or auto\n", o->method);
+        fprintf(stderr, "error: --method %s: expected stat, embed, supervised or auto\n", o->method);
+        return 0;
+    }
+    if (p->method == SLM_KEYWORDS_SUPERVISED && !o->model) {
+        fprintf(stderr, "error: --method supervised needs -m TAGGER.gguf (from slm finetune --task tag)\n");
         return 0;
     }
     if (p->method == SLM_KEYWORDS_EMBED && !o->model) {

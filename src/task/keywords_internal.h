@@ -178,6 +178,20 @@ int kw_embed_select(kw_doc *doc, const int *pool, const float *emb, int d, int n
 
 /* Replaces an extractor's stat weights (for bench/keywords_tune.c and tests). */
 void kw_keywords_set_weights(slm_keywords *kw, const kw_stat_weights *w);
+struct kw_tagged_doc_s;
+/* Extracts one document's phrases into *out as slm_keywords_extract does (tagged: the text's
+ * tagging by the extractor's tagger, kw_tagger_run; NULL without one); not for an extractor
+ * with an encoder (it would run the encoder on the pool). */
+slm_status kw_extract_document(const slm_keywords *kw, const char *text, const struct kw_tagged_doc_s *tagged,
+                               slm_keyword_list *out);
+/* Which tagger score auto with a tagger adds to the stat score. */
+enum {
+    KW_SUP_RANK,     /* the supervised method's score (decoded spans 1 + inside, others span probability) */
+    KW_SUP_LOG_SPAN, /* log(span probability + 1e-4) */
+    KW_SUP_INSIDE    /* mean probability of the words not being O */
+};
+/* Sets the weight of the tagger's z-score beside the stat z-score, and which score (KW_SUP_*). */
+void kw_keywords_set_sup_weight(slm_keywords *kw, double w, int view);
 /* Replaces an extractor's encoder-ranking options (when it has an encoder). */
 void kw_keywords_set_embed(slm_keywords *kw, const kw_embed_options *opt);
 

@@ -6,6 +6,8 @@
  *               x = LN2(h + Wdown · gelu(Wup h + bup) + bdown)
  *   logits = Wcls · pool(x) + bcls   (pool: mean over the valid tokens, or the [CLS] row)
  *   loss = class-weighted cross-entropy(logits, labels)
+ * or, for token classification (cfg.per_token), logits = Wcls · x + bcls at every position and
+ * the loss is the mean cross-entropy over the labelled positions (label -1: left out).
  * Weights load from and save to GGUF under llama.cpp's BERT tensor names. */
 #include "train/bert_train.h"
 
@@ -90,7 +92,7 @@ static void acts_sizes(const bert_config *c, int B, int T, size_t s[N_ACTS]) {
     s[i++] = L * N;                            /* ln2_mean */
     s[i++] = L * N;                            /* ln2_rstd */
     s[i++] = (size_t)B * C;                    /* pooled */
-    s[i++] = (size_t)B * (c->K > 0 ? c->K : 1); /* probs */
+    s[i++] = (c->per_token ? N : (size_t)B) * (c->K > 0 ? c->K : 1); /* probs */
     s[i++] = N * C;                            /* emb_drop */
     s[i++] = L * N * C;                        /* attn_drop */
     s[i++] = L * N * C;                        /* ffn_drop */
@@ -399,6 +401,11 @@ float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const 
                           p->ln2_w + lc, p->ln2_b + lc, N, C, c->eps);
     }
     const float *top = a->x + c->L * s.NC;
+    if (c->per_token) { /* token classification: the head on every position */
+        linear_forward(a->probs, top, p->cls_w, p->cls_b, N, C, c->K);
+        if (!labels) return 0.0f;
+        return weighted_crossentropy_forward(a->probs, a->probs, labels, w, N, c->K);
+    }
     if (c->pooling == BERT_POOL_CLS) cls_pool_forward(a->pooled, top, Bu, T, C);
     else mean_pool_forward(a->pooled, top, lens, Bu, T, C);
     if (drop) dropout_forward(a->pooled, a->pooled, a->pool_drop, (int64_t)Bu * C);
@@ -418,14 +425,19 @@ void bert_backward(bert_model *m, const int32_t *tokens, const int *lens, const 
     const size_t nc = (size_t)N * C * sizeof(float), nf = (size_t)N * F * sizeof(float);
 
     /* loss -> logits -> head -> pooling; dx is the gradient of the current layer's output */
-    weighted_crossentropy_backward(a->probs, a->probs, labels, w, dloss, Bu, c->K);
-    memset(d->dpooled, 0, (size_t)Bu * C * sizeof(float));
-    linear_backward(d->dpooled, g->cls_w, g->cls_b, a->probs, a->pooled, p->cls_w, Bu, C, c->K);
     const int drop = m->dropout > 0.0f;
-    if (drop) dropout_backward(d->dpooled, d->dpooled, a->pool_drop, (int64_t)Bu * C);
     memset(d->dx, 0, nc);
-    if (c->pooling == BERT_POOL_CLS) cls_pool_backward(d->dx, d->dpooled, Bu, T, C);
-    else mean_pool_backward(d->dx, d->dpooled, lens, Bu, T, C);
+    if (c->per_token) { /* the head on every position reads the top layer directly */
+        weighted_crossentropy_backward(a->probs, a->probs, labels, w, dloss, N, c->K);
+        linear_backward(d->dx, g->cls_w, g->cls_b, a->probs, a->x + c->L * s.NC, p->cls_w, N, C, c->K);
+    } else {
+        weighted_crossentropy_backward(a->probs, a->probs, labels, w, dloss, Bu, c->K);
+        memset(d->dpooled, 0, (size_t)Bu * C * sizeof(float));
+        linear_backward(d->dpooled, g->cls_w, g->cls_b, a->probs, a->pooled, p->cls_w, Bu, C, c->K);
+        if (drop) dropout_backward(d->dpooled, d->dpooled, a->pool_drop, (int64_t)Bu * C);
+        if (c->pooling == BERT_POOL_CLS) cls_pool_backward(d->dx, d->dpooled, Bu, T, C);
+        else mean_pool_backward(d->dx, d->dpooled, lens, Bu, T, C);
+    }
 
     for (int l = c->L - 1; l >= 0; l--) {
         const size_t lc = (size_t)l * C, lcc = lc * C, lf = (size_t)l * F, lfc = lf * C;

@@ -19,6 +19,9 @@ typedef struct {
     int K;                         /* classes of the head */
     float eps;                     /* LayerNorm epsilon */
     int pooling;                   /* bert_pooling */
+    int per_token;                 /* 1: the head reads every token's state (token classification:
+                                      logits (B, T, K), labels per token, -1 ignored); 0: the pooled
+                                      vector (sequence classification) */
 } bert_config;
 
 /* The parameter tensors, in buffer order. */
@@ -62,7 +65,8 @@ typedef struct {
     float *res2;       /* (L, B, T, C) h + Wdown act + bdown, before layer_output_norm */
     float *ln2_mean, *ln2_rstd; /* (L, B, T) */
     float *pooled;     /* (B, C) */
-    float *probs;      /* (B, K) logits, then probabilities, then their gradient */
+    float *probs;      /* (B, K) logits, then probabilities, then their gradient; (B, T, K) with
+                          cfg.per_token */
     /* dropout masks (0 or 1 / (1 - p)), used only while m->dropout > 0 */
     float *emb_drop;   /* (B, T, C) on the embeddings' LayerNorm output */
     float *attn_drop;  /* (L, B, T, C) on the attention block's output, before the residual add */
@@ -125,7 +129,10 @@ slm_status bert_add_tensors(const bert_model *m, gguf_writer *w);
 /* Forward pass of Bu <= B sequences of T tokens (row b padded after lens[b] tokens; dropout
  * when m->dropout > 0, its masks drawn from m->dropout_seed), up to the
  * logits in acts.probs (Bu, K); with labels, the class-weighted mean cross-entropy (w NULL:
- * unweighted), acts.probs then holding probabilities. Ids are checked by the caller. */
+ * unweighted), acts.probs then holding probabilities. Ids are checked by the caller.
+ * With cfg.per_token the logits are (Bu, T, K), labels (Bu * T) one per token (row b, position
+ * t at b * T + t; -1: not in the loss, e.g. padding and continuation pieces), the loss the mean
+ * over the labelled tokens, and the pooled-vector dropout is not used. */
 float bert_forward(bert_model *m, const int32_t *tokens, const int *lens, const int32_t *labels, const float *w,
                    int Bu, int T);
 /* Backward pass after a forward with labels: adds dloss times the loss's gradient to the

@@ -21,6 +21,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/bert_train.h"
 #include "train/decoder_finetune.h"
+#include "train/token_tagging.h"
 
 slm_finetune_params slm_finetune_defaults(void) {
     return (slm_finetune_params){.epochs = 3, .lr = 5e-5f, .batch = 32, .max_len = 128, .warmup = 0.1f,
@@ -29,7 +30,7 @@ slm_finetune_params slm_finetune_defaults(void) {
                                  .seed = 42};
 }
 
-static slm_status check_params(const slm_finetune_params *p) {
+slm_status finetune_check_params(const slm_finetune_params *p) {
     if (p->epochs < 1 || p->epochs > 1000) return slm_error(SLM_ERR_INVALID_ARG, "finetune: epochs %d must be in [1, 1000]", p->epochs);
     if (p->batch < 1 || p->batch > 4096) return slm_error(SLM_ERR_INVALID_ARG, "finetune: batch %d must be in [1, 4096]", p->batch);
     if (p->max_len < 3 || p->max_len > 8192)
@@ -50,6 +51,7 @@ void ft_examples_free(ft_examples *ex) {
     free(ex->ids);
     free(ex->lens);
     free(ex->labels);
+    free(ex->tags);
     memset(ex, 0, sizeof *ex);
 }
 
@@ -92,7 +94,8 @@ static void epoch_order(const ft_examples *ex, int batch, uint64_t seed, int epo
     }
 }
 
-/* Gathers examples order[0..Bu) into a (Bu, T) batch, T the longest of them. Returns T. */
+/* Gathers examples order[0..Bu) into a (Bu, T) batch, T the longest of them; labels gets Bu
+ * labels, or (Bu, T) position labels with ex->tags. Returns T. */
 static int gather(const ft_examples *ex, const size_t *order, int Bu, int32_t *tokens, int *lens, int32_t *labels) {
     int T = 1;
     for (int b = 0; b < Bu; b++)
@@ -101,7 +104,8 @@ static int gather(const ft_examples *ex, const size_t *order, int Bu, int32_t *t
         const size_t i = order[b];
         memcpy(tokens + (size_t)b * T, ex->ids + i * (size_t)ex->max_len, sizeof(int32_t) * (size_t)T);
         lens[b] = ex->lens[i];
-        if (labels) labels[b] = ex->labels ? ex->labels[i] : 0;
+        if (labels && ex->tags) memcpy(labels + (size_t)b * T, ex->tags + i * (size_t)ex->max_len, sizeof(int32_t) * (size_t)T);
+        else if (labels) labels[b] = ex->labels ? ex->labels[i] : 0;
     }
     return T;
 }
@@ -154,6 +158,76 @@ static slm_status evaluate(const ft_engine *e, const ft_examples *ex, int32_t *t
     return SLM_OK;
 }
 
+/* Exact matches between two lists of spans, each sorted by start. */
+static int64_t count_matches(const int *gs, const int *ge, int ng, const int *ps, const int *pe, int np) {
+    int64_t tp = 0;
+    for (int i = 0, j = 0; i < ng && j < np;) {
+        if (gs[i] == ps[j]) tp += ge[i] == pe[j], i++, j++;
+        else if (gs[i] < ps[j]) i++;
+        else j++;
+    }
+    return tp;
+}
+
+/* Word-tag accuracy, macro-F1 over the tags, and the F1 of exact BIO spans (tag_decode_spans)
+ * of the model on tagged examples; the spans of an example are read from its labelled
+ * positions in order. */
+static slm_status evaluate_tags(const ft_engine *e, const ft_examples *ex, int32_t *tokens, int *lens, int32_t *labels,
+                                double *accuracy, double *macro_f1, double *span_f1) {
+    const int K = e->K, T_max = ex->max_len;
+    int64_t conf[TAG_K * TAG_K] = {0}, span_tp = 0, span_gold = 0, span_pred = 0;
+    uint8_t *gold = malloc((size_t)T_max * 2), *pred = gold ? gold + T_max : NULL;
+    int *spans = malloc(sizeof(int) * (size_t)T_max * 4);
+    size_t *order = malloc(sizeof(size_t) * (size_t)e->B);
+    if (!gold || !spans || !order) {
+        free(gold), free(spans), free(order);
+        return slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
+    }
+    for (size_t s = 0; s < ex->n; s += (size_t)e->B) {
+        const int Bu = ex->n - s < (size_t)e->B ? (int)(ex->n - s) : e->B;
+        for (int b = 0; b < Bu; b++) order[b] = s + (size_t)b;
+        const int T = gather(ex, order, Bu, tokens, lens, labels);
+        const float *probs = e->scores(e->model, tokens, lens, Bu, T);
+        for (int b = 0; b < Bu; b++) {
+            int n = 0;
+            for (int t = 0; t < T; t++) {
+                const int32_t y = labels[(size_t)b * T + t];
+                if (y < 0) continue;
+                const float *l = probs + ((size_t)b * T + t) * K;
+                int best = 0;
+                for (int k = 1; k < K; k++)
+                    if (l[k] > l[best]) best = k;
+                conf[y * TAG_K + best]++;
+                gold[n] = (uint8_t)y;
+                pred[n++] = (uint8_t)best;
+            }
+            int *gs = spans, *ge = spans + T_max, *ps = spans + 2 * T_max, *pe = spans + 3 * T_max;
+            const int ng = tag_decode_spans(gold, n, gs, ge, T_max), np = tag_decode_spans(pred, n, ps, pe, T_max);
+            span_gold += ng;
+            span_pred += np;
+            span_tp += count_matches(gs, ge, ng, ps, pe, np);
+        }
+    }
+    int64_t correct = 0, total = 0;
+    double f1_sum = 0.0;
+    int n_present = 0;
+    for (int k = 0; k < TAG_K; k++) {
+        int64_t tp = conf[k * TAG_K + k], truth = 0, npred = 0;
+        for (int j = 0; j < TAG_K; j++) truth += conf[k * TAG_K + j], npred += conf[j * TAG_K + k];
+        correct += tp;
+        total += truth;
+        if (truth == 0 && npred == 0) continue;
+        n_present++;
+        const double prec = npred ? (double)tp / npred : 0.0, rec = truth ? (double)tp / truth : 0.0;
+        f1_sum += prec + rec > 0.0 ? 2.0 * prec * rec / (prec + rec) : 0.0;
+    }
+    *accuracy = total ? (double)correct / (double)total : 0.0;
+    *macro_f1 = n_present ? f1_sum / n_present : 0.0;
+    *span_f1 = span_gold + span_pred ? 2.0 * (double)span_tp / (double)(span_gold + span_pred) : 0.0;
+    free(gold), free(spans), free(order);
+    return SLM_OK;
+}
+
 /* ---------------------------------------------------------------- output */
 
 static slm_status sync_file(const char *path) {
@@ -179,7 +253,8 @@ slm_status finetune_write_file(gguf_writer *w, const char *path) {
 static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 /* Writes the classifier GGUF: the base's metadata (tokenizer included), the model's tensors
- * and the slm.classifier.* keys; to a temporary file renamed over path. */
+ * and the slm.classifier.* keys (slm.tagger.* for a token-classification model); to a
+ * temporary file renamed over path. */
 static slm_status write_classifier(const bert_model *m, const gguf_file *base, const char *base_path,
                                    const char *const *label_names, int max_len, const char *path) {
     gguf_writer *w = gguf_writer_new();
@@ -187,12 +262,22 @@ static slm_status write_classifier(const bert_model *m, const gguf_file *base, c
     slm_status st = w && names ? SLM_OK : slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
     for (uint64_t i = 0; i < base->n_kv && st == SLM_OK; i++) {
         const char *key = base->kv[i].key;
-        if (starts_with(key, "slm.classifier.") || strcmp(key, "general.file_type") == 0) continue;
+        if (starts_with(key, "slm.classifier.") || starts_with(key, "slm.tagger.") ||
+            strcmp(key, "general.file_type") == 0)
+            continue;
         st = gguf_writer_set(w, key, &base->kv[i].value);
     }
     for (int k = 0; k < m->cfg.K && st == SLM_OK; k++) names[k] = (gguf_str){label_names[k], strlen(label_names[k])};
     const char *base_name = strrchr(base_path, '/') ? strrchr(base_path, '/') + 1 : base_path;
-    if (st == SLM_OK) {
+    if (st == SLM_OK && m->cfg.per_token) {
+        const gguf_value labels = {.type = GGUF_TYPE_ARRAY,
+                                   .arr = {.elem_type = GGUF_TYPE_STRING, .n = (uint64_t)m->cfg.K, .strs = names}};
+        if (!(st = gguf_writer_set(w, "slm.tagger.labels", &labels)) &&
+            !(st = gguf_writer_set_u32(w, "slm.tagger.max_len", (uint32_t)max_len)) &&
+            !(st = gguf_writer_set_str(w, "slm.tagger.base", base_name)) &&
+            !(st = gguf_writer_set_u32(w, "general.file_type", 0)))
+            st = bert_add_tensors(m, w);
+    } else if (st == SLM_OK) {
         const gguf_value labels = {.type = GGUF_TYPE_ARRAY,
                                    .arr = {.elem_type = GGUF_TYPE_STRING, .n = (uint64_t)m->cfg.K, .strs = names}};
         if (!(st = gguf_writer_set(w, "slm.classifier.labels", &labels)) &&
@@ -222,7 +307,7 @@ slm_status finetune_check_examples(const ft_examples *ex, int V, int K, const ch
     for (size_t i = 0; i < ex->n; i++) {
         if (ex->lens[i] < 1 || ex->lens[i] > ex->max_len)
             return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has %d tokens", what, i + 1, ex->lens[i]);
-        if (ex->labels[i] < 0 || ex->labels[i] >= K)
+        if (!ex->tags && (ex->labels[i] < 0 || ex->labels[i] >= K))
             return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has no label among the %d classes", what,
                              i + 1, K);
         for (int t = 0; t < ex->lens[i]; t++) {
@@ -230,6 +315,10 @@ slm_status finetune_check_examples(const ft_examples *ex, int V, int K, const ch
             if (id < 0 || id >= V)
                 return slm_error(SLM_ERR_RANGE, "finetune: %s example %zu: token %d is outside the vocabulary (%d)",
                                  what, i + 1, id, V);
+            const int32_t tag = ex->tags ? ex->tags[i * (size_t)ex->max_len + (size_t)t] : 0;
+            if (tag < -1 || tag >= K)
+                return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu: position %d has label %d (of %d)", what,
+                                 i + 1, t, tag, K);
         }
     }
     return SLM_OK;
@@ -280,6 +369,7 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
     bert_engine be = {.p = p, .base = &base, .base_path = base_path, .label_names = label_names};
     if ((st = bert_config_from_gguf(base_path, &base, &cfg))) goto done;
     cfg.K = K;
+    cfg.per_token = train->tags != NULL;
     if (p->pooling != SLM_POOLING_DEFAULT) cfg.pooling = p->pooling == SLM_POOLING_CLS ? BERT_POOL_CLS : BERT_POOL_MEAN;
     int max_len = train->max_len;
     if (dev && dev->max_len > max_len) max_len = dev->max_len;
@@ -297,8 +387,8 @@ slm_status finetune_run(const char *base_path, const ft_examples *train, const f
         goto done;
     bert_model_init_head(&be.m, p->seed);
     be.m.freeze_tok_embd = !p->train_embeddings;
-    const ft_engine engine = {.model = &be, .K = K, .B = B > 0 ? B : 1, .step = bert_engine_step,
-                              .scores = bert_engine_scores, .save = bert_engine_save};
+    const ft_engine engine = {.model = &be, .K = K, .B = B > 0 ? B : 1, .per_token = cfg.per_token,
+                              .step = bert_engine_step, .scores = bert_engine_scores, .save = bert_engine_save};
     st = finetune_loop(&engine, train, dev, p, out_path, progress, user, result);
 done:
     bert_model_free(&be.m);
@@ -315,7 +405,8 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
     const int K = e->K, B = e->B;
     int max_len = train->max_len;
     if (dev && dev->max_len > max_len) max_len = dev->max_len;
-    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)B * max_len), *labels = malloc(sizeof(int32_t) * (size_t)B);
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)B * max_len),
+            *labels = malloc(sizeof(int32_t) * (size_t)B * (e->per_token ? (size_t)max_len : 1));
     int *lens = malloc(sizeof(int) * (size_t)B);
     size_t *order = malloc(sizeof(size_t) * train->n);
     float *class_w = malloc(sizeof(float) * (size_t)K);
@@ -323,7 +414,7 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
         st = slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
         goto done;
     }
-    if (p->class_weights) { /* n / (K n_k), as scikit-learn's "balanced" */
+    if (p->class_weights && !e->per_token) { /* n / (K n_k), as scikit-learn's "balanced" */
         for (int k = 0; k < K; k++) class_w[k] = 0.0f;
         for (size_t i = 0; i < train->n; i++) class_w[train->labels[i]] += 1.0f;
         for (int k = 0; k < K; k++) class_w[k] = class_w[k] > 0.0f ? (float)train->n / (K * class_w[k]) : 0.0f;
@@ -342,7 +433,7 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
             const int Bu = train->n - s < (size_t)B ? (int)(train->n - s) : B;
             const int T = gather(train, order + s, Bu, tokens, lens, labels);
             const float lr = lr_at(p->lr, step, warm, total);
-            const float loss = e->step(e->model, tokens, lens, labels, p->class_weights ? class_w : NULL, Bu, T, lr,
+            const float loss = e->step(e->model, tokens, lens, labels, p->class_weights && !e->per_token ? class_w : NULL, Bu, T, lr,
                                        step + 1);
             if (!isfinite(loss)) {
                 st = slm_error(SLM_ERR_RANGE, "finetune: step %d: the loss is %g (try a lower --lr)", step + 1, loss);
@@ -366,7 +457,12 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
                                     .examples_per_s = (double)seen / fmax(slm_time_seconds() - t_epoch, 1e-9),
                                     .epoch_end = 1, .has_dev = dev != NULL};
         int improved = dev == NULL ? 1 : 0;
-        if (dev) {
+        if (dev && e->per_token) {
+            if ((st = evaluate_tags(e, dev, tokens, lens, labels, &pr.dev_accuracy, &pr.dev_macro_f1, &pr.dev_span_f1)))
+                goto done;
+            improved = pr.dev_span_f1 > best_score;
+            if (improved) best_score = pr.dev_span_f1;
+        } else if (dev) {
             if ((st = evaluate(e, dev, tokens, lens, &pr.dev_accuracy, &pr.dev_macro_f1))) goto done;
             const double score = p->select_macro_f1 ? pr.dev_macro_f1 : pr.dev_accuracy;
             improved = score > best_score;
@@ -377,6 +473,7 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
             res.best_epoch = epoch;
             res.dev_accuracy = pr.dev_accuracy;
             res.dev_macro_f1 = pr.dev_macro_f1;
+            res.dev_span_f1 = pr.dev_span_f1;
             since_best = 0;
         } else {
             since_best++;
@@ -458,7 +555,7 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
                                  slm_finetune_progress_fn progress, void *user, slm_finetune_result *result) {
     if (!base_path || !train || !out_path) return slm_error(SLM_ERR_INVALID_ARG, "slm_finetune_classify: NULL argument");
     const slm_finetune_params p = params ? *params : slm_finetune_defaults();
-    slm_status st = check_params(&p);
+    slm_status st = finetune_check_params(&p);
     if (st != SLM_OK) return st;
     if (dev && dev->n_labels > train->n_labels)
         return slm_error(SLM_ERR_INVALID_ARG, "finetune: the dev set has %d labels, the training set %d", dev->n_labels,

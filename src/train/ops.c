@@ -800,7 +800,7 @@ float weighted_crossentropy_forward(float *probs, const float *logits, const int
         float max = l[0];
         for (int i = 1; i < K; i++)
             if (l[i] > max) max = l[i];
-        const float lt = l[labels[b]];
+        const float lt = labels[b] >= 0 ? l[labels[b]] : 0.0f;
         double sum = 0.0;
         for (int i = 0; i < K; i++) {
             p[i] = expf(l[i] - max);
@@ -808,6 +808,7 @@ float weighted_crossentropy_forward(float *probs, const float *logits, const int
         }
         const float inv = (float)(1.0 / sum);
         for (int i = 0; i < K; i++) p[i] *= inv;
+        if (labels[b] < 0) continue; /* not in the loss */
         const double wb = w ? w[labels[b]] : 1.0;
         total += wb * (log(sum) - ((double)lt - max));
         wsum += wb;
@@ -818,12 +819,14 @@ float weighted_crossentropy_forward(float *probs, const float *logits, const int
 void weighted_crossentropy_backward(float *dlogits, const float *probs, const int32_t *labels, const float *w,
                                     float dloss, int B, int K) {
     double wsum = 0.0;
-    for (int b = 0; b < B; b++) wsum += w ? w[labels[b]] : 1.0;
+    for (int b = 0; b < B; b++)
+        if (labels[b] >= 0) wsum += w ? w[labels[b]] : 1.0;
     for (int b = 0; b < B; b++) {
-        const float s = wsum > 0.0 ? (float)((w ? w[labels[b]] : 1.0) / wsum) * dloss : 0.0f;
+        const int y = labels[b];
+        const float s = wsum > 0.0 && y >= 0 ? (float)((w ? w[y] : 1.0) / wsum) * dloss : 0.0f;
         const float *p = probs + (size_t)b * K;
         float *d = dlogits + (size_t)b * K;
         for (int i = 0; i < K; i++) d[i] = p[i] * s;
-        d[labels[b]] -= s;
+        if (y >= 0) d[y] -= s;
     }
 }

@@ -124,11 +124,12 @@ void cls_pool_backward(float *dx, const float *dout, int B, int T, int C);
 
 /* Softmax of logits (B, K) into probs (may alias) and the class-weighted mean cross-entropy
  * sum_b w[y_b] (-log p_b[y_b]) / sum_b w[y_b], as torch's cross_entropy(weight=w); w NULL:
- * all ones. Returns the loss; labels are checked by the caller. */
+ * all ones. A negative label leaves its row out of the loss (torch's ignore_index); no labelled
+ * row: 0. Returns the loss; labels are checked by the caller. */
 float weighted_crossentropy_forward(float *probs, const float *logits, const int32_t *labels, const float *w,
                                     int B, int K);
-/* dlogits (B, K) = dloss * w[y_b] (p_b - onehot(y_b)) / sum_b w[y_b]; may alias probs.
- * Overwrites. */
+/* dlogits (B, K) = dloss * w[y_b] (p_b - onehot(y_b)) / sum_b w[y_b] (rows with a negative
+ * label: 0); may alias probs. Overwrites. */
 void weighted_crossentropy_backward(float *dlogits, const float *probs, const int32_t *labels, const float *w,
                                     float dloss, int B, int K);
 

@@ -3,7 +3,8 @@ classification head (written as GGUF with the gguf package, llama.cpp's tensor n
 padded batch of variable-length sequences with class weights: the loss must agree within
 rel. 1e-5 and every parameter gradient within rel. 1e-4 (max|diff| / max|grad|), for mean and
 CLS pooling; then five AdamW steps (clipping, weight decay on matrices only) give the same
-losses within 1e-4."""
+losses within 1e-4. The same for the token-classification head (a label per position, -1 left
+out, as torch's ignore_index)."""
 import math
 
 import numpy as np
@@ -88,14 +89,28 @@ def make_batch(seed):
 
 
 def write_batch(path, tokens, labels, weights):
-    head = np.array([B, T, K, 1], dtype="<i4")
+    head = np.array([B, T, K, 0 if weights is None else 1], dtype="<i4")
     with open(path, "wb") as f:
-        for a in (head, tokens.ravel(), np.array(LENS, dtype="<i4"), labels):
+        for a in (head, tokens.ravel(), np.array(LENS, dtype="<i4"), labels.ravel()):
             a.astype("<i4").tofile(f)
-        weights.astype("<f4").tofile(f)
+        if weights is not None:
+            weights.astype("<f4").tofile(f)
 
 
-def torch_loss(p, tokens, labels, class_w, pooling):
+def make_token_labels(seed):
+    """O/B/I labels per position; -1 on padding, [CLS], and about a third of the others (continuation pieces)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, K, size=(B, T)).astype(np.int32)
+    labels[rng.random((B, T)) < 0.3] = -1
+    labels[:, 0] = -1
+    for b, n in enumerate(LENS):
+        labels[b, n:] = -1
+    labels[0, 1] = 1  # at least one labelled position
+    return labels
+
+
+def torch_encode(p, tokens):
+    """The encoder's top layer (B, T, C) and the validity mask (B, T)."""
     tok = torch.tensor(tokens, dtype=torch.long)
     lens = torch.tensor(LENS)
     valid = torch.arange(T)[None, :] < lens[:, None]  # (B, T)
@@ -115,6 +130,15 @@ def torch_loss(p, tokens, labels, class_w, pooling):
         h = ln(x + lin(y, "attn_output"), (C,), g("attn_output_norm.weight"), g("attn_output_norm.bias"), EPS)
         f = lin(torch.nn.functional.gelu(lin(h, "ffn_up")), "ffn_down")
         x = ln(h + f, (C,), g("layer_output_norm.weight"), g("layer_output_norm.bias"), EPS)
+    return x, valid
+
+
+def torch_loss(p, tokens, labels, class_w, pooling):
+    x, valid = torch_encode(p, tokens)
+    if pooling == 3:  # a head on every position, -1 labels ignored
+        logits = x @ p["cls.weight"].T + p["cls.bias"]
+        return torch.nn.functional.cross_entropy(logits.reshape(B * T, K),
+                                                 torch.tensor(labels.ravel(), dtype=torch.long), ignore_index=-1)
     if pooling == 2:
         pooled = x[:, 0]
     else:
@@ -137,14 +161,16 @@ def slm_grads(raw):
     return out
 
 
-@pytest.mark.parametrize("pooling", [1, 2], ids=["mean", "cls"])
+@pytest.mark.parametrize("pooling", [1, 2, 3], ids=["mean", "cls", "token"])
 def test_bert_matches_torch(tmp_path, tools, pooling):
     weights = make_weights(7 + pooling)
     tokens, labels, class_w = make_batch(11)
+    if pooling == 3:
+        labels, class_w = make_token_labels(13), None
     model, batch, grads = tmp_path / "bert.gguf", tmp_path / "batch.bin", tmp_path / "grads.bin"
-    write_gguf(model, weights, pooling)
+    write_gguf(model, weights, 1 if pooling == 3 else pooling)
     write_batch(batch, tokens, labels, class_w)
-    proc = run([tools / "bert_train_dump", model, batch, grads, STEPS, LR, WD, CLIP])
+    proc = run([tools / "bert_train_dump", model, batch, grads, STEPS, LR, WD, CLIP, pooling])
     lines = proc.stdout.decode().split("\n")
     slm_loss = float(lines[0].split()[1])
     slm_steps = [float(line.split()[3]) for line in lines[1:] if line.startswith("step")]

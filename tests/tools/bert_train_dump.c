@@ -2,8 +2,8 @@
  * (encoder + cls.weight/cls.bias), runs one batch, writes the loss and every parameter
  * gradient (the engine's buffer in BP_* order) as raw f32, then takes optimiser steps on the
  * same batch printing "step N loss L". BATCH is int32: B, T, K, has_weights, tokens (B*T),
- * lens (B), labels (B), then K f32 class weights when has_weights.
- * usage: bert_train_dump MODEL BATCH GRADS_OUT STEPS LR WD CLIP [POOLING(1 mean|2 cls)] */
+ * lens (B), labels (B; B*T with HEAD 3), then K f32 class weights when has_weights.
+ * usage: bert_train_dump MODEL BATCH GRADS_OUT STEPS LR WD CLIP [HEAD(1 mean|2 cls|3 per token)] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +30,14 @@ int main(int argc, char **argv) {
     int32_t head[4];
     if (fread(head, 4, 4, bf) != 4) return fprintf(stderr, "error: short batch file\n"), 1;
     const int B = head[0], T = head[1], K = head[2];
-    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)B * T), *labels = malloc(sizeof(int32_t) * (size_t)B);
+    const int per_token = argc > 8 && atoi(argv[8]) == 3;
+    const size_t n_labels = per_token ? (size_t)B * T : (size_t)B;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)B * T), *labels = malloc(sizeof(int32_t) * n_labels);
     int *lens = malloc(sizeof(int) * (size_t)B);
     float *w = head[3] ? malloc(sizeof(float) * (size_t)K) : NULL;
     int32_t *lens32 = malloc(sizeof(int32_t) * (size_t)B);
     if (fread(tokens, 4, (size_t)B * T, bf) != (size_t)B * T || fread(lens32, 4, (size_t)B, bf) != (size_t)B ||
-        fread(labels, 4, (size_t)B, bf) != (size_t)B || (w && fread(w, 4, (size_t)K, bf) != (size_t)K))
+        fread(labels, 4, n_labels, bf) != n_labels || (w && fread(w, 4, (size_t)K, bf) != (size_t)K))
         return fprintf(stderr, "error: short batch file\n"), 1;
     fclose(bf);
     for (int b = 0; b < B; b++) lens[b] = lens32[b];
@@ -45,7 +47,8 @@ int main(int argc, char **argv) {
     bert_config cfg;
     if (bert_config_from_gguf(argv[1], &f, &cfg) != SLM_OK) return fail();
     cfg.K = K;
-    if (argc > 8) cfg.pooling = atoi(argv[8]);
+    if (per_token) cfg.per_token = 1;
+    else if (argc > 8) cfg.pooling = atoi(argv[8]);
     bert_model m;
     if (bert_model_alloc(&m, &cfg, B, T, 1) != SLM_OK || bert_load_weights(&m, argv[1], &f, 1) != SLM_OK)
         return fail();

@@ -127,6 +127,16 @@ static void xent_bwd(op_case *c) {
     weighted_crossentropy_backward(c->grad[0], c->aux, g_labels, g_class_w, 1.0f, B, K);
 }
 
+/* Per-token labels with ignored rows (-1: padding, continuation pieces): those rows get no gradient. */
+static const int32_t g_token_labels[N] = {0, 2, -1, 1, 1, 0, -1, -1, -1, 2};
+static double xent_ignore_obj(op_case *c) {
+    return weighted_crossentropy_forward(c->aux, c->input[0], g_token_labels, NULL, N, K);
+}
+static void xent_ignore_bwd(op_case *c) {
+    weighted_crossentropy_forward(c->aux, c->input[0], g_token_labels, NULL, N, K);
+    weighted_crossentropy_backward(c->grad[0], c->aux, g_token_labels, NULL, 1.0f, N, K);
+}
+
 /* Central differences against the backward; returns the worst max|fd - grad| / max|grad|.
  * Elements the op ignores (padding) must get a zero gradient. */
 static double check_case(op_case *c) {
@@ -207,13 +217,17 @@ static void check_padding_is_ignored(void) {
 }
 
 /* The whole model with dropout on (the same masks every pass: one seed): central differences
- * of the loss in a few elements of every parameter tensor against bert_backward. */
-static void check_whole_model(void) {
+ * of the loss in a few elements of every parameter tensor against bert_backward. per_token:
+ * the token-classification head (a label per position, -1 on padding and on a continuation
+ * piece), else the pooled sequence head. */
+static void check_whole_model(int per_token) {
     const bert_config cfg = {.V = 11, .C = 8, .F = 12, .L = 2, .NH = 2, .hd = 4, .P = 8, .TY = 2, .K = 3,
-                             .eps = 1e-5f, .pooling = BERT_POOL_MEAN};
+                             .eps = 1e-5f, .pooling = BERT_POOL_MEAN, .per_token = per_token};
     enum { MB = 2, MT = 5 };
     const int lens[MB] = {5, 3};
-    const int32_t tokens[MB * MT] = {1, 4, 9, 2, 3, 5, 10, 7, 0, 0}, labels[MB] = {2, 1};
+    const int32_t tokens[MB * MT] = {1, 4, 9, 2, 3, 5, 10, 7, 0, 0}, seq_labels[MB] = {2, 1};
+    const int32_t token_labels[MB * MT] = {0, 1, 2, -1, 0, 1, 0, 2, -1, -1};
+    const int32_t *labels = per_token ? token_labels : seq_labels;
     bert_model m;
     CHECK(bert_model_alloc(&m, &cfg, MB, MT, 1) == SLM_OK, "alloc");
     for (int i = 0; i < BP_COUNT; i++) {
@@ -246,7 +260,8 @@ static void check_whole_model(void) {
         worst = fmax(worst, rel);
         CHECK(rel < 2e-2, "whole model: parameter tensor %d off by %.3g relative", i, rel);
     }
-    printf("whole model with dropout: worst sampled relative gradient error %.2e\n", worst);
+    printf("whole model with dropout (%s head): worst sampled relative gradient error %.2e\n",
+           per_token ? "token" : "sequence", worst);
     bert_model_free(&m);
 }
 
@@ -275,6 +290,8 @@ int main(void) {
          NULL, NULL, NULL, cls_pool_obj, cls_pool_bwd},
         {"w_xentropy", 1, {"logits"}, {rand_array(B * K, -3, 3)}, {B * K}, {0}, NULL, NULL, 0, zeros(B * K), NULL, NULL,
          xent_obj, xent_bwd},
+        {"xentropy_ignore", 1, {"logits"}, {rand_array(N * K, -3, 3)}, {N * K}, {0}, NULL, NULL, 0, zeros(N * K), NULL,
+         NULL, xent_ignore_obj, xent_ignore_bwd},
     };
     const int n_cases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n_cases; i++) {
@@ -283,6 +300,7 @@ int main(void) {
     }
     printf("worst relative gradient error over the BERT ops: %.2e\n", worst);
     check_padding_is_ignored();
-    check_whole_model();
+    check_whole_model(0);
+    check_whole_model(1);
     return check_summary("test_bert_grad");
 }

@@ -1,7 +1,8 @@
 /* test_keywords.c — keyword extraction: Porter stems (NLTK's answers), word splitting and
  * candidates, the evaluation protocol on a hand-computed case, the corpus readers (JSONL, a
- * LIAAD folder, the shared SemEval-2017 zip when SLM_DATA has it), and hostile inputs: empty
- * text, no candidates, invalid UTF-8, a 1 MB document, bad options. */
+ * LIAAD folder, the shared SemEval-2017 zip when SLM_DATA has it), hostile inputs (empty
+ * text, no candidates, invalid UTF-8, a 1 MB document, bad options), and the supervised
+ * method's phrases from given tag probabilities (decoding, span probability, stem merging). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "check.h"
 #include "slm.h"
 #include "task/keywords_internal.h"
+#include "task/keywords_supervised.h"
 
 static void test_porter(void) {
     static const char *const cases[][2] = {
@@ -230,7 +232,45 @@ static void test_corpora(void) {
     }
 }
 
+/* Phrases from hand-set O/B/I probabilities: "Graph networks, and graph network models." */
+static void test_supervised_phrases(void) {
+    const char *text = "Graph networks, and graph network models.";
+    kw_tagged_doc td = {0};
+    CHECK(tag_split_words(text, strlen(text), &td.words, &td.n_words) == SLM_OK && td.n_words == 8, "words: %d",
+          td.n_words);
+    if (td.n_words != 8) return;
+    /* Graph=B networks=I ,=O and=O graph=B network=I models=O .=O */
+    float probs[8][3] = {{0.1f, 0.8f, 0.1f}, {0.2f, 0.1f, 0.7f}, {0.9f, 0.05f, 0.05f}, {0.95f, 0.03f, 0.02f},
+                         {0.3f, 0.6f, 0.1f}, {0.2f, 0.1f, 0.7f}, {0.6f, 0.1f, 0.3f}, {0.99f, 0.005f, 0.005f}};
+    td.probs = &probs[0][0];
+    kw_stopwords *sw;
+    CHECK(kw_stopwords_load(NULL, &sw) == SLM_OK, "stopwords");
+    kw_sup_phrase *ph;
+    int n;
+    CHECK(kw_supervised_phrases(text, &td, sw, 1, 3, &ph, &n) == SLM_OK, "phrases");
+    const kw_sup_phrase *gn = kw_sup_lookup(ph, n, "graph network");
+    CHECK(gn && gn->decoded, "\"graph network\" is a decoded span");
+    if (gn) {
+        /* both occurrences merged by stems; the first one's text; its span probability the better one */
+        const double p1 = 0.8 * 0.7 * (1 - 0.05), p2 = 0.6 * 0.7 * (1 - 0.3);
+        CHECK(gn->start == 0 && gn->end == 14, "first occurrence [%u, %u)", gn->start, gn->end);
+        CHECK(fabs(gn->span_prob - fmax(p1, p2)) < 1e-6, "span probability %g, expected %g", gn->span_prob, fmax(p1, p2));
+    }
+    CHECK(kw_sup_lookup(ph, n, "and") == NULL, "stopwords make no phrase");
+    CHECK(kw_sup_lookup(ph, n, "network , and") == NULL, "no phrase crosses punctuation");
+    const kw_sup_phrase *gnm = kw_sup_lookup(ph, n, "graph network model");
+    CHECK(gnm && !gnm->decoded, "\"graph network models\" is an n-gram, not decoded");
+    int picked[3];
+    const int k = kw_supervised_pick(ph, n, 3, picked);
+    CHECK(k == 3 && ph[picked[0]].score >= ph[picked[1]].score && ph[picked[1]].score >= ph[picked[2]].score,
+          "picked best first");
+    kw_sup_phrases_free(ph, n);
+    kw_stopwords_free(sw);
+    free(td.words);
+}
+
 int main(void) {
+    test_supervised_phrases();
     test_porter();
     test_candidates();
     test_extract();
