@@ -26,6 +26,7 @@ static const command g_commands[] = {
     {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
     {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
     {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
+    {"compare", cmd_compare, "measure models side by side on one task: scores, speed, memory, cost; report and chart"},
 };
 
 static void usage(FILE *out) {
