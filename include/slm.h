@@ -940,7 +940,8 @@ typedef struct {
     int speed_n, repeats;    /* examples per speed measurement, and repeats */
     double rate_1, rate_all; /* examples/s at 1 thread and at threads_all (median of repeats) */
     double rate_1_spread, rate_all_spread; /* (max - min) / median over the repeats */
-    double cost_per_million; /* cpu_hour_price * core-hours for 1e6 examples at 1 thread */
+    double cpu_per_example_s; /* CPU seconds (user + system) per example at 1 thread: steadier than rates under load */
+    double cost_per_million; /* cpu_hour_price * the CPU-hours of 1e6 examples at 1 thread */
     double load_before, load_after; /* the machine's 1-minute load average when the candidate started and ended */
 } slm_compare_result;
 

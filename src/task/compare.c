@@ -64,20 +64,33 @@ static double quantile(const double *sorted, size_t n, double q) {
     return sorted[lo] + (at - (double)lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
-/* R timed passes over count examples at the current thread count: median rate and spread. */
-static slm_status timed_passes(compare_work_fn work, void *ctx, size_t count, int repeats, double *rate, double *spread) {
-    double rates[64];
+/* The CPU time (user + system) this process has used, in seconds. */
+static double process_cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* R timed passes over count examples at the current thread count: median rate and spread, and
+ * the median CPU seconds per example (cpu may be NULL). */
+static slm_status timed_passes(compare_work_fn work, void *ctx, size_t count, int repeats, double *rate, double *spread,
+                               double *cpu) {
+    double rates[64], cpus[64];
     if (repeats > 64) repeats = 64;
     for (int k = 0; k < repeats; k++) {
-        double t0 = slm_time_seconds();
+        double t0 = slm_time_seconds(), c0 = process_cpu_seconds();
         slm_status st = work(ctx, 0, count);
         if (st != SLM_OK) return st;
         double dt = slm_time_seconds() - t0;
+        cpus[k] = (process_cpu_seconds() - c0) / (double)count;
         rates[k] = dt > 0 ? (double)count / dt : 0;
     }
     qsort(rates, (size_t)repeats, sizeof rates[0], cmp_double);
+    qsort(cpus, (size_t)repeats, sizeof cpus[0], cmp_double);
     *rate = quantile(rates, (size_t)repeats, 0.5);
     *spread = *rate > 0 ? (rates[repeats - 1] - rates[0]) / *rate : 0;
+    if (cpu) *cpu = quantile(cpus, (size_t)repeats, 0.5);
     return SLM_OK;
 }
 
@@ -101,10 +114,11 @@ slm_status compare_measure_speed(const compare_job *job, compare_work_fn work, v
     free(lat);
     r->repeats = job->params->repeats > 0 ? job->params->repeats : 1;
     if (st == SLM_OK) st = slm_set_threads(1);
-    if (st == SLM_OK) st = timed_passes(work, ctx, count, r->repeats, &r->rate_1, &r->rate_1_spread);
+    if (st == SLM_OK) st = timed_passes(work, ctx, count, r->repeats, &r->rate_1, &r->rate_1_spread, &r->cpu_per_example_s);
     if (st == SLM_OK) st = slm_set_threads(job->threads_all);
-    if (st == SLM_OK) st = timed_passes(work, ctx, count, r->repeats, &r->rate_all, &r->rate_all_spread);
-    if (st == SLM_OK && r->rate_1 > 0) r->cost_per_million = job->params->cpu_hour_price * 1e6 / r->rate_1 / 3600.0;
+    if (st == SLM_OK) st = timed_passes(work, ctx, count, r->repeats, &r->rate_all, &r->rate_all_spread, NULL);
+    /* the CPU time, not the wall time: on a loaded machine the wall time counts other people's work */
+    if (st == SLM_OK) r->cost_per_million = job->params->cpu_hour_price * 1e6 * r->cpu_per_example_s / 3600.0;
     return st;
 }
 
@@ -169,6 +183,7 @@ slm_status compare_model_size(const char *path, int n_ctx, int64_t *n_params, ui
     *file_bytes = *kv_bytes = 0;
     struct stat sb;
     if (stat(path, &sb) != 0) return slm_error(SLM_ERR_IO, "%s: cannot open the model file", path);
+    if (S_ISDIR(sb.st_mode)) return SLM_OK; /* a Hugging Face folder: no single file to size */
     *file_bytes = (uint64_t)sb.st_size;
     slm_file *f;
     slm_status st = slm_file_open(path, &f);

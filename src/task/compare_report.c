@@ -77,9 +77,10 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
     fprintf(f, "Machine: %s, %d physical cores (\"all threads\" = %d), slm %s, %s.\n\n", cpu, slm_physical_cores(), threads_all,
             slm_version(), when);
     fprintf(f, "| model | kind | %s | %s (95%% CI) | %s (95%% CI) | parameters | file | peak RSS | load | p50 / p95 latency | "
-               "%s/s, 1 thread | %s/s, %d threads | training | $ per 1M %s |\n",
-            unit_name(p), score_name(p), score2_name(p), unit_name(p), unit_name(p), threads_all, unit_name(p));
-    fprintf(f, "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+               "%s/s, 1 thread | %s/s, %d threads | CPU ms per %s | training | $ per 1M %s |\n",
+            unit_name(p), score_name(p), score2_name(p), unit_name(p), unit_name(p), threads_all,
+            p->task == SLM_COMPARE_KEYWORDS ? "doc" : "example", unit_name(p));
+    fprintf(f, "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (size_t i = 0; i < n; i++) {
         const slm_compare_result *r = &results[i];
         if (!r->ok) continue;
@@ -91,11 +92,11 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
         rate_text(r->rate_all, r->rate_all_spread, r->repeats, ra, sizeof ra);
         if (r->train_s > 0) snprintf(train, sizeof train, "%.0f s", r->train_s);
         else snprintf(train, sizeof train, "-");
-        fprintf(f, "| %s | %s | %zu | %.2f%% (%.1f-%.1f) | %.2f%% (%.1f-%.1f) | %s | %s | %s | %.2f s | %.1f / %.1f ms | %s | %s | %s | "
+        fprintf(f, "| %s | %s | %zu | %.2f%% (%.1f-%.1f) | %.2f%% (%.1f-%.1f) | %s | %s | %s | %.2f s | %.1f / %.1f ms | %s | %s | %.3g | %s | "
                    "$%.3g |\n",
                 r->name, r->kind, r->n, 100 * r->score, 100 * r->score_ci[0], 100 * r->score_ci[1], 100 * r->score2,
                 100 * r->score2_ci[0], 100 * r->score2_ci[1], params, file, rss, r->load_s, 1e3 * r->latency_p50_s,
-                1e3 * r->latency_p95_s, r1, ra, train, r->cost_per_million);
+                1e3 * r->latency_p95_s, r1, ra, 1e3 * r->cpu_per_example_s, train, r->cost_per_million);
     }
     int n_failed = 0;
     for (size_t i = 0; i < n; i++) n_failed += !results[i].ok;
@@ -121,8 +122,10 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
     for (size_t i = 0; i < n; i++)
         if (results[i].ok) fprintf(f, "%s%s %d", i ? ", " : "", results[i].name, results[i].speed_n);
     fprintf(f, ".\n");
-    fprintf(f, "- Cost: $%.3g per CPU-hour (one core) times the core-hours of one million %s at 1 thread (each core runs its "
-               "own stream).\n",
+    fprintf(f, "- CPU ms per %s: the process's CPU time (user + system) over the 1-thread passes, per %s (median): the "
+               "figure that moves least with the machine's load. Cost: $%.3g per CPU-hour times the CPU-hours of one "
+               "million %s at 1 thread.\n",
+            p->task == SLM_COMPARE_KEYWORDS ? "doc" : "example", p->task == SLM_COMPARE_KEYWORDS ? "document" : "example",
             p->cpu_hour_price, unit_name(p));
     fprintf(f, "- Training: the wall time of the fine-tuning run that made the file (recorded in `FILE.train.json` when "
                "`slm compare` or `bench/compare` fine-tuned it).\n");
@@ -198,6 +201,7 @@ slm_status slm_compare_write_json(const char *path, const slm_compare_params *p,
         cJSON_AddNumberToObject(o, "per_second_1_thread_spread", r->rate_1_spread);
         cJSON_AddNumberToObject(o, "per_second_all_threads", r->rate_all);
         cJSON_AddNumberToObject(o, "per_second_all_threads_spread", r->rate_all_spread);
+        cJSON_AddNumberToObject(o, "cpu_seconds_per_example_1_thread", r->cpu_per_example_s);
         cJSON_AddNumberToObject(o, "cost_per_million", r->cost_per_million);
         cJSON_AddItemToObject(o, "load_average", pair((const double[2]){r->load_before, r->load_after}));
         cJSON_AddItemToArray(list, o);

@@ -79,7 +79,7 @@ static void test_classify(void) {
               "%s: rates %g %g, latency %g %g", r[i].name, r[i].rate_1, r[i].rate_all, r[i].latency_p50_s, r[i].latency_p95_s);
         CHECK(r[i].peak_rss_bytes > 1000000 && r[i].file_bytes > 100000 && r[i].n_params > 100000, "%s: rss %llu file %llu params %lld",
               r[i].name, (unsigned long long)r[i].peak_rss_bytes, (unsigned long long)r[i].file_bytes, (long long)r[i].n_params);
-        CHECK(r[i].cost_per_million > 0 && r[i].speed_n == 4 && r[i].repeats == 2 && r[i].threads_all == 2, "%s: speed fields",
+        CHECK(r[i].cost_per_million > 0 && r[i].cpu_per_example_s > 0 && r[i].speed_n == 4 && r[i].repeats == 2 && r[i].threads_all == 2, "%s: speed fields",
               r[i].name);
     }
     CHECK(strcmp(r[0].kind, "zero-shot") == 0 && strcmp(r[1].kind, "few-shot (2)") == 0, "kinds %s, %s", r[0].kind, r[1].kind);
