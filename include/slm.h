@@ -904,6 +904,7 @@ typedef struct {
     int shots;                      /* few-shot: K examples of train_path before each text (0: zero-shot) */
     slm_finetune_params finetune;   /* settings of the fine-tuning of finetune_base candidates */
     int threads;                    /* "all threads" (<= 0: the physical cores) */
+    int score_threads;              /* threads of the scoring pass (<= 0: all threads); scores do not depend on it */
     int batch;                      /* texts per prediction call (default 16) */
     int limit;                      /* examples scored per candidate (<= 0: all) */
     int speed_n;                    /* examples per speed measurement (default 100; at most the scored ones) */

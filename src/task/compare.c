@@ -331,7 +331,8 @@ slm_status slm_compare_run(const slm_compare_params *params, const slm_compare_c
         snprintf(r->path, sizeof r->path, "%s", c->path ? c->path : "");
         r->threads_all = threads_all;
         compare_job job = {params, c, c->limit > 0 ? c->limit : params->limit, c->speed_n > 0 ? c->speed_n : params->speed_n,
-                           c->shots > 0 ? c->shots : params->shots, threads_all};
+                           c->shots > 0 ? c->shots : params->shots, threads_all,
+                           params->score_threads > 0 ? params->score_threads : threads_all};
         compare_log(params, "[%zu/%zu] %s", i + 1, n, r->name);
         r->ok = 1;
         r->load_before = load_average();

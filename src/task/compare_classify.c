@@ -290,7 +290,8 @@ void compare_run_classify(const compare_job *job, slm_compare_result *r) {
         ok = ((probs = malloc(n * (size_t)k * sizeof *probs)) && (pred = malloc(n * sizeof *pred)) &&
               (scratch = malloc((size_t)batch * (size_t)k * sizeof *scratch))) ||
              compare_fail(r, "out of memory");
-    if (ok) compare_log(p, "  %s (%s): scoring %zu examples at %d threads", r->name, r->kind, n, job->threads_all);
+    if (ok) ok = slm_set_threads(job->threads_score) == SLM_OK || compare_fail(r, NULL);
+    if (ok) compare_log(p, "  %s (%s): scoring %zu examples at %d threads", r->name, r->kind, n, job->threads_score);
     t0 = slm_time_seconds();
     for (size_t i = 0; ok && i < n; i += (size_t)batch) {
         size_t b = n - i < (size_t)batch ? n - i : (size_t)batch;

@@ -9,7 +9,7 @@
 typedef struct {
     const slm_compare_params *params;
     const slm_compare_candidate *candidate;
-    int limit, speed_n, shots, threads_all;
+    int limit, speed_n, shots, threads_all, threads_score;
 } compare_job;
 
 /* Processes examples [start, start + count) of a candidate's data (the work that is timed). */

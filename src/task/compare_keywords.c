@@ -84,7 +84,8 @@ void compare_run_keywords(const compare_job *job, slm_compare_result *r) {
     if (ok)
         ok = ((lists = calloc(n, sizeof *lists)) && (f1_5 = malloc(n * sizeof *f1_5)) && (f1_10 = malloc(n * sizeof *f1_10))) ||
              compare_fail(r, "out of memory");
-    if (ok) compare_log(p, "  %s (%s): extracting from %zu documents at %d threads", r->name, r->kind, n, job->threads_all);
+    if (ok) ok = slm_set_threads(job->threads_score) == SLM_OK || compare_fail(r, NULL);
+    if (ok) compare_log(p, "  %s (%s): extracting from %zu documents at %d threads", r->name, r->kind, n, job->threads_score);
     t0 = slm_time_seconds();
     if (ok) ok = slm_keywords_extract(kw, (const char *const *)corpus.texts, n, lists) == SLM_OK || compare_fail(r, NULL);
     r->eval_s = slm_time_seconds() - t0;

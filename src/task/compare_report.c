@@ -114,7 +114,7 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
                "touched included), load is the time to open the model.\n");
     fprintf(f, "- %s and %s: on the first N %s of the data (N in the table's `%s` column), at %d threads, batch %d; the "
                "intervals are percentile bootstrap 95%% intervals over %d resamples (seed %llu).\n",
-            score_name(p), score2_name(p), unit_name(p), unit_name(p), threads_all, p->batch, p->n_bootstrap, (unsigned long long)p->seed);
+            score_name(p), score2_name(p), unit_name(p), unit_name(p), p->score_threads > 0 ? p->score_threads : threads_all, p->batch, p->n_bootstrap, (unsigned long long)p->seed);
     fprintf(f, "- Speed: after one warm-up example, latency of each of the first N %s one at a time at %d threads "
                "(p50 / p95), then %d timed passes over the same N %s at 1 thread and at %d threads; the rates are the "
                "medians and ± half the range of the passes, relative. N per candidate: ",
@@ -161,6 +161,7 @@ slm_status slm_compare_write_json(const char *path, const slm_compare_params *p,
     cJSON_AddStringToObject(machine, "written", when);
     cJSON *settings = cJSON_AddObjectToObject(root, "settings");
     cJSON_AddNumberToObject(settings, "batch", p->batch);
+    cJSON_AddNumberToObject(settings, "score_threads", p->score_threads);
     cJSON_AddNumberToObject(settings, "repeats", p->repeats);
     cJSON_AddNumberToObject(settings, "bootstrap", p->n_bootstrap);
     cJSON_AddNumberToObject(settings, "seed", (double)p->seed);
