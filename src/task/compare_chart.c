@@ -85,16 +85,17 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
     const int threads_all = n ? results[0].threads_all : p->threads;
     int n_failed = 0;
     for (size_t i = 0; i < n; i++) n_failed += !results[i].ok;
-    const int height = HEIGHT + 16 * n_failed;
+    const int height = HEIGHT + 16 * n_failed + (int)MAX_RADIUS;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n",
             WIDTH, height, WIDTH, height);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s against %s/s (%d threads)</text>\n", LEFT,
             keywords ? "F1@10" : "Accuracy", unit, threads_all);
+    const char *slash = strrchr(p->data_path, '/');
     fprintf(f, "<text x=\"%d\" y=\"42\" fill=\"#555\">", LEFT);
-    put_escaped(f, p->data_path);
-    fprintf(f, " — bars: 95%% bootstrap interval; point size grows with parameters (radius ∝ parameters^¼)</text>\n");
+    put_escaped(f, slash ? slash + 1 : p->data_path);
+    fprintf(f, " — bars: 95%% bootstrap intervals; point size: parameters</text>\n");
     /* grid and axes */
     for (double d = xmin; d <= xmax + 1e-9; d += 1) {
         double x = X(d);
@@ -144,7 +145,7 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
         fprintf(f, ", %s, %.1f%%</text>\n", ptxt, 100 * r->score);
     }
     /* legend of kinds and the candidates that did not run */
-    double ly = TOP + ph + 62;
+    double ly = TOP + ph + 52 + MAX_RADIUS;
     const char *kinds[] = {"fine-tuned", "zero-shot", "few-shot", "stat", "embed", "auto"};
     double lx = LEFT;
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -156,7 +157,23 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", lx + 16, ly, kinds[k]);
         lx += 110;
     }
-    ly += 20;
+    /* reference sizes: powers of ten up to the largest model */
+    if (max_params > 0) {
+        double p10 = pow(10, floor(log10((double)max_params)));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">parameters:</text>\n", lx + 10, ly);
+        lx += 90;
+        for (int k = 2; k >= 0; k--) {
+            double ref = p10 / pow(10, 2 * k);
+            if (ref < 1e4) continue;
+            double rad = radius((int64_t)ref, max_params);
+            char txt[32];
+            params_text((int64_t)ref, txt, sizeof txt);
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" stroke=\"#555\"/>\n", lx + rad, ly - 4, rad);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">%s</text>\n", lx + 2 * rad + 4, ly, txt);
+            lx += 2 * rad + 60;
+        }
+    }
+    ly += 2 * MAX_RADIUS > 20 ? MAX_RADIUS + 10 : 20;
     for (size_t i = 0; i < n; i++) {
         if (results[i].ok) continue;
         char msg[160];
