@@ -161,14 +161,14 @@ static int64_t metadata_int(const slm_file *f, const char *key) {
     return 0;
 }
 
-/* The architecture name (general.architecture, without quotes) into buf, or "". */
-static void metadata_arch(const slm_file *f, char *buf, size_t cap) {
+/* The string value of key (without quotes) into buf, or "". */
+static void metadata_string(const slm_file *f, const char *key, char *buf, size_t cap) {
     buf[0] = 0;
     for (size_t i = 0; i < slm_file_n_metadata(f); i++) {
         const char *k;
         char *v = NULL;
         if (slm_file_metadata(f, i, &k, &v, 1) != SLM_OK) continue;
-        if (strcmp(k, "general.architecture") == 0) {
+        if (strcmp(k, key) == 0) {
             const char *s = v[0] == '"' ? v + 1 : v;
             snprintf(buf, cap, "%s", s);
             size_t len = strlen(buf);
@@ -196,7 +196,7 @@ slm_status compare_model_size(const char *path, int n_ctx, int64_t *n_params, ui
         *n_params += e;
     }
     char arch[64], key[128];
-    metadata_arch(f, arch, sizeof arch);
+    metadata_string(f, "general.architecture", arch, sizeof arch);
     if (arch[0] && strcmp(arch, "bert") != 0) {
         snprintf(key, sizeof key, "%s.block_count", arch);
         int64_t layers = metadata_int(f, key);
@@ -214,6 +214,14 @@ slm_status compare_model_size(const char *path, int n_ctx, int64_t *n_params, ui
     }
     slm_file_close(f);
     return SLM_OK;
+}
+
+void compare_file_string(const char *path, const char *key, char *buf, size_t cap) {
+    buf[0] = 0;
+    slm_file *f;
+    if (slm_file_open(path, &f) != SLM_OK) return;
+    metadata_string(f, key, buf, cap);
+    slm_file_close(f);
 }
 
 /* MemAvailable from /proc/meminfo in bytes (0: unknown). */

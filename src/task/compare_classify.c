@@ -235,6 +235,17 @@ void compare_run_classify(const compare_job *job, slm_compare_result *r) {
     }
     const int finetuned = is_classifier_file(c->path);
     if (finetuned) kv_bytes = 0;
+    /* a LoRA classifier of a decoder runs on its base: count the base's weights and file too */
+    char lora_base[1024];
+    compare_file_string(c->path, "slm.lora.base_path", lora_base, sizeof lora_base);
+    if (finetuned && lora_base[0]) {
+        int64_t base_params = 0;
+        uint64_t base_bytes = 0, base_kv = 0;
+        if (compare_model_size(lora_base, 0, &base_params, &base_bytes, &base_kv) == SLM_OK) {
+            r->n_params += base_params;
+            r->file_bytes += base_bytes;
+        }
+    }
     if (!compare_fits_memory(job, r->file_bytes, kv_bytes, r)) return;
     if (finetuned && r->train_s == 0) {
         double recorded = read_train_seconds(c->path);
@@ -247,7 +258,7 @@ void compare_run_classify(const compare_job *job, slm_compare_result *r) {
     }
     char *shots_template = NULL;
     if (!finetuned && job->shots > 0 && !(shots_template = few_shot_template(job, r))) return;
-    if (finetuned) snprintf(r->kind, sizeof r->kind, "fine-tuned");
+    if (finetuned) snprintf(r->kind, sizeof r->kind, lora_base[0] ? "fine-tuned (LoRA)" : "fine-tuned");
     else if (job->shots > 0) snprintf(r->kind, sizeof r->kind, "few-shot (%d)", job->shots);
     else snprintf(r->kind, sizeof r->kind, "zero-shot");
 

@@ -24,6 +24,8 @@ double compare_bootstrap_mean(const double *v, size_t n, int n_boot, uint64_t se
 /* Weights in a model file (the product of every tensor's shape), its size, and an estimate of
  * the memory its KV cache takes at n_ctx tokens (0 for encoders and unknown layouts). */
 slm_status compare_model_size(const char *path, int n_ctx, int64_t *n_params, uint64_t *file_bytes, uint64_t *kv_bytes);
+/* The string metadata value of key in a model file into buf ("" when absent or unreadable). */
+void compare_file_string(const char *path, const char *key, char *buf, size_t cap);
 /* Fails (message in r) when file_bytes + kv_bytes exceed the allowed share of MemAvailable. */
 int compare_fits_memory(const compare_job *job, uint64_t file_bytes, uint64_t kv_bytes, slm_compare_result *r);
 /* Records the last slm error (with a prefix) as r's failure; returns 0. */
