@@ -905,6 +905,7 @@ typedef struct {
     slm_finetune_params finetune;   /* settings of the fine-tuning of finetune_base candidates */
     int threads;                    /* "all threads" (<= 0: the physical cores) */
     int score_threads;              /* threads of the scoring pass (<= 0: all threads); scores do not depend on it */
+    int chart_one_thread;           /* the chart plots the 1-thread rates (default 0: all threads) */
     int batch;                      /* texts per prediction call (default 16) */
     int limit;                      /* examples scored per candidate (<= 0: all) */
     int speed_n;                    /* examples per speed measurement (default 100; at most the scored ones) */
@@ -961,7 +962,7 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
 /* Writes the results and settings as a JSON file. */
 slm_status slm_compare_write_json(const char *path, const slm_compare_params *params, const slm_compare_result *results,
                                   size_t n, const char *command);
-/* Writes an SVG chart: score against examples/s (log scale) at all threads, point area by parameters. */
+/* Writes an SVG chart: score against examples/s (log scale) at all threads (or 1: chart_one_thread), point size by parameters. */
 slm_status slm_compare_write_svg(const char *path, const slm_compare_params *params, const slm_compare_result *results,
                                  size_t n);
 

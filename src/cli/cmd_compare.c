@@ -126,6 +126,7 @@ int cmd_compare(int argc, char **argv) {
         {"-b", "--batch", OPT_INT, &p.batch, "texts per prediction call (default 16)"},
         {"-t", "--threads", OPT_INT, &p.threads, "\"all threads\" (default: physical cores)"},
         {NULL, "--score-threads", OPT_INT, &p.score_threads, "threads of the scoring pass (default: all threads)"},
+        {NULL, "--chart-one-thread", OPT_FLAG, &p.chart_one_thread, "the chart plots the 1-thread rates (default: all threads)"},
         {NULL, "--cpu-hour-price", OPT_FLOAT, &price, "price of one core for an hour (default 0.05)"},
         {NULL, "--epochs", OPT_INT, &p.finetune.epochs, "fine-tuning epochs (default 3)"},
         {NULL, "--lr", OPT_FLOAT, &lr, "fine-tuning peak learning rate (default 5e-5)"},

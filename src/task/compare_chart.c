@@ -52,6 +52,11 @@ static void params_text(int64_t p, char *buf, size_t cap) {
     else snprintf(buf, cap, "%.0fK", (double)p / 1e3);
 }
 
+/* The rate the chart plots: at 1 thread or at all threads. */
+static double chart_rate(const slm_compare_params *p, const slm_compare_result *r) {
+    return p->chart_one_thread ? r->rate_1 : r->rate_all;
+}
+
 slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, const slm_compare_result *results, size_t n) {
     if (!path || !p || (n && !results)) return slm_error(SLM_ERR_INVALID_ARG, "slm_compare_write_svg: NULL argument");
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
@@ -59,10 +64,10 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
     size_t n_ok = 0;
     for (size_t i = 0; i < n; i++) {
         const slm_compare_result *r = &results[i];
-        if (!r->ok || r->rate_all <= 0) continue;
+        if (!r->ok || chart_rate(p, r) <= 0) continue;
         n_ok++;
-        xmin = fmin(xmin, log10(r->rate_all));
-        xmax = fmax(xmax, log10(r->rate_all));
+        xmin = fmin(xmin, log10(chart_rate(p, r)));
+        xmax = fmax(xmax, log10(chart_rate(p, r)));
         ymin = fmin(ymin, 100 * r->score_ci[0]);
         ymax = fmax(ymax, 100 * r->score_ci[1]);
         if (r->n_params > max_params) max_params = r->n_params;
@@ -82,7 +87,7 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
     const int keywords = p->task == SLM_COMPARE_KEYWORDS;
     const char *score = keywords ? "F1@10 (%)" : "accuracy (%)";
     const char *unit = keywords ? "documents" : "examples";
-    const int threads_all = n ? results[0].threads_all : p->threads;
+    const int threads_all = p->chart_one_thread ? 1 : n ? results[0].threads_all : p->threads;
     int n_failed = 0;
     for (size_t i = 0; i < n; i++) n_failed += !results[i].ok;
     const int height = HEIGHT + 16 * n_failed + (int)MAX_RADIUS;
@@ -90,8 +95,8 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
                "font-family=\"sans-serif\" font-size=\"12\">\n",
             WIDTH, height, WIDTH, height);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s against %s/s (%d threads)</text>\n", LEFT,
-            keywords ? "F1@10" : "Accuracy", unit, threads_all);
+    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s against %s/s (%d thread%s)</text>\n", LEFT,
+            keywords ? "F1@10" : "Accuracy", unit, threads_all, threads_all == 1 ? "" : "s");
     const char *slash = strrchr(p->data_path, '/');
     fprintf(f, "<text x=\"%d\" y=\"42\" fill=\"#555\">", LEFT);
     put_escaped(f, slash ? slash + 1 : p->data_path);
@@ -112,8 +117,8 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", LEFT - 8, y + 4, v);
     }
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", LEFT, TOP, pw, ph);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s per second, %d threads (log scale)</text>\n", LEFT + pw / 2,
-            TOP + ph + 40, unit, threads_all);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s per second, %d thread%s (log scale)</text>\n", LEFT + pw / 2,
+            TOP + ph + 40, unit, threads_all, threads_all == 1 ? "" : "s");
     fprintf(f, "<text transform=\"translate(22 %.1f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", TOP + ph / 2, score);
     /* points: biggest first so that small ones stay visible */
     int drawn[256] = {0};
@@ -121,13 +126,13 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
         size_t best = n;
         for (size_t i = 0; i < n && i < 256; i++) {
             const slm_compare_result *r = &results[i];
-            if (!r->ok || r->rate_all <= 0 || drawn[i]) continue;
+            if (!r->ok || chart_rate(p, r) <= 0 || drawn[i]) continue;
             if (best == n || r->n_params > results[best].n_params) best = i;
         }
         if (best == n) break;
         drawn[best] = 1;
         const slm_compare_result *r = &results[best];
-        double x = X(log10(r->rate_all)), y = Y(100 * r->score), rad = radius(r->n_params, max_params);
+        double x = X(log10(chart_rate(p, r))), y = Y(100 * r->score), rad = radius(r->n_params, max_params);
         const char *colour = kind_colour(r->kind);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n", x,
                 Y(100 * r->score_ci[0]), x, Y(100 * r->score_ci[1]), colour);

@@ -162,6 +162,7 @@ slm_status slm_compare_write_json(const char *path, const slm_compare_params *p,
     cJSON *settings = cJSON_AddObjectToObject(root, "settings");
     cJSON_AddNumberToObject(settings, "batch", p->batch);
     cJSON_AddNumberToObject(settings, "score_threads", p->score_threads);
+    cJSON_AddBoolToObject(settings, "chart_one_thread", p->chart_one_thread);
     cJSON_AddNumberToObject(settings, "repeats", p->repeats);
     cJSON_AddNumberToObject(settings, "bootstrap", p->n_bootstrap);
     cJSON_AddNumberToObject(settings, "seed", (double)p->seed);
