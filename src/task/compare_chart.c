@@ -100,7 +100,14 @@ slm_status slm_compare_write_svg(const char *path, const slm_compare_params *p, 
     const char *slash = strrchr(p->data_path, '/');
     fprintf(f, "<text x=\"%d\" y=\"42\" fill=\"#555\">", LEFT);
     put_escaped(f, slash ? slash + 1 : p->data_path);
-    fprintf(f, " — bars: 95%% bootstrap intervals; point size: parameters</text>\n");
+    double load_lo = INFINITY, load_hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].load_before >= 0) load_lo = fmin(load_lo, fmin(results[i].load_before, results[i].load_after));
+        load_hi = fmax(load_hi, fmax(results[i].load_before, results[i].load_after));
+    }
+    fprintf(f, " — bars: 95%% bootstrap intervals; point size: parameters");
+    if (load_hi >= 0 && load_lo <= load_hi) fprintf(f, "; machine load %.1f-%.1f", load_lo, load_hi);
+    fprintf(f, "</text>\n");
     /* grid and axes */
     for (double d = xmin; d <= xmax + 1e-9; d += 1) {
         double x = X(d);
