@@ -112,15 +112,16 @@ slm_status slm_compare_write_markdown(const char *path, const slm_compare_params
     fprintf(f, "How it was measured (`slm compare`):\n\n");
     fprintf(f, "- Each candidate ran in a process of its own: peak RSS is that process's high-water mark (model pages it "
                "touched included), load is the time to open the model.\n");
-    fprintf(f, "- %s and %s: on the first N %s of the data (N in the table's `%s` column), at %d threads, batch %d; the "
+    const int score_threads = p->score_threads > 0 ? p->score_threads : threads_all;
+    fprintf(f, "- %s and %s: on the first N %s of the data (N in the table's `%s` column), at %d thread%s, batch %d; the "
                "intervals are percentile bootstrap 95%% intervals over %d resamples (seed %llu).\n",
-            score_name(p), score2_name(p), unit_name(p), unit_name(p), p->score_threads > 0 ? p->score_threads : threads_all, p->batch, p->n_bootstrap, (unsigned long long)p->seed);
+            score_name(p), score2_name(p), unit_name(p), unit_name(p), score_threads, score_threads == 1 ? "" : "s", p->batch, p->n_bootstrap, (unsigned long long)p->seed);
     fprintf(f, "- Speed: after one warm-up example, latency of each of the first N %s one at a time at %d threads "
                "(p50 / p95), then %d timed passes over the same N %s at 1 thread and at %d threads; the rates are the "
                "medians and ± half the range of the passes, relative. N per candidate: ",
             unit_name(p), threads_all, p->repeats, unit_name(p), threads_all);
-    for (size_t i = 0; i < n; i++)
-        if (results[i].ok) fprintf(f, "%s%s %d", i ? ", " : "", results[i].name, results[i].speed_n);
+    for (size_t i = 0, shown = 0; i < n; i++)
+        if (results[i].ok) fprintf(f, "%s%s %d", shown++ ? ", " : "", results[i].name, results[i].speed_n);
     fprintf(f, ".\n");
     fprintf(f, "- CPU ms per %s: the process's CPU time (user + system) over the 1-thread passes, per %s (median): the "
                "figure that moves least with the machine's load. Cost: $%.3g per CPU-hour times the CPU-hours of one "
