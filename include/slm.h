@@ -925,7 +925,7 @@ typedef struct {
 typedef struct {
     char name[128];
     char path[1024];
-    char kind[32];           /* "fine-tuned", "zero-shot", "few-shot (K)", "stat", "embed", "auto" */
+    char kind[32];           /* "fine-tuned", "fine-tuned (LoRA)", "zero-shot", "few-shot (K)", "stat", "embed", "auto" */
     int ok;                  /* 0: error says why; the other fields may be partly set */
     char error[1024];
     size_t n;                /* examples scored */
