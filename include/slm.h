@@ -981,6 +981,105 @@ typedef struct {
 slm_status slm_keyphrase_evaluate(const char *const *const *gold, const int *n_gold, const char *const *const *pred,
                                   const int *n_pred, size_t n, slm_keyphrase_scores *out);
 
+/* ------------------------------------------------------------------ model comparison */
+
+/* What slm_compare_run measures: text classification (accuracy, macro-F1 against examples/s) or
+ * keyphrase extraction (F1@10 against documents/s). */
+typedef enum {
+    SLM_COMPARE_CLASSIFY = 0,
+    SLM_COMPARE_KEYWORDS = 1,
+} slm_compare_task;
+
+/* One candidate of a comparison. Strings are borrowed for the duration of slm_compare_run. */
+typedef struct {
+    const char *name;          /* its name in the report (NULL: the file name, or the method) */
+    const char *path;          /* classify: a classifier GGUF (slm finetune), a generative model (zero-shot), or
+                                  with finetune_base the classifier to write; keywords: the encoder (NULL: none) */
+    const char *finetune_base; /* classify: fine-tune this BERT-family base on the training set into path first
+                                  (path already there with its PATH.train.json record: reused) */
+    const char *method;        /* keywords: "stat", "embed" or "auto" (NULL: auto) */
+    int limit;                 /* score only the first N examples (<= 0: the comparison's limit, else all) */
+    int speed_n;               /* examples in each speed measurement (<= 0: the comparison's) */
+    int shots;                 /* generative models: K labelled examples of the training set put before each text
+                                  (<= 0: the comparison's) */
+} slm_compare_candidate;
+
+/* Settings of slm_compare_run; start from slm_compare_defaults(). Strings are borrowed. */
+typedef struct {
+    slm_compare_task task;
+    const char *data_path;          /* the labelled examples scored (classify: a dataset file; keywords: a corpus) */
+    slm_dataset_params data_params; /* how to read data_path and train_path (label_names is set per candidate) */
+    const char *train_path;         /* training set for fine-tuning and few-shot examples (NULL: none) */
+    const char *dev_path;           /* fine-tuning: the set that picks the best epoch (NULL: none, the last epoch) */
+    const char *const *labels;      /* zero-shot labels, "name=words" as in slm_classifier_params */
+    int n_labels;
+    const char *prompt_template;    /* zero-shot prompt with {text} (NULL: the classifier's default) */
+    int calibrate, length_normalize; /* zero-shot switches as in slm_classifier_params */
+    int shots;                      /* few-shot: K examples of train_path before each text (0: zero-shot) */
+    slm_finetune_params finetune;   /* settings of the fine-tuning of finetune_base candidates */
+    int threads;                    /* "all threads" (<= 0: the physical cores) */
+    int score_threads;              /* threads of the scoring pass (<= 0: all threads); scores do not depend on it */
+    int chart_one_thread;           /* the chart plots the 1-thread rates (default 0: all threads) */
+    int batch;                      /* texts per prediction call (default 16) */
+    int limit;                      /* examples scored per candidate (<= 0: all) */
+    int speed_n;                    /* examples per speed measurement (default 100; at most the scored ones) */
+    int repeats;                    /* speed measurements at each thread count; medians reported (default 3) */
+    int n_bootstrap;                /* resamples for the 95% intervals (default 1000) */
+    uint64_t seed;                  /* bootstrap seed (default 0x5eed) */
+    double cpu_hour_price;          /* price of one core for an hour, for the cost column (default 0.05) */
+    int isolate;                    /* run each candidate in its own child process (default 1): peak RSS and load
+                                       time are its own, and a crash or out-of-memory kill fails that candidate only */
+    double memory_headroom;         /* refuse a model whose file and KV cache need more than this share of
+                                       MemAvailable (default 0.9; <= 0: no check) */
+    void (*log)(const char *line, void *user); /* progress lines (may be NULL) */
+    void *log_user;
+} slm_compare_params;
+
+/* The measurements of one candidate. Rates are per second of wall time; medians over repeats. */
+typedef struct {
+    char name[128];
+    char path[1024];
+    char kind[32];           /* "fine-tuned", "fine-tuned (LoRA)", "zero-shot", "few-shot (K)", "stat", "embed", "auto" */
+    int ok;                  /* 0: error says why; the other fields may be partly set */
+    char error[1024];
+    size_t n;                /* examples scored */
+    double score, score_ci[2];       /* classify: accuracy; keywords: F1@10 (fractions; bootstrap 95% interval) */
+    double score2, score2_ci[2];     /* classify: macro-F1; keywords: F1@5 */
+    int64_t n_params;        /* weights in the model file (0: none, as for stat keywords) */
+    uint64_t file_bytes;     /* size of the model file */
+    uint64_t peak_rss_bytes; /* the candidate's process peak resident set (its own with isolate) */
+    double load_s;           /* opening the model */
+    double train_s;          /* fine-tuning (0: not trained here and no record) */
+    double eval_s;           /* scoring the n examples at all threads */
+    double latency_p50_s, latency_p95_s; /* one example at a time, all threads */
+    int threads_all;         /* the thread count of the "all threads" figures */
+    int speed_n, repeats;    /* examples per speed measurement, and repeats */
+    double rate_1, rate_all; /* examples/s at 1 thread and at threads_all (median of repeats) */
+    double rate_1_spread, rate_all_spread; /* (max - min) / median over the repeats */
+    double cpu_per_example_s; /* CPU seconds (user + system) per example at 1 thread: steadier than rates under load */
+    double cost_per_million; /* cpu_hour_price * the CPU-hours of 1e6 examples at 1 thread */
+    double load_before, load_after; /* the machine's 1-minute load average when the candidate started and ended */
+} slm_compare_result;
+
+/* The default comparison settings. */
+slm_compare_params slm_compare_defaults(void);
+/* Measures n candidates one after another on the same examples: results (caller-owned, n entries)
+ * get one record each. A candidate that fails (missing file, labels it cannot score, too big for
+ * memory, a crash in its child) gets ok = 0 and a message; the others still run. Returns an error
+ * only for bad parameters or an unreadable data file. */
+slm_status slm_compare_run(const slm_compare_params *params, const slm_compare_candidate *candidates, size_t n,
+                           slm_compare_result *results);
+/* Writes the results as a Markdown report (a table, notes on method and load, the command given as
+ * command, which may be NULL) to path. */
+slm_status slm_compare_write_markdown(const char *path, const slm_compare_params *params, const slm_compare_result *results,
+                                      size_t n, const char *command);
+/* Writes the results and settings as a JSON file. */
+slm_status slm_compare_write_json(const char *path, const slm_compare_params *params, const slm_compare_result *results,
+                                  size_t n, const char *command);
+/* Writes an SVG chart: score against examples/s (log scale) at all threads (or 1: chart_one_thread), point size by parameters. */
+slm_status slm_compare_write_svg(const char *path, const slm_compare_params *params, const slm_compare_result *results,
+                                 size_t n);
+
 #ifdef __cplusplus
 }
 #endif

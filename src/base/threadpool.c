@@ -80,10 +80,19 @@ static void pool_shutdown(void) {
 
 static void pool_at_exit(void) { pool_shutdown(); }
 
+/* In a child made by fork() only the forking thread exists: the pool forgets its workers (their
+ * array is left to the parent's copy) so that the child's first job starts a pool of its own. */
+static void pool_after_fork_child(void) {
+    g_pool.n_threads = 0;
+    g_pool.threads = NULL;
+    pthread_mutex_init(&g_pool_config, NULL);
+}
+
 static slm_status pool_start(int n) {
     static int registered = 0;
     if (!registered) {
         atexit(pool_at_exit);
+        pthread_atfork(NULL, NULL, pool_after_fork_child);
         registered = 1;
     }
     g_pool.n_threads = 1;

@@ -20,5 +20,6 @@ int cmd_eval_keywords(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_average(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -25,9 +25,10 @@ static const command g_commands[] = {
     {"eval", cmd_eval, "evaluate a classifier (accuracy, macro-F1, confusion) or keywords (--task keywords)"},
     {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
     {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
-    {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
+    {"finetune", cmd_finetune, "fine-tune an encoder (or LoRA on a decoder) into a classifier, or a keyphrase tagger (--task tag)"},
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server (completions, chat, embeddings, streaming)"},
     {"average", cmd_average, "average the weights of classifiers fine-tuned from one base (a model soup)"},
+    {"compare", cmd_compare, "measure models side by side on one task: scores, speed, memory, cost; report and chart"},
 };
 
 static void usage(FILE *out) {
