@@ -353,6 +353,10 @@ typedef struct {
 /* The default generation settings. */
 slm_generate_params slm_generate_defaults(void);
 
+/* Writes the ids of the tokens that end a generation as slm_generate stops on them (EOS, BOS,
+ * chat end-of-turn tokens such as <end_of_turn>) to ids (cap entries); returns how many (at most 8). */
+int slm_end_tokens(const slm_tokenizer *tok, int32_t *ids, int cap);
+
 /* Tokenizes prompt, evaluates it (on a reset session, or after the reusable cached prefix)
  * and samples until a stop condition (EOS or an end-of-turn token, a length limit, a stop
  * string), calling on_piece with text as it is produced. The generated tokens stay in the
@@ -781,6 +785,54 @@ slm_status slm_metrics_format_text(const slm_metrics *m, const char *const *labe
 /* The metrics as a JSON object (labels, accuracy, macro_f1, per_class, confusion, ci).
  * *out is owned by the caller (slm_free). */
 slm_status slm_metrics_format_json(const slm_metrics *m, const char *const *label_names, char **out);
+
+/* ------------------------------------------------------------------ HTTP server */
+
+/* An OpenAI-compatible HTTP server (`slm serve`): completions and chat completions (streamed as
+ * server-sent events) from a generative model decoded in parallel slots with continuous
+ * batching, plus embeddings, classification, keywords, tokenize/detokenize, health and metrics.
+ * See docs/serve.md for the routes. */
+typedef struct slm_server slm_server;
+
+/* Settings of slm_server_new; start from slm_server_defaults(). Strings are borrowed for the
+ * server's lifetime. */
+typedef struct {
+    const char *model_path;      /* the generative model (GGUF or llama2.c .bin); required */
+    const char *tokenizer_path;  /* tokenizer for a llama2.c checkpoint; NULL: found beside it */
+    const char *embed_model_path; /* BERT-family encoder for /v1/embeddings (and keywords); may be NULL */
+    const char *classifier_path; /* fine-tuned classifier for /v1/classify; may be NULL */
+    const char *host;            /* address to bind; default "127.0.0.1" */
+    int port;                    /* default 8080; 0 picks a free port (see slm_server_port) */
+    const char *api_key;         /* when set, every route but GET / and /health needs
+                                    "Authorization: Bearer KEY" */
+    int parallel;                /* decoding slots (sequences decoded together); default 4 */
+    int n_ctx;                   /* context length of each slot; <= 0: the model's, at most 2048 */
+    int max_queue;               /* requests waiting for a slot before 429; default 64 */
+    int n_threads;               /* worker pool size; <= 0: physical cores */
+    double timeout_s;            /* wall-clock limit of one request; default 600 */
+    size_t max_body;             /* request body limit in bytes (413 beyond); default 1 MiB */
+    int max_tokens;              /* cap on max_tokens of one request; <= 0: the context */
+    int max_connections;         /* open connections at most; default 256 */
+    int prefill_chunk;           /* prompt tokens a slot evaluates per step at most; default 64 */
+    int cors;                    /* send CORS headers (Access-Control-Allow-Origin: *) */
+    int quiet;                   /* no start-up lines on stderr */
+    int log_requests;            /* one line per request on stderr */
+} slm_server_params;
+
+/* The default server settings (no model path). */
+slm_server_params slm_server_defaults(void);
+/* Starts listening (so /health answers 503 while loading), loads the models and starts the
+ * scheduler. The caller owns *out; free with slm_server_free. */
+slm_status slm_server_new(const slm_server_params *params, slm_server **out);
+/* The port the server listens on (the chosen one when params.port was 0). */
+int slm_server_port(const slm_server *server);
+/* Serves until slm_server_stop is called, then stops accepting and finishes. */
+slm_status slm_server_run(slm_server *server);
+/* Asks a running slm_server_run to return; async-signal-safe (a signal handler may call it). */
+void slm_server_stop(slm_server *server);
+/* Stops the HTTP daemon and the scheduler, cancels pending requests and releases everything
+ * (NULL is fine). */
+void slm_server_free(slm_server *server);
 
 /* ------------------------------------------------------------------ keyword extraction */
 

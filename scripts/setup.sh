@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
-apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev zlib1g-dev libopenmpi-dev openmpi-bin)
+apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8proc-dev libcjson-dev libmicrohttpd-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 if [ -n "$mode" ]; then
   apt_pkgs+=(python3-venv) # every mode makes the venv
 fi
@@ -49,6 +49,7 @@ if [ -n "$mode" ]; then
     $py -c "import pytest" 2>/dev/null || pip_pkgs+=(pytest)
     $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
     $py -c "import nltk" 2>/dev/null || pip_pkgs+=(nltk) # the Porter stemmer reference (keywords)
+    $py -c "import openai" 2>/dev/null || pip_pkgs+=(openai) # the client slm serve is tested with
     # drives Debian's chromium in the web page's test; 4.32 is the last to accept Debian's urllib3 1.26
     $py -c "import selenium" 2>/dev/null || pip_pkgs+=("selenium<4.33")
   fi

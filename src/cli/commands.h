@@ -18,5 +18,6 @@ int cmd_keywords(int argc, char **argv);
 /* `slm eval --task keywords` (cmd_eval.c dispatches here; also `slm keywords --eval`). */
 int cmd_eval_keywords(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

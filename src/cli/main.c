@@ -26,6 +26,7 @@ static const command g_commands[] = {
     {"embed", cmd_embed, "sentence embeddings from a BERT-family encoder (JSON lines or float32)"},
     {"keywords", cmd_keywords, "extract the keyphrases of documents (slm eval --task keywords scores them)"},
     {"finetune", cmd_finetune, "fine-tune a BERT-family encoder into a text classifier (--task classify)"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server (completions, chat, embeddings, streaming)"},
 };
 
 static void usage(FILE *out) {

@@ -29,6 +29,14 @@ static int end_tokens(const slm_tokenizer *tok, int32_t *ids) {
     return n;
 }
 
+int slm_end_tokens(const slm_tokenizer *tok, int32_t *ids, int cap) {
+    int32_t all[8];
+    int n = tok ? end_tokens(tok, all) : 0;
+    if (n > cap) n = cap;
+    if (n > 0) memcpy(ids, all, (size_t)n * sizeof(int32_t));
+    return n;
+}
+
 static int is_end_token(const int32_t *ids, int n, int id) {
     for (int i = 0; i < n; i++)
         if (ids[i] == id) return 1;
