@@ -3,6 +3,7 @@ chromium-driver, driven by Selenium) loads GET /, sends a chat message, and wait
 reply and its tokens/s figure; the second tab shows the server's own error message when there is
 no classifier, and keyword scores. A screenshot of the chat is saved (its path is printed;
 SLM_WEB_SCREENSHOT=path saves it there too, as docs/img/serve_web.png was made)."""
+import contextlib
 import json
 import os
 import pathlib
@@ -51,14 +52,14 @@ def post_json(url, body):
         return e.code, json.loads(e.read())
 
 
-@pytest.fixture(scope="module")
-def server(slm, tmp_path_factory):
-    """slm serve on stories260K, on a free port, with no classifier; yields its base URL."""
+@contextlib.contextmanager
+def running_server(slm, log, *extra):
+    """slm serve on stories260K on a free port (no classifier); yields its base URL once /health
+    answers."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(slm), "serve", "-m", str(STORIES / "stories260K.bin"), "--host", "127.0.0.1",
-                                 "--port", str(port), "--parallel", "2", "--threads", "1"],
+                                 "--port", str(port), "--parallel", "2", "--threads", "1", *extra],
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -81,6 +82,12 @@ def server(slm, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(slm, tmp_path_factory):
+    with running_server(slm, tmp_path_factory.mktemp("serve") / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +191,28 @@ def test_keywords_tab(server, browser):
     print(rows)
     assert "dog" in rows
     assert len(browser.find_elements(By.CSS_SELECTOR, "#tools-results .bar")) <= 5
+
+
+def test_api_key(slm, browser, tmp_path):
+    """With --api-key the page loads, asks for the key, shows the 401 message for a chat sent
+    without it, and streams once the key is typed in Settings."""
+    with running_server(slm, tmp_path / "serve.log", "--api-key", "s3cret") as url:
+        browser.get(url + "/")
+        WebDriverWait(browser, 20 * SLOW).until(
+            lambda d: "API key" in d.find_element(By.ID, "model-name").text)
+        browser.find_element(By.ID, "message-input").send_keys("Hello")
+        browser.find_element(By.ID, "send-button").click()
+        error = WebDriverWait(browser, 20 * SLOW).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".message.error"))[0].text
+        assert "API key" in error
+        key = browser.find_element(By.ID, "api-key")
+        key.send_keys("s3cret")
+        browser.find_element(By.ID, "temperature").click()  # leaving the field fires its change event
+        WebDriverWait(browser, 20 * SLOW).until(
+            lambda d: "stories260K" in d.find_element(By.ID, "model-name").text)
+        browser.find_element(By.ID, "message-input").send_keys("Hello")
+        browser.find_element(By.ID, "send-button").click()
+        reply = WebDriverWait(browser, 60 * SLOW).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".message.assistant[data-done='true']"))[0]
+        assert reply.find_element(By.CSS_SELECTOR, ".content").text.strip()
+        browser.execute_script("sessionStorage.clear()")  # the other tests run without a key
