@@ -6,7 +6,8 @@ seconds against each server in turn, then against `slm serve --parallel 1`. Prin
 p50/p95 request latency, p50 time to first token and aggregate generated tokens/s side by side,
 with the ratios slm / llama.cpp and slm --parallel P / --parallel 1.
 
-Tokens: a request's usage.completion_tokens when its stream reports usage (stream_options
+Latency counts the requests that ended inside the window; time to first token every request
+whose first token came inside it. Tokens: a request's usage.completion_tokens when its stream reports usage (stream_options
 include_usage), else the number of chunks with content (one token each in both servers). The
 aggregate counts the tokens that arrived inside the window, over the window.
 
@@ -134,7 +135,8 @@ class Client(threading.Thread):
         self.rng = random.Random(1000 + index)
         self.port, self.max_tokens, self.run_state = port, max_tokens, run
         self.conn = None
-        self.done = []       # per completed request: latency, ttft, tokens
+        self.done = []       # per completed request: latency, tokens
+        self.ttfts = []      # per request whose first token came inside the window
         self.errors = []     # messages
         self.window_tokens = 0  # tokens that arrived before the window closed
 
@@ -171,6 +173,8 @@ class Client(threading.Thread):
                     now = time.perf_counter()
                     if ttft is None:
                         ttft = now - start
+                        if now < state["window_end"]:
+                            self.ttfts.append(ttft)
                     chunks += 1
                     if now < state["window_end"]:
                         arrived += 1
@@ -187,7 +191,7 @@ class Client(threading.Thread):
             # usage counts every token; the chunks inside the window, scaled to it, when it cut in
             self.window_tokens += tokens if end <= state["window_end"] else round(arrived * tokens / max(chunks, 1))
             if end <= state["window_end"]:
-                self.done.append((end - start, ttft if ttft is not None else end - start, tokens))
+                self.done.append((end - start, tokens))
         else:
             self.window_tokens += arrived
             if not state["stop"].is_set():
@@ -244,9 +248,9 @@ def load_run(server, args):
     return {
         "server": server.name, "requests": len(done), "errors": len(errors), "error_examples": errors[:3],
         "latency_p50_s": percentile([d[0] for d in done], 0.5), "latency_p95_s": percentile([d[0] for d in done], 0.95),
-        "ttft_p50_s": percentile([d[1] for d in done], 0.5), "tokens": tokens,
+        "ttft_p50_s": percentile([t for c in clients for t in c.ttfts], 0.5), "tokens": tokens,
         "tokens_per_s": tokens / args.duration,
-        "tokens_per_request": statistics.mean([d[2] for d in done]) if done else float("nan"),
+        "tokens_per_request": statistics.mean([d[1] for d in done]) if done else float("nan"),
     }
 
 
@@ -281,6 +285,7 @@ def markdown(results, args):
     row("latency p50 (s)", "latency_p50_s", lambda v: f"{v:.2f}")
     row("latency p95 (s)", "latency_p95_s", lambda v: f"{v:.2f}")
     row("time to first token p50 (s)", "ttft_p50_s", lambda v: f"{v:.2f}")
+    row("generated tokens in the window", "tokens", str)
     row("tokens per request", "tokens_per_request", lambda v: f"{v:.1f}")
     row("aggregate generated tok/s", "tokens_per_s", lambda v: f"{v:.1f}")
     out = "\n".join(lines) + "\n"
@@ -305,13 +310,13 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=128, help="each request asks for max/2..max tokens")
     ap.add_argument("--ctx", type=int, default=1024, help="context length per sequence (slm --ctx, llama.cpp n_ctx)")
     ap.add_argument("--peer-chat-format", help="llama_cpp.server's --chat_format (default: gemma for a Gemma file)")
-    ap.add_argument("--quick", action="store_true", help="a short check: 8 clients, 20 s, max tokens 64")
+    ap.add_argument("--quick", action="store_true", help="a short check: 8 clients, 30 s, max tokens 32")
     ap.add_argument("--skip", action="append", default=[], choices=["slm", "llamacpp", "slm_p1"],
                     help="leave out a run (repeatable)")
     ap.add_argument("--json", type=pathlib.Path, help="also write the figures as JSON here")
     args = ap.parse_args()
     if args.quick:
-        args.clients, args.duration, args.max_tokens = min(args.clients, 8), min(args.duration, 20), min(args.max_tokens, 64)
+        args.clients, args.duration, args.max_tokens = min(args.clients, 8), min(args.duration, 30), min(args.max_tokens, 32)
     if args.peer_chat_format is None and "gemma" in args.model.name.lower():
         args.peer_chat_format = "gemma"
     if not args.model.exists():
