@@ -11,7 +11,7 @@ whose first token came inside it. Tokens: a request's usage.completion_tokens wh
 include_usage), else the number of chunks with content (one token each in both servers). The
 aggregate counts the tokens that arrived inside the window, over the window.
 
-usage: .venv/bin/python bench/serve.py [--quick] [--clients 16] [--duration 120] [--parallel 8]
+usage: .venv/bin/python bench/serve.py [--quick] [--clients 16] [--duration 120] [--rounds 1] [--parallel 8]
                                       [--threads N] [--max-tokens 128] [--json OUT.json]"""
 import argparse
 import http.client
@@ -242,15 +242,22 @@ def load_run(server, args):
     for c in clients:
         c.join(timeout=30)
         c.interrupt()
-    done = [d for c in clients for d in c.done]
-    errors = [e for c in clients for e in c.errors]
-    tokens = sum(c.window_tokens for c in clients)
+    return {"latencies": [d[0] for c in clients for d in c.done], "request_tokens": [d[1] for c in clients for d in c.done],
+            "ttfts": [t for c in clients for t in c.ttfts], "errors": [e for c in clients for e in c.errors],
+            "tokens": sum(c.window_tokens for c in clients), "seconds": args.duration}
+
+
+def summarize(name, samples):
+    """The figures of one server over its rounds (samples: what load_run returned, per round)."""
+    pooled = {k: [x for r in samples for x in r[k]] for k in ("latencies", "request_tokens", "ttfts", "errors")}
+    tokens, seconds = sum(r["tokens"] for r in samples), sum(r["seconds"] for r in samples)
     return {
-        "server": server.name, "requests": len(done), "errors": len(errors), "error_examples": errors[:3],
-        "latency_p50_s": percentile([d[0] for d in done], 0.5), "latency_p95_s": percentile([d[0] for d in done], 0.95),
-        "ttft_p50_s": percentile([t for c in clients for t in c.ttfts], 0.5), "tokens": tokens,
-        "tokens_per_s": tokens / args.duration,
-        "tokens_per_request": statistics.mean([d[1] for d in done]) if done else float("nan"),
+        "server": name, "rounds": len(samples), "requests": len(pooled["latencies"]), "errors": len(pooled["errors"]),
+        "error_examples": pooled["errors"][:3],
+        "latency_p50_s": percentile(pooled["latencies"], 0.5), "latency_p95_s": percentile(pooled["latencies"], 0.95),
+        "ttft_p50_s": percentile(pooled["ttfts"], 0.5), "tokens": tokens, "tokens_per_s": tokens / seconds,
+        "tokens_per_request": statistics.mean(pooled["request_tokens"]) if pooled["request_tokens"] else float("nan"),
+        "tokens_per_s_by_round": [r["tokens"] / r["seconds"] for r in samples],
     }
 
 
@@ -259,12 +266,12 @@ def bench(server, args):
     try:
         server.wait_ready()
         print(f"# {server.name}: {args.clients} clients for {args.duration:g} s", file=sys.stderr, flush=True)
-        result = load_run(server, args)
+        samples = load_run(server, args)
     finally:
         server.stop()
-    print(f"# {server.name}: {result['requests']} requests, {result['errors']} errors, "
-          f"{result['tokens_per_s']:.1f} tok/s", file=sys.stderr, flush=True)
-    return result
+    print(f"# {server.name}: {len(samples['latencies'])} requests, {len(samples['errors'])} errors, "
+          f"{samples['tokens'] / samples['seconds']:.1f} tok/s", file=sys.stderr, flush=True)
+    return samples
 
 
 def ratio(a, b):
@@ -304,7 +311,8 @@ def main():
     ap.add_argument("--model", type=pathlib.Path, default=GEMMA, help="GGUF both servers load (default: Gemma 3 270M Q4_K_M)")
     ap.add_argument("--slm", type=pathlib.Path, default=BUILD / "slm", help="the slm binary")
     ap.add_argument("--clients", type=int, default=16, help="concurrent streaming clients")
-    ap.add_argument("--duration", type=float, default=120, help="seconds of load per server")
+    ap.add_argument("--duration", type=float, default=120, help="seconds of load per server and round")
+    ap.add_argument("--rounds", type=int, default=1, help="the servers take turns this many times (figures pooled)")
     ap.add_argument("--parallel", type=int, default=8, help="slm's slots (llama_cpp.server has one)")
     ap.add_argument("--threads", type=int, default=physical_cores(), help="threads of each server")
     ap.add_argument("--max-tokens", type=int, default=128, help="each request asks for max/2..max tokens")
@@ -327,25 +335,29 @@ def main():
         except ImportError as e:
             sys.exit(f"llama_cpp.server cannot start ({e}): scripts/setup.sh --peers installs it")
 
-    results = {}
-    runs = [("slm", lambda port: slm_server(args, args.parallel, port)),
-            ("llamacpp", lambda port: llamacpp_server(args, port)),
-            ("slm_p1", lambda port: slm_server(args, 1, port))]
-    for key, make in runs:
-        if key in args.skip or (key == "slm_p1" and args.parallel == 1):
-            continue
-        results[key] = bench(make(free_port()), args)
+    runs = [("slm", f"slm --parallel {args.parallel}", lambda port: slm_server(args, args.parallel, port)),
+            ("llamacpp", "llama.cpp", lambda port: llamacpp_server(args, port)),
+            ("slm_p1", "slm --parallel 1", lambda port: slm_server(args, 1, port))]
+    runs = [r for r in runs if r[0] not in args.skip and not (r[0] == "slm_p1" and args.parallel == 1)]
+    # the servers take turns, round after round, so that a change in the machine's load falls on all
+    samples, loads = {key: [] for key, _, _ in runs}, []
+    for _ in range(args.rounds):
+        loads.append(os.getloadavg())
+        for key, _, make in runs:
+            samples[key].append(bench(make(free_port()), args))
+    results = {key: summarize(name, samples[key]) for key, name, _ in runs}
 
-    load = os.getloadavg()
-    print(f"\nmodel {args.model.name}, {args.clients} clients, {args.duration:g} s each, threads {args.threads}, "
-          f"slm --parallel {args.parallel}, max_tokens {args.max_tokens // 2}..{args.max_tokens}, ctx {args.ctx}; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+    loads.append(os.getloadavg())
+    print(f"\nmodel {args.model.name}, {args.clients} clients, {args.rounds} x {args.duration:g} s each, "
+          f"threads {args.threads}, slm --parallel {args.parallel}, max_tokens {args.max_tokens // 2}..{args.max_tokens}, "
+          f"ctx {args.ctx}; 1-minute load average {min(l[0] for l in loads):.1f}..{max(l[0] for l in loads):.1f} "
+          f"on {os.cpu_count()} CPUs\n")
     print(markdown(results, args))
     for r in results.values():
         for e in r["error_examples"]:
             print(f"{r['server']} error: {e}")
     if args.json:
-        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "load_average": load,
+        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "load_averages": loads,
                                          "results": results}, indent=2) + "\n")
 
 
