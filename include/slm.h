@@ -809,10 +809,12 @@ typedef struct {
     int n_ctx;                   /* context length of each slot; <= 0: the model's, at most 2048 */
     int max_queue;               /* requests waiting for a slot before 429; default 64 */
     int n_threads;               /* worker pool size; <= 0: physical cores */
-    double timeout_s;            /* wall-clock limit of one request; default 600 */
+    double timeout_s;            /* wall-clock limit of one request (seconds, at most 1e6); default 600 */
     size_t max_body;             /* request body limit in bytes (413 beyond); default 1 MiB */
     int max_tokens;              /* cap on max_tokens of one request; <= 0: the context */
     int max_connections;         /* open connections at most; default 256 */
+    int idle_timeout_s;          /* seconds a connection may stay silent while a request arrives
+                                    or between requests (then it is closed); default 30 */
     int prefill_chunk;           /* prompt tokens a slot evaluates per step at most; default 64 */
     int cors;                    /* send CORS headers (Access-Control-Allow-Origin: *) */
     int quiet;                   /* no start-up lines on stderr */

@@ -45,6 +45,7 @@ int cmd_serve(int argc, char **argv) {
         {NULL, "--max-body", OPT_INT, &max_body_kib, "largest request body in KiB (default 1024; more: 413)"},
         {NULL, "--max-tokens", OPT_INT, &p.max_tokens, "cap on a request's max_tokens (default: the context)"},
         {NULL, "--max-connections", OPT_INT, &p.max_connections, "open connections at most (default 256)"},
+        {NULL, "--idle-timeout", OPT_INT, &p.idle_timeout_s, "seconds a connection may stay silent before a request is in (default 30)"},
         {NULL, "--prefill-chunk", OPT_INT, &p.prefill_chunk, "prompt tokens a slot evaluates per step (default 64)"},
         {NULL, "--cors", OPT_FLAG, &p.cors, "send CORS headers (Access-Control-Allow-Origin: *)"},
         {NULL, "--log-requests", OPT_FLAG, &p.log_requests, "one line per request on stderr"},
@@ -58,8 +59,8 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "error: -m MODEL is required (see slm serve --help)\n");
         return 2;
     }
-    if (max_body_kib < 1 || max_body_kib > (1 << 20) || !(timeout > 0) || p.max_tokens < 0) {
-        fprintf(stderr, "error: --max-body must be 1 to 1048576 KiB, --timeout positive, --max-tokens not negative\n");
+    if (max_body_kib < 1 || max_body_kib > (1 << 20) || !(timeout > 0 && timeout <= 1e6f) || p.max_tokens < 0) {
+        fprintf(stderr, "error: --max-body must be 1 to 1048576 KiB, --timeout in (0, 1e6] s, --max-tokens not negative\n");
         return 2;
     }
     p.max_body = (size_t)max_body_kib << 10;

@@ -129,6 +129,11 @@ static enum MHD_Result send_reply(slm_server *srv, conn_state *cs, serve_reply *
 /* The reply to a request whose headers (and for POSTs, body) are all here. */
 static void dispatch(slm_server *srv, conn_state *cs, serve_reply *rep) {
     const char *p = cs->path;
+    /* the idle timeout guards the upload; the work itself (a wait for a slot, a long prefill,
+     * a stream) may be silent for longer, up to the request's own limit */
+    if (cs->is_post)
+        MHD_set_connection_option(cs->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)(srv->p.timeout_s + srv->p.idle_timeout_s + 1));
     if (strcmp(p, "/") == 0) {
         size_t len;
         const char *page = serve_web_page(&len);
@@ -226,6 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cs->t0 = slm_time_seconds();
         cs->route = METRICS_N_ROUTES - 1;
         *con_cls = cs;
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)srv->p.idle_timeout_s);
         if (check_headers(srv, cs, url, method, &rep)) return send_reply(srv, cs, &rep);
         return MHD_YES;
     }
@@ -277,7 +283,7 @@ slm_status serve_http_start(slm_server *srv, const struct sockaddr *addr, int ip
     if (ipv6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(flags, (uint16_t)srv->p.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->p.max_connections,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->p.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                    (size_t)(128 * 1024), MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
                                    (unsigned)1, MHD_OPTION_END);

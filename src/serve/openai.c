@@ -29,6 +29,7 @@ struct serve_stream {
     char *pending;              /* formatted events not yet handed to HTTP */
     size_t pending_len, pending_off;
     int role_sent, ended;
+    int timed_out; /* the request waited past its deadline for a slot */
 };
 
 /* ------------------------------------------------------------------ request parsing */
@@ -189,7 +190,7 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
                         int *include_usage, serve_reply *err) {
     long long max_tokens = -1, n_choices = 1, top_k = 0, seed = -1, top_logprobs = 0, lp_int = -1;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0, ignored = 0;
-    int lp_bool = 0;
+    int lp_bool = 0, ignore_eos = 0;
     *stream = 0;
     *include_usage = 0;
     if (serve_get_bool(root, "stream", stream, err) || serve_get_int(root, "max_tokens", 0, 1LL << 40, &max_tokens, err) ||
@@ -200,8 +201,10 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
         serve_get_number(root, "repeat_penalty", 1e-3, 100, &repeat_penalty, err) ||
         serve_get_number(root, "presence_penalty", -2, 2, &ignored, err) ||
         serve_get_number(root, "frequency_penalty", -2, 2, &ignored, err) ||
-        serve_get_int(root, "seed", -(1LL << 53), 1LL << 53, &seed, err))
+        serve_get_int(root, "seed", -(1LL << 53), 1LL << 53, &seed, err) ||
+        serve_get_bool(root, "ignore_eos", &ignore_eos, err))
         return -1;
+    r->ignore_eos = ignore_eos;
     if (chat) {
         if (serve_get_bool(root, "logprobs", &lp_bool, err) ||
             serve_get_int(root, "top_logprobs", 0, SERVE_MAX_TOP_LOGPROBS, &top_logprobs, err))
@@ -226,6 +229,11 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
     if (serve_get_strings(root, "stop", SERVE_MAX_STOPS, &stops, &n_stops, err)) return -1;
     for (int i = 0, k = 0; i < n_stops; i++) {
         if (!stops[i][0]) continue;
+        if (strlen(stops[i]) > SERVE_MAX_STOP_BYTES) { /* the filter's work grows with its square */
+            free(stops);
+            serve_error(err, 400, "stop", "invalid_value", "a stop string may have at most %d bytes", SERVE_MAX_STOP_BYTES);
+            return -1;
+        }
         if (!(r->stop[k++] = strdup(stops[i]))) {
             free(stops);
             serve_error(err, 500, NULL, NULL, "out of memory");
@@ -516,6 +524,10 @@ static int stream_collect(serve_stream *st) {
     }
     int done = r->done;
     size_t n_text = r->n_text, n_lps = r->n_lps;
+    if (!r->started && !done && slm_time_seconds() > r->deadline) { /* waited too long for a slot */
+        st->timed_out = 1;
+        atomic_store(&r->cancelled, 1);
+    }
     pthread_mutex_unlock(&r->mu);
     /* after done the scheduler writes nothing more; before, only appends beyond n_text/n_lps */
     int rc = 0;
@@ -543,7 +555,8 @@ static int stream_collect(serve_stream *st) {
     if (done && rc == 0) {
         if (r->error) {
             serve_reply err = {0};
-            serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
+            if (st->timed_out) serve_error(&err, 503, NULL, "timeout", "timed out waiting for a free slot");
+            else serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
             rc = push_raw(st, "data: ") || push_raw(st, err.body) || push_raw(st, "\n\n");
             free(err.body);
         } else {

@@ -242,7 +242,7 @@ static void slot_sample(serve_scheduler *s, slot *sl, const float *logits) {
         return;
     }
     int32_t next = (int32_t)slm_sampler_sample(sl->sampler, logits, sl->history, sl->n_hist);
-    for (int i = 0; i < s->n_end; i++)
+    for (int i = 0; i < s->n_end && !r->ignore_eos; i++)
         if (s->end_ids[i] == next) {
             slot_finish(s, sl, "stop", NULL);
             return;

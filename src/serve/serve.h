@@ -14,6 +14,7 @@
 
 #define SERVE_MAX_TOP_LOGPROBS 20
 #define SERVE_MAX_STOPS 8
+#define SERVE_MAX_STOP_BYTES 256
 
 /* The log-probability of one generated token and of its best alternatives. */
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct serve_request {
     int logprobs;     /* record each token's log-probability */
     int top_logprobs; /* and this many alternatives (0..SERVE_MAX_TOP_LOGPROBS) */
     double deadline;  /* slm_time_seconds() after which generation ends */
+    int ignore_eos;   /* keep going past end tokens (llama.cpp's field, for benchmarks) */
 
     /* outputs, under mu */
     pthread_mutex_t mu;

@@ -16,7 +16,7 @@
 
 slm_server_params slm_server_defaults(void) {
     return (slm_server_params){.host = "127.0.0.1", .port = 8080, .parallel = 4, .max_queue = 64, .timeout_s = 600,
-                               .max_body = 1u << 20, .max_connections = 256, .prefill_chunk = 64};
+                               .max_body = 1u << 20, .max_connections = 256, .idle_timeout_s = 30, .prefill_chunk = 64};
 }
 
 /* The file name of a path without its extension: the id clients see in "model". */
@@ -36,7 +36,9 @@ static slm_status check_params(const slm_server_params *p) {
     if (p->parallel < 1 || p->parallel > 256) return slm_error(SLM_ERR_INVALID_ARG, "serve: --parallel must be 1 to 256");
     if (p->max_queue < 0 || p->max_queue > 100000) return slm_error(SLM_ERR_INVALID_ARG, "serve: --max-queue must be 0 to 100000");
     if (p->n_ctx < 0) return slm_error(SLM_ERR_INVALID_ARG, "serve: --ctx must not be negative");
-    if (!(p->timeout_s > 0)) return slm_error(SLM_ERR_INVALID_ARG, "serve: --timeout must be positive");
+    if (!(p->timeout_s > 0 && p->timeout_s <= 1e6)) return slm_error(SLM_ERR_INVALID_ARG, "serve: --timeout must be in (0, 1e6] seconds");
+    if (p->idle_timeout_s < 1 || p->idle_timeout_s > 86400)
+        return slm_error(SLM_ERR_INVALID_ARG, "serve: --idle-timeout must be 1 to 86400 seconds");
     if (p->max_body < 64) return slm_error(SLM_ERR_INVALID_ARG, "serve: --max-body must be at least 64 bytes");
     if (p->max_connections < 1 || p->max_connections > 65536)
         return slm_error(SLM_ERR_INVALID_ARG, "serve: --max-connections must be 1 to 65536");

@@ -15,10 +15,10 @@ from conftest import BIN
 
 
 class Server:
-    def __init__(self, *args, startup_timeout=120):
+    def __init__(self, *args, startup_timeout=120, env=None):
         self.log = tempfile.NamedTemporaryFile(prefix="slm-serve-", suffix=".log", delete=False)
         self.proc = subprocess.Popen([str(BIN), "serve", "--port", "0", *[str(a) for a in args]],
-                                     stdout=subprocess.PIPE, stderr=self.log)
+                                     stdout=subprocess.PIPE, stderr=self.log, env=dict(os.environ, **(env or {})))
         line = b""
         deadline = time.time() + startup_timeout
         while b"\n" not in line:

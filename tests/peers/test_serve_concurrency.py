@@ -110,13 +110,20 @@ def test_queue_full_429_and_disconnect_frees_the_slot():
         server.stop()
 
 
-def test_timeout_ends_generation():
-    server = Server("-m", gemma_path(), "--ctx", 512, "--parallel", 1, "--timeout", 1.5)
+def test_timeouts():
+    """--timeout ends a generation; --idle-timeout cuts a silent upload but not a request that
+    is being worked on (here silent for longer than the idle timeout)."""
+    server = Server("-m", gemma_path(), "--ctx", 512, "--parallel", 1, "--timeout", 2.5, "--idle-timeout", 1)
     try:
         t0 = time.time()
         r = client(server).chat.completions.create(model="g", messages=[{"role": "user", "content": "Count to a thousand."}],
                                                    temperature=0, max_tokens=400)
-        assert time.time() - t0 < 30
+        assert 2.5 <= time.time() - t0 < 30
         assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens < 400
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        t0 = time.time()
+        assert s.recv(100) == b"" and time.time() - t0 < 10  # closed after about a second
+        s.close()
     finally:
         server.stop()

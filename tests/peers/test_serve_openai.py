@@ -50,16 +50,22 @@ def test_models_and_health(stories):
     assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<html" in body
 
 
-@pytest.mark.parametrize("n", [40, 120])
-def test_greedy_completion_equals_generate(slm, stories, n):
-    expected = generate(slm, STORIES_BIN, PROMPT, n)
-    r = client(stories).completions.create(model="stories260K", prompt=PROMPT, temperature=0, max_tokens=n)
+LONG_PROMPT = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. One day, "
+               "she saw a big red ball in the park. She ran to the ball and kicked it very hard. The ball flew over the "
+               "trees and into the pond. Lily was sad because she could not get her ball back. Her mom came and said")
+
+
+@pytest.mark.parametrize("prompt,n", [(PROMPT, 40), (PROMPT, 120), (LONG_PROMPT, 80)])
+def test_greedy_completion_equals_generate(slm, stories, prompt, n):
+    """Also a prompt of 118 tokens, which the server evaluates in chunks of 64."""
+    expected = generate(slm, STORIES_BIN, prompt, n)
+    r = client(stories).completions.create(model="stories260K", prompt=prompt, temperature=0, max_tokens=n)
     assert r.object == "text_completion" and r.id.startswith("cmpl-") and r.model == "stories260K"
     assert r.choices[0].text == expected
     assert r.choices[0].finish_reason in ("length", "stop")
     assert r.usage.completion_tokens <= n and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     # streamed: the pieces join to the same text, the last chunk carries the finish reason
-    chunks = list(client(stories).completions.create(model="stories260K", prompt=PROMPT, temperature=0, max_tokens=n,
+    chunks = list(client(stories).completions.create(model="stories260K", prompt=prompt, temperature=0, max_tokens=n,
                                                      stream=True))
     assert "".join(c.choices[0].text for c in chunks) == expected
     assert chunks[-1].choices[0].finish_reason == r.choices[0].finish_reason
