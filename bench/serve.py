@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Load benchmark of `slm serve` against llama.cpp's OpenAI-compatible server (llama-cpp-python's
 `python -m llama_cpp.server`) on the same GGUF file with the same threads: C concurrent clients
-stream chat completions (varied prompts, greedy, max_tokens drawn from [max/2, max]) for D
+stream chat completions (varied prompts, greedy, max_tokens drawn from [max/2, max], end tokens
+ignored so that both servers generate the same lengths: slm's ignore_eos, and for llama.cpp a
+logit bias of -1000 on the model's end tokens) for D
 seconds against each server in turn, then against `slm serve --parallel 1`. Prints errors,
 p50/p95 request latency, p50 time to first token and aggregate generated tokens/s side by side,
 with the ratios slm / llama.cpp and slm --parallel P / --parallel 1.
@@ -65,8 +67,8 @@ def physical_cores():
 class Server:
     """A server process on 127.0.0.1:port, its output in a log file; ready when ready_path answers 200."""
 
-    def __init__(self, name, argv, port, ready_path, env=None):
-        self.name, self.argv, self.port, self.ready_path = name, argv, port, ready_path
+    def __init__(self, kind, name, argv, port, ready_path, env=None):
+        self.kind, self.name, self.argv, self.port, self.ready_path = kind, name, argv, port, ready_path
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench_serve_{name.replace(' ', '_')}_", suffix=".log", delete=False)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
@@ -102,7 +104,7 @@ def slm_server(args, parallel, port):
     argv = [str(args.slm), "serve", "-m", str(args.model), "--host", "127.0.0.1", "--port", str(port),
             "--parallel", str(parallel), "--threads", str(args.threads), "--ctx", str(args.ctx),
             "--max-queue", str(max(64, 2 * args.clients))]
-    return Server(f"slm --parallel {parallel}", argv, port, "/health")
+    return Server("slm", f"slm --parallel {parallel}", argv, port, "/health")
 
 
 def llamacpp_server(args, port):
@@ -117,23 +119,50 @@ def llamacpp_server(args, port):
             "--interrupt_requests", "False", "--cache", "False", "--verbose", "False"]
     if args.peer_chat_format:
         argv += ["--chat_format", args.peer_chat_format]
-    return Server("llama.cpp", argv, port, "/v1/models")
+    return Server("llamacpp", "llama.cpp", argv, port, "/v1/models")
 
 
-def make_request(rng, max_tokens):
+END_OF_TURN_PIECES = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
+
+
+def end_token_ids(model):
+    """The model's end tokens (EOS and end-of-turn pieces), read with the gguf package."""
+    import gguf
+    fields = gguf.GGUFReader(str(model)).fields
+    ids = set()
+    if "tokenizer.ggml.eos_token_id" in fields:
+        ids.add(int(fields["tokenizer.ggml.eos_token_id"].parts[-1][0]))
+    tokens = fields["tokenizer.ggml.tokens"]
+    for index, part in enumerate(tokens.data):
+        if bytes(tokens.parts[part]).decode(errors="replace") in END_OF_TURN_PIECES:
+            ids.add(index)
+    return sorted(ids)
+
+
+def no_stop_fields(server_kind, end_ids):
+    """Request fields that keep a reply going to max_tokens: slm's ignore_eos; llama_cpp.server has
+    no such field, so a large negative logit bias on every end token."""
+    if server_kind == "slm":
+        return {"ignore_eos": True}
+    return {"logit_bias": {str(i): -1000.0 for i in end_ids}, "logit_bias_type": "input_ids"}
+
+
+def make_request(rng, max_tokens, extra=None):
     prompt = rng.choice(TASKS).format(rng.choice(SUBJECTS))
-    return {"model": "bench", "messages": [{"role": "user", "content": prompt}], "stream": True,
+    body = {"model": "bench", "messages": [{"role": "user", "content": prompt}], "stream": True,
             "stream_options": {"include_usage": True}, "temperature": 0.0,
             "max_tokens": rng.randint(max(1, max_tokens // 2), max_tokens)}
+    body.update(extra or {})
+    return body
 
 
 class Client(threading.Thread):
     """Sends streamed chat completions one after another until the run stops."""
 
-    def __init__(self, index, port, max_tokens, run):
+    def __init__(self, index, port, max_tokens, extra, run):
         super().__init__(daemon=True)
         self.rng = random.Random(1000 + index)
-        self.port, self.max_tokens, self.run_state = port, max_tokens, run
+        self.port, self.max_tokens, self.extra, self.run_state = port, max_tokens, extra, run
         self.conn = None
         self.done = []       # per completed request: latency, tokens
         self.ttfts = []      # per request whose first token came inside the window
@@ -143,7 +172,7 @@ class Client(threading.Thread):
     def run(self):
         state = self.run_state
         while not state["stop"].is_set():
-            self.one_request(make_request(self.rng, self.max_tokens))
+            self.one_request(make_request(self.rng, self.max_tokens, self.extra))
 
     def one_request(self, body):
         state = self.run_state
@@ -215,10 +244,10 @@ def percentile(values, q):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def warm_up(port, max_tokens):
+def warm_up(port, max_tokens, extra):
     """One short request, so that the timed window does not pay for first page faults."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    body = make_request(random.Random(0), max_tokens)
+    body = make_request(random.Random(0), max_tokens, extra)
     body["max_tokens"] = 8
     conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
     conn.getresponse().read()
@@ -227,9 +256,10 @@ def warm_up(port, max_tokens):
 
 def load_run(server, args):
     """Runs the clients against a ready server for args.duration seconds; returns the figures."""
-    warm_up(server.port, args.max_tokens)
+    extra = no_stop_fields(server.kind, args.end_ids) if args.ignore_eos else {}
+    warm_up(server.port, args.max_tokens, extra)
     state = {"stop": threading.Event(), "window_end": float("inf")}
-    clients = [Client(i, server.port, args.max_tokens, state) for i in range(args.clients)]
+    clients = [Client(i, server.port, args.max_tokens, extra, state) for i in range(args.clients)]
     start = time.perf_counter()
     state["window_end"] = start + args.duration
     for c in clients:
@@ -317,6 +347,8 @@ def main():
     ap.add_argument("--threads", type=int, default=physical_cores(), help="threads of each server")
     ap.add_argument("--max-tokens", type=int, default=128, help="each request asks for max/2..max tokens")
     ap.add_argument("--ctx", type=int, default=1024, help="context length per sequence (slm --ctx, llama.cpp n_ctx)")
+    ap.add_argument("--stop-at-eos", dest="ignore_eos", action="store_false",
+                    help="let replies end at the model's end tokens (default: every reply runs to its max_tokens)")
     ap.add_argument("--peer-chat-format", help="llama_cpp.server's --chat_format (default: gemma for a Gemma file)")
     ap.add_argument("--quick", action="store_true", help="a short check: 8 clients, 30 s, max tokens 32")
     ap.add_argument("--skip", action="append", default=[], choices=["slm", "llamacpp", "slm_p1"],
@@ -329,6 +361,7 @@ def main():
         args.peer_chat_format = "gemma"
     if not args.model.exists():
         sys.exit(f"{args.model} not found (scripts/setup.sh --model installs Gemma 3 270M)")
+    args.end_ids = end_token_ids(args.model) if args.ignore_eos else []
     if "llamacpp" not in args.skip:
         try:
             import llama_cpp.server.app  # noqa: F401  (the server extra: fastapi, uvicorn, sse-starlette, ...)
