@@ -127,6 +127,12 @@ def test_chat_streams_a_reply(server, browser):
     max_tokens.send_keys("64")
     # the user's text goes in as text too: markup in it stays visible, never parsed
     message = "Tell me a story about <b>Lily</b> and her dog."
+    # count the reply's updates: it is rendered piece by piece as the SSE chunks are parsed
+    browser.execute_script("""
+        window.replyUpdates = 0;
+        new MutationObserver((records) => {
+          for (const r of records) if (r.target.closest && r.target.closest(".message.assistant .content")) window.replyUpdates++;
+        }).observe(document.getElementById("messages"), {childList: true, subtree: true, characterData: true});""")
     browser.find_element(By.ID, "message-input").send_keys(message)
     browser.find_element(By.ID, "send-button").click()
 
@@ -140,6 +146,8 @@ def test_chat_streams_a_reply(server, browser):
     print(f"reply: {text!r}\nstats: {stats}")
     assert text.strip(), "empty reply"
     assert "tok/s" in stats and "tokens" in stats
+    tokens = int(stats.split(" token")[0])
+    assert tokens > 1 and browser.execute_script("return window.replyUpdates") >= 2
     user = browser.find_element(By.CSS_SELECTOR, ".message.user").text
     assert user == message
     assert not browser.find_elements(By.CSS_SELECTOR, "#messages b")
