@@ -97,6 +97,10 @@ static void stream_free(void *cls) { serve_stream_free(cls); }
 /* Queues a reply (and frees its body). */
 static enum MHD_Result send_reply(slm_server *srv, conn_state *cs, serve_reply *rep) {
     struct MHD_Response *resp;
+    if (rep->status == 499) { /* the client went away: nobody to answer */
+        free(rep->body);
+        return MHD_NO;
+    }
     if (rep->stream) {
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, rep->stream, stream_free);
         if (!resp) {
@@ -118,10 +122,8 @@ static enum MHD_Result send_reply(slm_server *srv, conn_state *cs, serve_reply *
         if (rep->status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, route_is_get(cs->path) ? "GET" : "POST");
     }
     add_common_headers(srv, resp);
-    /* a status MHD does not know (499) goes out as 400 */
-    unsigned status = rep->status == 499 ? 400 : (unsigned)rep->status;
-    cs->status = (int)status;
-    enum MHD_Result r = MHD_queue_response(cs->conn, status, resp);
+    cs->status = rep->status;
+    enum MHD_Result r = MHD_queue_response(cs->conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     return r;
 }

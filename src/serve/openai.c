@@ -216,6 +216,26 @@ static int read_options(slm_server *srv, const cJSON *root, int chat, serve_requ
         r->logprobs = lp_int >= 0;
         r->top_logprobs = lp_int > 0 ? (int)lp_int : 0;
     }
+    /* fields that would change the answer but are not implemented: refused rather than ignored */
+    int echo = 0;
+    long long best_of = 1;
+    if (serve_get_bool(root, "echo", &echo, err) || serve_get_int(root, "best_of", 1, 1, &best_of, err)) return -1;
+    static const char *const UNSUPPORTED[] = {"suffix", "logit_bias", "tools", "functions", "response_format"};
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof UNSUPPORTED[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, UNSUPPORTED[i]);
+        if (v && !cJSON_IsNull(v) && !((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child) &&
+            !(cJSON_IsString(v) && !v->valuestring[0]) &&
+            !(strcmp(UNSUPPORTED[i], "response_format") == 0 && cJSON_IsObject(v) &&
+              cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "type")) &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, "text") == 0)) {
+            serve_error(err, 400, UNSUPPORTED[i], "unsupported_parameter", "'%s' is not supported by this server", UNSUPPORTED[i]);
+            return -1;
+        }
+    }
+    if (echo) {
+        serve_error(err, 400, "echo", "unsupported_parameter", "'echo' is not supported by this server");
+        return -1;
+    }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (so && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so)) {
@@ -460,7 +480,8 @@ void serve_completions(slm_server *srv, const char *body, size_t len, int chat, 
         else serve_error(out, 499, NULL, NULL, "the client closed the connection");
         return;
     }
-    if (r->error) serve_error(out, 500, NULL, NULL, "generation failed: %s", r->error);
+    if (r->error) /* 503 when the server is stopping, else a failure of its own */
+        serve_error(out, atomic_load(&srv->ready) ? 500 : 503, NULL, NULL, "generation failed: %s", r->error);
     else reply_final(srv, &meta, r, out);
     serve_request_release(srv->sched, r);
 }
@@ -556,7 +577,7 @@ static int stream_collect(serve_stream *st) {
         if (r->error) {
             serve_reply err = {0};
             if (st->timed_out) serve_error(&err, 503, NULL, "timeout", "timed out waiting for a free slot");
-            else serve_error(&err, 500, NULL, NULL, "generation failed: %s", r->error);
+            else serve_error(&err, atomic_load(&srv->ready) ? 500 : 503, NULL, NULL, "generation failed: %s", r->error);
             rc = push_raw(st, "data: ") || push_raw(st, err.body) || push_raw(st, "\n\n");
             free(err.body);
         } else {

@@ -148,6 +148,11 @@ def test_errors(stories):
     assert e.value.body["code"] == "context_length_exceeded"
     with pytest.raises(openai.BadRequestError):
         c.completions.create(model="x", prompt=[1, 2, 99999], max_tokens=5)
+    with pytest.raises(openai.BadRequestError) as e:  # not implemented: refused, not ignored
+        c.completions.create(model="x", prompt="a", echo=True)
+    assert e.value.body["code"] == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError):
+        c.completions.create(model="x", prompt="a", logit_bias={"5": 100})
     for body in (b"{bad json", b"[1, 2]", b'{"prompt": "a"} trailing', b"", b'{"prompt": "\xff\xfe"}', b'{"n": 2}'):
         status, _, data = http(stories.url, "POST", "/v1/completions", body)
         assert status == 400, (body, data)
