@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "serve/http.h"
 #include "serve/serve.h"
@@ -233,6 +234,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cs->t0 = slm_time_seconds();
         cs->route = METRICS_N_ROUTES - 1;
         *con_cls = cs;
+        atomic_fetch_add(&srv->in_flight, 1);
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)srv->p.idle_timeout_s);
         if (check_headers(srv, cs, url, method, &rep)) return send_reply(srv, cs, &rep);
         return MHD_YES;
@@ -278,10 +280,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(cs->body);
     free(cs);
     *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 slm_status serve_http_start(slm_server *srv, const struct sockaddr *addr, int ipv6) {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC;
     if (ipv6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(flags, (uint16_t)srv->p.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->p.max_connections,
@@ -300,6 +303,12 @@ slm_status serve_http_start(slm_server *srv, const struct sockaddr *addr, int ip
                                                        : ((struct sockaddr_in *)&ss)->sin_port);
     }
     return SLM_OK;
+}
+
+void serve_http_quiesce(slm_server *srv) {
+    if (!srv->daemon) return;
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
 void serve_http_stop(slm_server *srv) {

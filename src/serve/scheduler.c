@@ -141,19 +141,12 @@ static int record_logprob(serve_request *r, const float *logits, int n_vocab, in
     return 0;
 }
 
-/* Ends a slot's request: passes on held text, sets the outcome, frees the slot. */
+/* Ends a slot's request: passes on held text, frees the slot and counts the tokens, then sets
+ * the outcome (so a client that sees its answer also sees the slot free and the metrics). */
 static void slot_finish(serve_scheduler *s, slot *sl, const char *reason, const char *error) {
     serve_request *r = sl->req;
     if (!error && strcmp(reason, "stop_string") != 0 && text_filter_finish(&sl->filter)) error = "out of memory";
     if (strcmp(reason, "stop_string") == 0) reason = "stop";
-    int cancelled = atomic_load(&r->cancelled);
-    pthread_mutex_lock(&r->mu);
-    r->done = 1;
-    r->finish_reason = reason;
-    if (error && !r->error) r->error = strdup(error);
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    metrics_record_tokens(&s->srv->metrics, r->n_prompt_eval, r->n_generated, cancelled);
     text_filter_free(&sl->filter);
     slm_sampler_free(sl->sampler);
     sl->sampler = NULL;
@@ -161,6 +154,13 @@ static void slot_finish(serve_scheduler *s, slot *sl, const char *reason, const 
     pthread_mutex_lock(&s->mu);
     s->n_active--;
     pthread_mutex_unlock(&s->mu);
+    metrics_record_tokens(&s->srv->metrics, r->n_prompt_eval, r->n_generated, atomic_load(&r->cancelled));
+    pthread_mutex_lock(&r->mu);
+    r->done = 1;
+    r->finish_reason = reason;
+    if (error && !r->error) r->error = strdup(error);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     serve_request_release(s, r);
 }
 

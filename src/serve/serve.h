@@ -81,7 +81,8 @@ struct slm_server {
     serve_metrics metrics;
     struct MHD_Daemon *daemon;
     int port;
-    atomic_int ready; /* models loaded */
+    atomic_int ready;     /* models loaded */
+    atomic_int in_flight; /* requests between arrival and their answer's end */
     int stop_pipe[2];
     long long created;
     atomic_ullong next_id;

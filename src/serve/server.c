@@ -81,6 +81,7 @@ slm_status slm_server_new(const slm_server_params *params, slm_server **out) {
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
     srv->created = (long long)time(NULL);
     atomic_init(&srv->ready, 0);
+    atomic_init(&srv->in_flight, 0);
     atomic_init(&srv->next_id, 1);
     metrics_init(&srv->metrics);
     if (pipe(srv->stop_pipe) != 0) {
@@ -144,8 +145,11 @@ void slm_server_stop(slm_server *srv) {
 void slm_server_free(slm_server *srv) {
     if (!srv) return;
     atomic_store(&srv->ready, 0);
-    serve_scheduler_stop(srv->sched); /* waiting handlers get their errors and return */
-    serve_http_stop(srv);            /* joins the connection threads */
+    serve_http_quiesce(srv);          /* no new connections */
+    serve_scheduler_stop(srv->sched); /* running requests end with an error ... */
+    for (int i = 0; i < 300 && atomic_load(&srv->in_flight) > 0; i++) /* ... which their clients get */
+        usleep(10 * 1000);
+    serve_http_stop(srv);             /* closes what is left, joins the connection threads */
     serve_scheduler_free(srv->sched);
     srv->sched = NULL;
     for (int i = 0; i < 3; i++) slm_keywords_free(srv->keywords[i]);
