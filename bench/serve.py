@@ -133,8 +133,10 @@ def end_token_ids(model):
     if "tokenizer.ggml.eos_token_id" in fields:
         ids.add(int(fields["tokenizer.ggml.eos_token_id"].parts[-1][0]))
     tokens = fields["tokenizer.ggml.tokens"]
+    types = fields.get("tokenizer.ggml.token_type")
     for index, part in enumerate(tokens.data):
-        if bytes(tokens.parts[part]).decode(errors="replace") in END_OF_TURN_PIECES:
+        control = types is None or int(types.parts[types.data[index]][0]) == 3  # llama.cpp's CONTROL type
+        if control and bytes(tokens.parts[part]).decode(errors="replace") in END_OF_TURN_PIECES:
             ids.add(index)
     return sorted(ids)
 
@@ -315,7 +317,7 @@ def markdown(results, args):
     lines = [head, "|" + " --- |" * (len(cols) + 1)]
 
     def row(name, key, fmt):
-        lines.append(f"| {name} | " + " | ".join(fmt(r[key]) for r in cols) + " |")
+        lines.append(f"| {name} | " + " | ".join(fmt(r[key]) if r[key] == r[key] else "–" for r in cols) + " |")
 
     row("requests completed", "requests", str)
     row("errors", "errors", str)
@@ -390,8 +392,14 @@ def main():
         for e in r["error_examples"]:
             print(f"{r['server']} error: {e}")
     if args.json:
+        def no_nan(value):  # JSON has no NaN: figures without samples are null
+            if isinstance(value, float) and value != value:
+                return None
+            if isinstance(value, dict):
+                return {k: no_nan(v) for k, v in value.items()}
+            return [no_nan(v) for v in value] if isinstance(value, list) else value
         args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "load_averages": loads,
-                                         "results": results}, indent=2) + "\n")
+                                         "results": no_nan(results)}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
