@@ -213,12 +213,14 @@ def test_api_key(slm, browser, tmp_path):
         error = WebDriverWait(browser, 20 * SLOW).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, ".message.error"))[0].text
         assert "API key" in error
+        # the failed turn is taken back: no user bubble, its text back in the input box
+        assert not browser.find_elements(By.CSS_SELECTOR, ".message.user")
+        assert browser.find_element(By.ID, "message-input").get_attribute("value") == "Hello"
         key = browser.find_element(By.ID, "api-key")
         key.send_keys("s3cret")
         browser.find_element(By.ID, "temperature").click()  # leaving the field fires its change event
         WebDriverWait(browser, 20 * SLOW).until(
             lambda d: "stories260K" in d.find_element(By.ID, "model-name").text)
-        browser.find_element(By.ID, "message-input").send_keys("Hello")
         browser.find_element(By.ID, "send-button").click()
         reply = WebDriverWait(browser, 60 * SLOW).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, ".message.assistant[data-done='true']"))[0]
