@@ -329,9 +329,9 @@ def markdown(results, args):
     row("aggregate generated tok/s", "tokens_per_s", lambda v: f"{v:.1f}")
     out = "\n".join(lines) + "\n"
     if slm_p and peer:
-        out += (f"\nslm --parallel {args.parallel} / llama.cpp: aggregate tok/s {ratio(slm_p['tokens_per_s'], peer['tokens_per_s'])}, "
-                f"latency p50 {ratio(peer['latency_p50_s'], slm_p['latency_p50_s'])} faster, "
-                f"first token p50 {ratio(peer['ttft_p50_s'], slm_p['ttft_p50_s'])} faster (goal: tok/s >= 1.0x)\n")
+        out += (f"\nslm --parallel {args.parallel} / llama.cpp: aggregate tok/s {ratio(slm_p['tokens_per_s'], peer['tokens_per_s'])} "
+                f"(goal: >= 1.0x); p50 latency {slm_p['latency_p50_s']:.2f} s vs {peer['latency_p50_s']:.2f} s, "
+                f"p50 first token {slm_p['ttft_p50_s']:.2f} s vs {peer['ttft_p50_s']:.2f} s\n")
     if slm_p and slm_1:
         out += (f"slm --parallel {args.parallel} / --parallel 1: aggregate tok/s "
                 f"{ratio(slm_p['tokens_per_s'], slm_1['tokens_per_s'])} (goal: >= 2x at 8 slots)\n")
