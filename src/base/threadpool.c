@@ -165,3 +165,26 @@ void slm_pool_run(slm_pool_fn fn, void *ctx) {
         else if (now > yield_after) sched_yield();
     }
 }
+
+typedef struct {
+    slm_range_fn fn;
+    void *ctx;
+    int n;
+} range_job;
+
+static void range_trampoline(void *arg, int ith, int nth) {
+    const range_job *j = arg;
+    int begin, end;
+    slm_split_range(j->n, ith, nth, &begin, &end);
+    if (begin < end) j->fn(j->ctx, begin, end);
+}
+
+void slm_pool_for(slm_range_fn fn, void *ctx, int n, double work, double min_work) {
+    if (n <= 0) return;
+    if (n == 1 || work < min_work || slm_pool_threads() <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_job j = {fn, ctx, n};
+    slm_pool_run(range_trampoline, &j);
+}

@@ -18,4 +18,10 @@ static inline void slm_split_range(int n, int ith, int nth, int *begin, int *end
     *end = *begin + per + (ith < extra ? 1 : 0);
 }
 
+/* A job over a range of items: called with [begin, end). */
+typedef void (*slm_range_fn)(void *ctx, int begin, int end);
+/* Calls fn over [0, n) in one contiguous range per pool thread, or on the caller alone when n
+ * is 1, the work (roughly, multiply-adds) is below min_work, or the pool has one thread. */
+void slm_pool_for(slm_range_fn fn, void *ctx, int n, double work, double min_work);
+
 #endif

@@ -15,31 +15,8 @@
 /* Work (roughly, multiply-adds) below which an op runs on the calling thread alone. */
 #define PARALLEL_MIN_WORK (1 << 15)
 
-typedef void (*range_fn)(void *ctx, int begin, int end);
-
-typedef struct {
-    range_fn fn;
-    void *ctx;
-    int n;
-} range_job;
-
-static void range_trampoline(void *arg, int ith, int nth) {
-    const range_job *j = arg;
-    int begin, end;
-    slm_split_range(j->n, ith, nth, &begin, &end);
-    if (begin < end) j->fn(j->ctx, begin, end);
-}
-
-/* Calls fn over [0, n) in one range per pool thread, or on the caller alone for small work. */
-static void parallel_for(range_fn fn, void *ctx, int n, double work) {
-    if (n <= 0) return;
-    if (n == 1 || work < PARALLEL_MIN_WORK || slm_pool_threads() <= 1) {
-        fn(ctx, 0, n);
-        return;
-    }
-    range_job j = {fn, ctx, n};
-    slm_pool_run(range_trampoline, &j);
-}
+/* Calls fn over [0, n) split over the pool (see slm_pool_for). */
+static void parallel_for(slm_range_fn fn, void *ctx, int n, double work) { slm_pool_for(fn, ctx, n, work, PARALLEL_MIN_WORK); }
 
 /* ---------------------------------------------------------------- embedding */
 
