@@ -76,3 +76,15 @@ slm_status slm_classifier_predict(slm_classifier *clf, const char *const *texts,
     if (n == 0) return SLM_OK;
     return clf->backend->predict(clf->state, texts, n, probs);
 }
+
+slm_status classifier_read_labels(const char *path, const gguf_file *f, slm_classifier *clf) {
+    const gguf_value *v = gguf_find(f, "slm.classifier.labels");
+    if (!v || v->type != GGUF_TYPE_ARRAY || v->arr.elem_type != GGUF_TYPE_STRING || v->arr.n < 2 || v->arr.n > 100000)
+        return slm_error(SLM_ERR_FORMAT, "%s: slm.classifier.labels must be an array of at least two strings", path);
+    clf->labels = calloc((size_t)v->arr.n, sizeof(char *));
+    if (!clf->labels) return slm_error(SLM_ERR_NOMEM, "classifier: out of memory");
+    clf->n_labels = (int)v->arr.n;
+    for (uint64_t i = 0; i < v->arr.n; i++)
+        if (!(clf->labels[i] = slm_strndup(v->arr.strs[i].ptr, (size_t)v->arr.strs[i].len))) return SLM_ERR_NOMEM;
+    return SLM_OK;
+}

@@ -4,6 +4,7 @@
  * (zeroshot.c). Internal to libslm. */
 #ifndef SLM_TASK_CLASSIFIER_BACKEND_H
 #define SLM_TASK_CLASSIFIER_BACKEND_H
+#include "formats/gguf.h"
 #include "slm.h"
 
 /* One backend's functions; state is the backend's own object. */
@@ -25,5 +26,9 @@ slm_status classifier_open_finetuned(const char *path, const slm_classifier_para
 slm_status classifier_open_lora(const char *path, const slm_classifier_params *params, slm_classifier *clf);
 /* Opens a generative model as a zero-shot classifier over params->labels into clf. */
 slm_status classifier_open_zeroshot(const char *path, const slm_classifier_params *params, slm_classifier *clf);
+
+/* Reads slm.classifier.labels (an array of at least two strings) of f into clf->labels and
+ * clf->n_labels (freed with the classifier). */
+slm_status classifier_read_labels(const char *path, const gguf_file *f, slm_classifier *clf);
 
 #endif
