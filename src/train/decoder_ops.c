@@ -1,9 +1,7 @@
 /* decoder_ops.c — forward and backward of the decoder-only training ops (see decoder_ops.h):
- * RoPE in both pair layouts, sliding-window causal attention through cblas_sgemm per
- * (sequence, head) with the heads on the pool, the GELU-tanh / SiLU gate, last-token pooling. */
+ * RoPE in both pair layouts, the GELU-tanh / SiLU gate, last-token pooling. */
 #include "train/decoder_ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -47,100 +45,6 @@ void decoder_rope(float *x, const float *cos_t, const float *sin_t, int B, int T
                   int inverse) {
     rope_ctx c = {x, cos_t, sin_t, T, n_heads, hd, halves, inverse ? -1.0f : 1.0f};
     split_over_pool(rope_rows, &c, B * T, 3.0 * B * T * n_heads * hd);
-}
-
-/* ---------------------------------------------------------------- attention */
-
-typedef struct {
-    float *out, *att, *dq, *dk, *dv, *scratch;
-    const float *q, *k, *v, *dout, *att_in;
-    int T, NH, KVH, hd, window;
-    float scale;
-} attention_ctx;
-
-/* The keys query t sees: [first, t]. */
-static int window_first(int t, int window) { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
-
-/* OpenBLAS runs single-threaded inside the pool's units (ops.c's matmuls set it back). */
-static void blas_single(void) {
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-}
-
-static void attention_forward_units(void *arg, int u0, int u1) {
-    const attention_ctx *c = arg;
-    const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
-    for (int u = u0; u < u1; u++) {
-        const int b = u / c->NH, h = u % c->NH;
-        const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
-        const size_t kv_off = (size_t)b * T * kvdim + (size_t)(h / group) * hd;
-        float *a = c->att + (size_t)u * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, c->scale, c->q + q_off, qdim, c->k + kv_off,
-                    kvdim, 0.0f, a, T);
-        for (int t = 0; t < T; t++) {
-            float *row = a + (size_t)t * T;
-            const int first = window_first(t, c->window);
-            float max = -INFINITY, sum = 0.0f;
-            for (int s = first; s <= t; s++) max = row[s] > max ? row[s] : max;
-            for (int s = first; s <= t; s++) sum += row[s] = expf(row[s] - max);
-            const float inv = 1.0f / sum;
-            for (int s = 0; s < first; s++) row[s] = 0.0f;
-            for (int s = first; s <= t; s++) row[s] *= inv;
-            for (int s = t + 1; s < T; s++) row[s] = 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, c->v + kv_off, kvdim, 0.0f,
-                    c->out + q_off, qdim);
-    }
-}
-
-void window_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                              int NH, int KVH, int hd, int window, float scale) {
-    attention_ctx c = {.out = out, .att = att, .q = q, .k = k, .v = v, .T = T, .NH = NH, .KVH = KVH, .hd = hd,
-                       .window = window, .scale = scale};
-    blas_single();
-    split_over_pool(attention_forward_units, &c, B * NH, 4.0 * B * NH * T * T * hd);
-}
-
-/* Units are (sequence, kv head) pairs, so that the query heads sharing a key/value head add
- * into its dk and dv on one thread. With p = softmax(s): ds_j = p_j (dp_j - sum_i p_i dp_i). */
-static void attention_backward_units(void *arg, int u0, int u1) {
-    const attention_ctx *c = arg;
-    const int T = c->T, hd = c->hd, qdim = c->NH * hd, kvdim = c->KVH * hd, group = c->NH / c->KVH;
-    for (int u = u0; u < u1; u++) {
-        const int b = u / c->KVH, kvh = u % c->KVH;
-        const size_t kv_off = (size_t)b * T * kvdim + (size_t)kvh * hd;
-        float *ds = c->scratch + (size_t)u * T * T;
-        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-            const size_t q_off = (size_t)b * T * qdim + (size_t)h * hd;
-            const float *p = c->att_in + ((size_t)b * c->NH + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, c->dout + q_off, qdim, c->v + kv_off,
-                        kvdim, 0.0f, ds, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, c->dout + q_off, qdim, 1.0f,
-                        c->dv + kv_off, kvdim);
-            for (int t = 0; t < T; t++) {
-                float *row = ds + (size_t)t * T;
-                const float *pr = p + (size_t)t * T;
-                const int first = window_first(t, c->window);
-                float dot = 0.0f;
-                for (int s = first; s <= t; s++) dot += pr[s] * row[s];
-                for (int s = 0; s < first; s++) row[s] = 0.0f;
-                for (int s = first; s <= t; s++) row[s] = pr[s] * (row[s] - dot) * c->scale;
-                for (int s = t + 1; s < T; s++) row[s] = 0.0f;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->k + kv_off, kvdim, 1.0f,
-                        c->dq + q_off, qdim);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->q + q_off, qdim, 1.0f,
-                        c->dk + kv_off, kvdim);
-        }
-    }
-}
-
-void window_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
-                               const float *k, const float *v, const float *att, int B, int T, int NH, int KVH,
-                               int hd, int window, float scale) {
-    attention_ctx c = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .q = q, .k = k, .v = v, .dout = dout,
-                       .att_in = att, .T = T, .NH = NH, .KVH = KVH, .hd = hd, .window = window, .scale = scale};
-    blas_single();
-    split_over_pool(attention_backward_units, &c, B * KVH, 8.0 * B * NH * T * T * hd);
 }
 
 /* ---------------------------------------------------------------- gated activation */

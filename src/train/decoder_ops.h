@@ -1,8 +1,8 @@
 /* decoder_ops.h — the training ops a decoder needs beyond ops.h (decoder_ops.c): RoPE on
- * either pair layout with any table, causal grouped-query attention with a sliding window
- * and a given score scale, the gated feed-forward with GELU (tanh) or SiLU, and pooling of
- * each sequence's last real token. Legend and conventions as in ops.h (backward functions
- * add into their gradients unless they say otherwise). */
+ * either pair layout with any table, the gated feed-forward with GELU (tanh) or SiLU, and
+ * pooling of each sequence's last real token. Legend and conventions as in ops.h, which also
+ * has the sliding-window attention (backward functions add into their gradients unless they
+ * say otherwise). */
 #ifndef SLM_TRAIN_DECODER_OPS_H
 #define SLM_TRAIN_DECODER_OPS_H
 #include <stdint.h>
@@ -12,17 +12,6 @@
  * inverse rotates back (the backward of the rotation: apply it to the gradient). */
 void decoder_rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int n_heads, int hd, int halves,
                   int inverse);
-
-/* Causal attention with grouped heads and a sliding window: query t attends to keys s with
- * t - window < s <= t (window 0: all s <= t), scores q.k * scale. q (B, T, NH*hd), k and v
- * (B, T, KVH*hd); att (B, NH, T, T) receives the softmax weights (zero outside the window),
- * out (B, T, NH*hd) the weighted sums of values. */
-void window_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                              int NH, int KVH, int hd, int window, float scale);
-/* dq, dk, dv += from dout and the saved att; scratch holds B*KVH*T*T floats. */
-void window_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
-                               const float *k, const float *v, const float *att, int B, int T, int NH, int KVH,
-                               int hd, int window, float scale);
 
 /* out[i] = act(gate[i]) * up[i] over n elements, act = gelu_tanh when gelu, else silu. */
 void gated_act_forward(float *out, const float *gate, const float *up, int64_t n, int gelu);

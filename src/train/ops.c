@@ -191,11 +191,12 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
 typedef struct {
     float *out, *att, *dq, *dk, *dv, *scratch;
     const float *q, *k, *v, *dout, *att_in;
-    int B, T, NH, KVH, hd;
+    int B, T, NH, KVH, hd, window;
     float scale;
 } attention_ctx;
 
-/* Causal attention as matrix products: for each (batch, head) the scores Q K^T / sqrt(hd) and
+/* Causal attention (in a sliding window when one is given) as matrix products: for each
+ * (batch, head) the scores Q K^T * scale and
  * the weighted sums P V (and in the backward dP = dO V^T, dV += P^T dO, dQ += dS K,
  * dK += dS^T Q) go through cblas_sgemm on strided slices of q, k, v. The products fill the
  * whole T x T square and the mask zeroes its upper triangle: twice the causal FLOPs, at GEMM
@@ -205,13 +206,17 @@ static void blas_single(void) {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
 
-/* Row t of a score square: softmax over s <= t, zero above the diagonal. */
-static void causal_softmax_row(float *row, int t, int T) {
+/* The first key query t sees: t - window + 1 with a sliding window, else 0. */
+static int window_first(int t, int window) { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
+
+/* Row t of a score square: softmax over first <= s <= t, zero elsewhere. */
+static void causal_softmax_row(float *row, int first, int t, int T) {
     float max = -INFINITY, sum = 0.0f;
-    for (int s = 0; s <= t; s++) max = row[s] > max ? row[s] : max;
-    for (int s = 0; s <= t; s++) sum += row[s] = expf(row[s] - max);
+    for (int s = first; s <= t; s++) max = row[s] > max ? row[s] : max;
+    for (int s = first; s <= t; s++) sum += row[s] = expf(row[s] - max);
     const float inv = 1.0f / sum;
-    for (int s = 0; s <= t; s++) row[s] *= inv;
+    for (int s = 0; s < first; s++) row[s] = 0.0f;
+    for (int s = first; s <= t; s++) row[s] *= inv;
     for (int s = t + 1; s < T; s++) row[s] = 0.0f;
 }
 
@@ -226,18 +231,23 @@ static void attention_forward_units(void *arg, int u0, int u1) {
         float *a = c->att + (size_t)u * T * T;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, c->scale, c->q + q_off, qdim, c->k + kv_off,
                     kvdim, 0.0f, a, T);
-        for (int t = 0; t < T; t++) causal_softmax_row(a + (size_t)t * T, t, T);
+        for (int t = 0; t < T; t++) causal_softmax_row(a + (size_t)t * T, window_first(t, c->window), t, T);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, c->v + kv_off, kvdim, 0.0f,
                     c->out + q_off, qdim);
     }
 }
 
-void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                       int NH, int KVH, int hd) {
+void window_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                              int NH, int KVH, int hd, int window, float scale) {
     attention_ctx c = {.out = out, .att = att, .q = q, .k = k, .v = v, .B = B, .T = T, .NH = NH, .KVH = KVH,
-                       .hd = hd, .scale = 1.0f / sqrtf((float)hd)};
+                       .hd = hd, .window = window, .scale = scale};
     blas_single();
     parallel_for(attention_forward_units, &c, B * NH, 4.0 * B * NH * T * T * hd);
+}
+
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                       int NH, int KVH, int hd) {
+    window_attention_forward(out, att, q, k, v, B, T, NH, KVH, hd, 0, 1.0f / sqrtf((float)hd));
 }
 
 /* Units are (b, kv head) pairs, so that the query heads sharing a key/value head add into its
@@ -260,9 +270,11 @@ static void attention_backward_units(void *arg, int u0, int u1) {
             for (int t = 0; t < T; t++) {
                 float *row = ds + (size_t)t * T;
                 const float *pr = p + (size_t)t * T;
+                const int first = window_first(t, c->window);
                 float dot = 0.0f;
-                for (int s = 0; s <= t; s++) dot += pr[s] * row[s];
-                for (int s = 0; s <= t; s++) row[s] = pr[s] * (row[s] - dot) * c->scale;
+                for (int s = first; s <= t; s++) dot += pr[s] * row[s];
+                for (int s = 0; s < first; s++) row[s] = 0.0f;
+                for (int s = first; s <= t; s++) row[s] = pr[s] * (row[s] - dot) * c->scale;
                 for (int s = t + 1; s < T; s++) row[s] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, c->k + kv_off, kvdim, 1.0f,
@@ -273,13 +285,18 @@ static void attention_backward_units(void *arg, int u0, int u1) {
     }
 }
 
-void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
-                        const float *k, const float *v, const float *att, int B, int T, int NH, int KVH, int hd) {
+void window_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                               const float *k, const float *v, const float *att, int B, int T, int NH, int KVH,
+                               int hd, int window, float scale) {
     attention_ctx c = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .q = q, .k = k, .v = v, .dout = dout,
-                       .att_in = att, .B = B, .T = T, .NH = NH, .KVH = KVH, .hd = hd,
-                       .scale = 1.0f / sqrtf((float)hd)};
+                       .att_in = att, .B = B, .T = T, .NH = NH, .KVH = KVH, .hd = hd, .window = window, .scale = scale};
     blas_single();
     parallel_for(attention_backward_units, &c, B * KVH, 8.0 * B * NH * T * T * hd);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                        const float *k, const float *v, const float *att, int B, int T, int NH, int KVH, int hd) {
+    window_attention_backward(dq, dk, dv, scratch, dout, q, k, v, att, B, T, NH, KVH, hd, 0, 1.0f / sqrtf((float)hd));
 }
 
 /* ---------------------------------------------------------------- SwiGLU, residual */

@@ -52,6 +52,17 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
                         const float *k, const float *v, const float *att, int B, int T, int NH, int KVH, int hd);
 
+/* Causal attention with grouped heads and a sliding window: query t attends to keys s with
+ * t - window < s <= t (window 0: all s <= t), scores q.k * scale. q (B, T, NH*hd), k and v
+ * (B, T, KVH*hd); att (B, NH, T, T) receives the softmax weights (zero outside the window),
+ * out (B, T, NH*hd) the weighted sums of values. */
+void window_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                              int NH, int KVH, int hd, int window, float scale);
+/* dq, dk, dv += from dout and the saved att; scratch holds B*KVH*T*T floats. */
+void window_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                               const float *k, const float *v, const float *att, int B, int T, int NH, int KVH,
+                               int hd, int window, float scale);
+
 /* out[i] = silu(gate[i]) * up[i] over n elements. */
 void swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
 /* dgate, dup from dout. */
