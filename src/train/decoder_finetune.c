@@ -44,36 +44,6 @@ slm_status decoder_encode_text(const slm_tokenizer *tok, const char *text, int m
     return SLM_OK;
 }
 
-/* Tokenises the texts of ds into ex (padding: id 0, never attended to). */
-static slm_status tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *ds, int max_len, const char *what,
-                                   ft_examples *ex, size_t *n_cut) {
-    memset(ex, 0, sizeof *ex);
-    ex->n = ds->n;
-    ex->max_len = max_len;
-    ex->ids = calloc(ds->n ? ds->n * (size_t)max_len : 1, sizeof(int32_t));
-    ex->lens = malloc(sizeof(int) * (ds->n ? ds->n : 1));
-    ex->labels = malloc(sizeof(int32_t) * (ds->n ? ds->n : 1));
-    if (!ex->ids || !ex->lens || !ex->labels) {
-        ft_examples_free(ex);
-        return slm_error(SLM_ERR_NOMEM, "finetune: out of memory");
-    }
-    for (size_t i = 0; i < ds->n; i++) {
-        if (ds->labels[i] < 0) {
-            ft_examples_free(ex);
-            return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has no label", what, i + 1);
-        }
-        int cut;
-        slm_status st = decoder_encode_text(tok, ds->texts[i], max_len, ex->ids + i * (size_t)max_len, &ex->lens[i], &cut);
-        if (st != SLM_OK) {
-            ft_examples_free(ex);
-            return slm_error(st, "finetune: %s example %zu: %s", what, i + 1, slm_last_error());
-        }
-        *n_cut += (size_t)cut;
-        ex->labels[i] = ds->labels[i];
-    }
-    return SLM_OK;
-}
-
 /* ---------------------------------------------------------------- the loop's engine */
 
 typedef struct {
@@ -184,8 +154,8 @@ slm_status decoder_finetune_classify(const char *base_path, const slm_dataset *t
     cfg.alpha = alpha;
     cfg.targets = targets;
     const slm_tokenizer *tok = slm_model_tokenizer(base);
-    if ((st = tokenize_dataset(tok, train, p->max_len, "training", &tr, &n_cut)) ||
-        (dev && (st = tokenize_dataset(tok, dev, p->max_len, "dev", &dv, &n_cut_dev))))
+    if ((st = ft_tokenize_dataset(tok, train, p->max_len, "training", decoder_encode_text, &tr, &n_cut)) ||
+        (dev && (st = ft_tokenize_dataset(tok, dev, p->max_len, "dev", decoder_encode_text, &dv, &n_cut_dev))))
         goto done;
     if ((st = finetune_check_examples(&tr, cfg.V, K, "training")) ||
         (dev && (st = finetune_check_examples(&dv, cfg.V, K, "dev"))))

@@ -520,9 +520,8 @@ slm_status bert_encode_text(const slm_tokenizer *tok, const char *text, int max_
     return SLM_OK;
 }
 
-/* Tokenises the texts of ds (bert_encode_text). */
-static slm_status tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *ds, int max_len, const char *what,
-                                   ft_examples *ex, size_t *n_cut) {
+slm_status ft_tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *ds, int max_len, const char *what,
+                               ft_encode_fn encode, ft_examples *ex, size_t *n_cut) {
     memset(ex, 0, sizeof *ex);
     ex->n = ds->n;
     ex->max_len = max_len;
@@ -539,10 +538,10 @@ static slm_status tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *
             return slm_error(SLM_ERR_INVALID_ARG, "finetune: %s example %zu has no label", what, i + 1);
         }
         int cut;
-        slm_status st = bert_encode_text(tok, ds->texts[i], max_len, ex->ids + i * (size_t)max_len, &ex->lens[i], &cut);
+        slm_status st = encode(tok, ds->texts[i], max_len, ex->ids + i * (size_t)max_len, &ex->lens[i], &cut);
         if (st != SLM_OK) {
             ft_examples_free(ex);
-            return st;
+            return slm_error(st, "finetune: %s example %zu: %s", what, i + 1, slm_last_error());
         }
         *n_cut += (size_t)cut;
         ex->labels[i] = ds->labels[i];
@@ -579,8 +578,8 @@ slm_status slm_finetune_classify(const char *base_path, const slm_dataset *train
     if ((st = slm_tokenizer_load(base_path, &tok))) return st;
     ft_examples tr = {0}, dv = {0};
     size_t n_cut = 0, n_cut_dev = 0;
-    if (!(st = tokenize_dataset(tok, train, p.max_len, "training", &tr, &n_cut)) &&
-        !(dev && (st = tokenize_dataset(tok, dev, p.max_len, "dev", &dv, &n_cut_dev)))) {
+    if (!(st = ft_tokenize_dataset(tok, train, p.max_len, "training", bert_encode_text, &tr, &n_cut)) &&
+        !(dev && (st = ft_tokenize_dataset(tok, dev, p.max_len, "dev", bert_encode_text, &dv, &n_cut_dev)))) {
         st = finetune_run(base_path, &tr, dev ? &dv : NULL, (const char *const *)train->label_names, train->n_labels,
                           &p, out_path, progress, user, result);
         if (result) result->n_truncated = n_cut;

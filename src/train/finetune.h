@@ -54,6 +54,13 @@ slm_status finetune_loop(const ft_engine *e, const ft_examples *train, const ft_
 slm_status finetune_check_examples(const ft_examples *ex, int V, int K, const char *what);
 /* Writes w to path atomically (a temporary file, fsync, rename). */
 slm_status finetune_write_file(gguf_writer *w, const char *path);
+/* Tokenises one text into row (room for max_len ids): *len ids, *cut set when it was longer. */
+typedef slm_status (*ft_encode_fn)(const slm_tokenizer *tok, const char *text, int max_len, int32_t *row, int *len,
+                                   int *cut);
+/* Tokenises the labelled texts of ds with encode into ex (padding: id 0, never attended to);
+ * *n_cut counts the texts cut to max_len. Errors name the example ("training"/"dev" is what). */
+slm_status ft_tokenize_dataset(const slm_tokenizer *tok, const slm_dataset *ds, int max_len, const char *what,
+                               ft_encode_fn encode, ft_examples *ex, size_t *n_cut);
 /* Checks the settings (ranges of epochs, batch, max_len, lr, ...): an error naming the bad one. */
 slm_status finetune_check_params(const slm_finetune_params *p);
 /* Frees the arrays of ex (and zeroes it). */
