@@ -1,5 +1,6 @@
 /* dot.c — dot products per weight type: scalar references and AVX2+FMA+F16C versions, with
- * the choice made once from the CPU's features (SLM_NO_SIMD=1 forces the references). */
+ * the choice made once from the CPU's features (SLM_NO_SIMD=1 forces the references,
+ * SLM_NO_AVX512=1 keeps the AVX2 kernels on a CPU with AVX-512 VNNI). */
 #include <cpuid.h>
 #include <immintrin.h>
 #include <stdlib.h>
@@ -84,6 +85,32 @@ static bool cpu_has_avx2(void) {
     return b & (1u << 5); /* AVX2 */
 }
 
+/* AVX-512 F/BW/VL/DQ and VNNI, and the OS saving the opmask and ZMM registers (XCR0 bits 5-7). */
+static bool cpu_has_avx512_vnni(void) {
+    if (!cpu_has_avx2()) return false;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
+    if (!(f && dq && bw && vl && vnni)) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    return (xcr0_lo & 0xE6) == 0xE6;
+}
+
+static int g_avx512_allowed = -1; /* -1: not decided yet (SLM_NO_AVX512 decides) */
+
+void kernels_allow_avx512(bool allow) { g_avx512_allowed = allow; }
+
+bool kernels_avx512_vnni(void) {
+    static int has = -1;
+    if (has < 0) has = cpu_has_avx512_vnni();
+    if (g_avx512_allowed < 0) {
+        const char *env = getenv("SLM_NO_AVX512");
+        g_avx512_allowed = !(env && strcmp(env, "0") != 0);
+    }
+    return has && g_avx512_allowed && kernels_simd_tiles();
+}
+
 void kernels_force_scalar(bool scalar) {
     if (!scalar && cpu_has_avx2()) {
         g_dot_f32 = dot_f32_avx2;
@@ -110,7 +137,7 @@ bool kernels_simd_tiles(void) {
 
 const char *kernels_simd_name(void) {
     ensure_selected();
-    return g_simd_name;
+    return kernels_avx512_vnni() ? "avx2+avx512vnni" : g_simd_name;
 }
 
 float dot_f32(const float *a, const float *b, size_t n) {

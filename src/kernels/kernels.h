@@ -15,7 +15,13 @@ bool kernels_type_supported(slm_type type);
 void kernels_force_scalar(bool scalar);
 /* True when the AVX2 kernels are selected (the tiled matmul may be used). */
 bool kernels_simd_tiles(void);
-/* Name of the kernel set in use: "avx2" or "scalar". */
+/* True when the AVX-512 VNNI kernels of the q4_0 / q5_0 / q8_0 weights are used: the CPU has
+ * them, the AVX2 kernels are selected and neither SLM_NO_AVX512=1 nor kernels_allow_avx512
+ * turned them off. */
+bool kernels_avx512_vnni(void);
+/* Allows (the default, unless SLM_NO_AVX512=1) or forbids the AVX-512 VNNI kernels. */
+void kernels_allow_avx512(bool allow);
+/* Name of the kernel set in use: "avx2+avx512vnni", "avx2" or "scalar". */
 const char *kernels_simd_name(void);
 
 /* dot(a, b) of n floats, scalar reference. */

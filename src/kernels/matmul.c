@@ -22,6 +22,9 @@ typedef struct {
     const uint8_t *act[SLM_TYPE_COUNT]; /* the inputs quantised, by activation type */
     size_t act_row_bytes[SLM_TYPE_COUNT];
     const float *act_d;                 /* q8_0 inputs' block scales as floats (n_tok, cols/32) */
+    uint8_t *vnni_act;                  /* the q8_0 inputs rearranged for the AVX-512 VNNI kernels, */
+    float *vnni_scales;                 /* or NULL (qdot_vnni_prepare) */
+    size_t vnni_act_bytes, vnni_scale_floats;
 } matmul_ctx;
 
 /* Where input b's outputs start. */
@@ -94,6 +97,19 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
 static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
     const slm_type at = qdot_activation_type(w->type);
+    if (c->vnni_act && qdot_vnni_type(w->type)) {
+        for (int64_t r = lo; r < hi; r++) {
+            const void *row = slm_tensor_row(w, r);
+            for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
+                float out[QDOT_VNNI_MAX];
+                int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
+                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
+                                c->vnni_scales + (size_t)b * c->vnni_scale_floats, c->vnni_scale_floats, k, w->ne[0], out);
+                for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
+            }
+        }
+        return;
+    }
     for (int64_t r = lo; r < hi; r++) {
         const void *row = slm_tensor_row(w, r);
         for (int b = 0; b < c->n_tok; b += 4) {
@@ -154,7 +170,8 @@ static size_t act_row_bytes(slm_type at, int64_t cols) {
 
 size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
     return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K) +
-                            (size_t)(cols / QK + 1) * sizeof(float)) + 64;
+                            (size_t)(cols / QK + 1) * sizeof(float) + qdot_vnni_act_bytes(cols) +
+                            qdot_vnni_scale_floats(cols) * sizeof(float)) + 192;
 }
 
 /* Quantises input rows [b0, b1) to every activation type the jobs need (set up in c). */
@@ -168,6 +185,9 @@ static void quantise_inputs(const matmul_ctx *c, int b0, int b1) {
                 quantize_act_q8_0(c->x + (int64_t)b * c->ld_x, dst, cols);
                 for (int64_t i = 0; i < nb; i++) /* the block scales as floats, for the batched kernels */
                     ((float *)c->act_d)[b * nb + i] = slm_f16_to_f32(((const block_q8_0 *)dst)[i].d);
+                if (c->vnni_act)
+                    qdot_vnni_prepare(dst, cols, c->vnni_act + (size_t)b * c->vnni_act_bytes,
+                                      c->vnni_scales + (size_t)b * c->vnni_scale_floats);
             } else quantize_act_q8_K(c->x + (int64_t)b * c->ld_x, dst, cols);
         }
     }
@@ -200,6 +220,17 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
             free_at = (uint8_t *)(c.act_d + (size_t)n_tok * (size_t)(cols / QK));
         }
         quantised = 1;
+    }
+    if (c.act[SLM_TYPE_Q8_0] && kernels_avx512_vnni()) {
+        bool vnni = false;
+        for (int j = 0; j < n_jobs; j++) vnni = vnni || qdot_vnni_type(jobs[j].w->type);
+        if (vnni) {
+            c.vnni_act_bytes = qdot_vnni_act_bytes(cols);
+            c.vnni_scale_floats = qdot_vnni_scale_floats(cols);
+            c.vnni_act = (uint8_t *)(((uintptr_t)free_at + 63) & ~(uintptr_t)63);
+            c.vnni_scales = (float *)(c.vnni_act + (size_t)n_tok * c.vnni_act_bytes);
+            free_at = (uint8_t *)(c.vnni_scales + (size_t)n_tok * c.vnni_scale_floats);
+        }
     }
     const int parallel = macs >= PARALLEL_MIN_MACS && slm_pool_threads() > 1;
     if (quantised) {

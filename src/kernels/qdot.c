@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/q32_avx2.h"
 
 slm_type qdot_activation_type(slm_type t) {
     switch (t) {
@@ -276,31 +277,10 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
 #define PREFETCH_BYTES 2048
 #define prefetch_weights(p) _mm_prefetch((const char *)(p) + PREFETCH_BYTES, _MM_HINT_T0)
 
-/* IEEE half to float with the F16C instruction. */
-AVX2 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
 /* Sum of the signed byte products of w and a, as 8 int32 lanes (w may be any sign). */
 AVX2 static inline __m256i mul_sum_i8(__m256i w, __m256i a) {
     __m256i aw = _mm256_sign_epi8(w, w), sa = _mm256_sign_epi8(a, w);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
-}
-
-/* 32 nibbles of 16 bytes: low nibbles in the first 16 bytes, high nibbles in the last 16. */
-AVX2 static inline __m256i unpack_nibbles_16(const uint8_t *p) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    __m128i m = _mm_set1_epi8(0xF);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
-}
-
-/* 32 bits to 32 bytes: 0xFF where the bit is set. */
-AVX2 static inline __m256i bits_to_bytes(const uint8_t *p) {
-    uint32_t bits;
-    memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
-                                               _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                                                 0x0101010101010101, 0x0000000000000000));
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
 AVX2 static inline float hsum_ps(__m256 v) {
@@ -420,24 +400,6 @@ AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_
 }
 
 /* ---------------------------------------------------------------- AVX2, several inputs */
-
-/* The 32 signed weights of block b of a q4_0 / q5_0 / q8_0 row, and its scale. */
-__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256i q32_block(slm_type t, const void *row, int64_t b, float *d) {
-    if (t == SLM_TYPE_Q8_0) {
-        const block_q8_0 *w = (const block_q8_0 *)row + b;
-        *d = h2f(w->d);
-        return _mm256_loadu_si256((const __m256i *)w->qs);
-    }
-    if (t == SLM_TYPE_Q5_0) {
-        const block_q5_0 *w = (const block_q5_0 *)row + b;
-        *d = h2f(w->d);
-        __m256i hi = _mm256_and_si256(bits_to_bytes(w->qh), _mm256_set1_epi8(0x10));
-        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w->qs), hi), _mm256_set1_epi8(16));
-    }
-    const block_q4_0 *w = (const block_q4_0 *)row + b;
-    *d = h2f(w->d);
-    return _mm256_sub_epi8(unpack_nibbles_16(w->qs), _mm256_set1_epi8(8));
-}
 
 /* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart. Inlined with
  * constant t and N, so the 2N accumulators stay in registers. */

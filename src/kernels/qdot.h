@@ -29,4 +29,23 @@ float qdot(slm_type t, const void *row, const void *act, int64_t n);
 void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *act_d, int n_act,
                 int64_t n, float *out);
 
+/* AVX-512 VNNI kernels of the q4_0 / q5_0 / q8_0 rows (qdot_vnni.c; use them only when
+ * kernels_avx512_vnni() is true). Their inputs are the q8_0 activations rearranged by
+ * qdot_vnni_prepare. */
+#define QDOT_VNNI_MAX 8
+/* True for the weight types qdot_vnni_multi takes (q4_0, q5_0, q8_0). */
+bool qdot_vnni_type(slm_type t);
+/* Bytes of one rearranged input of n elements (its blocks in pairs, shifted to unsigned). */
+size_t qdot_vnni_act_bytes(int64_t n);
+/* Floats of one rearranged input's scales (16 per pair of blocks). */
+size_t qdot_vnni_scale_floats(int64_t n);
+/* Rearranges n q8_0 activations: act_u8 (qdot_vnni_act_bytes) gets the quantised values + 128,
+ * act_scales (qdot_vnni_scale_floats) each block's scale 8 times; an odd last block is paired
+ * with zeros. The caller owns all three buffers. */
+void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8, float *act_scales);
+/* One weight row of n elements against n_act (1..QDOT_VNNI_MAX) rearranged inputs, act_stride
+ * bytes and scale_stride floats apart: out[k] = dot(row, input k). */
+void qdot_vnni_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
+                     size_t scale_stride, int n_act, int64_t n, float *out);
+
 #endif

@@ -25,13 +25,13 @@ static void random_row(slm_rng *rng, slm_type t, int64_t n, void *row, float *tm
 static void dequant_act(slm_type at, const void *act, float *out, int64_t n) { dequantize_row(at, act, out, n); }
 
 int main(void) {
-    enum { N = 1024, ROWS = 37, MAX_INPUTS = 7 };
+    enum { N = 1024, ROWS = 37, MAX_INPUTS = 11 };
     slm_rng rng;
     slm_rng_seed(&rng, 2026);
-    float *x = malloc(N * sizeof(float)), *tmp = malloc(N * sizeof(float)), *wd = malloc(N * sizeof(float)),
+    float *x = malloc(N * sizeof(float)), *tmp = malloc((N + QK) * sizeof(float)), *wd = malloc(N * sizeof(float)),
           *xd = malloc(N * sizeof(float)), *out = malloc(ROWS * MAX_INPUTS * sizeof(float));
     unsigned char *row = malloc(ROWS * N * 2), *act = malloc(N * 2);
-    void *scratch = malloc(matmul_scratch_bytes(MAX_INPUTS, N));
+    void *scratch = malloc(matmul_scratch_bytes(MAX_INPUTS, N + QK));
     for (size_t k = 0; k < sizeof TYPES / sizeof TYPES[0]; k++) {
         slm_type t = TYPES[k], at = qdot_activation_type(t);
         uint64_t row_bytes;
@@ -55,32 +55,53 @@ int main(void) {
         CHECK(worst_simd < 1e-4f, "%s: SIMD vs scalar relative difference %g", slm_type_info(t)->name, worst_simd);
         CHECK(worst_def < 1e-4f, "%s: scalar vs definition relative difference %g", slm_type_info(t)->name, worst_def);
 
-        /* the threaded matmul over several inputs equals single dots: whichever group of 4, 3,
-           2 or 1 inputs a row falls in, its result does not depend on its place in the batch */
-        for (int r = 0; r < ROWS; r++) random_row(&rng, t, N, row + r * row_bytes, tmp);
-        slm_tensor w = {.name = "w", .type = t, .n_dims = 2, .ne = {N, ROWS, 1, 1}, .data = row, .row_bytes = row_bytes};
-        float *xs = malloc(MAX_INPUTS * N * sizeof(float));
-        for (int i = 0; i < MAX_INPUTS * N; i++) xs[i] = slm_rng_f32(&rng) * 2 - 1;
-        static const int n_inputs[] = {3, 6, MAX_INPUTS};
-        for (int threads = 1; threads <= 2; threads++)
-            for (size_t ni = 0; ni < sizeof n_inputs / sizeof n_inputs[0]; ni++) {
-                const int n_in = n_inputs[ni];
-                slm_set_threads(threads);
-                matmul_job job = {out, ROWS, &w, NULL};
-                matmul_multi(&job, 1, xs, n_in, N, scratch);
-                float worst = 0;
-                for (int b = 0; b < n_in; b++) {
-                    if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(xs + b * N, (block_q8_0 *)act, N);
-                    else quantize_act_q8_K(xs + b * N, (block_q8_K *)act, N);
-                    for (int r = 0; r < ROWS; r++) {
-                        float want = qdot(t, row + r * row_bytes, act, N);
-                        worst = fmaxf(worst, fabsf(out[b * ROWS + r] - want));
-                    }
+        /* the threaded matmul, with the AVX2 kernels and (where the CPU has them) the AVX-512
+           VNNI ones: one input against the scalar reference, and several inputs equal to each
+           input alone, whichever group of inputs a row falls in (a 32-element type also gets an
+           odd number of blocks) */
+        const int64_t cols = slm_type_info(t)->block_elems == QK ? N + QK : N;
+        uint64_t mrow_bytes;
+        slm_type_row_bytes(t, cols, &mrow_bytes);
+        for (int r = 0; r < ROWS; r++) random_row(&rng, t, cols, row + r * mrow_bytes, tmp);
+        slm_tensor w = {.name = "w", .type = t, .n_dims = 2, .ne = {cols, ROWS, 1, 1}, .data = row, .row_bytes = mrow_bytes};
+        float *xs = malloc(MAX_INPUTS * cols * sizeof(float)), *alone = malloc(ROWS * sizeof(float));
+        for (int i = 0; i < MAX_INPUTS * cols; i++) xs[i] = slm_rng_f32(&rng) * 2 - 1;
+        static const int n_inputs[] = {3, 6, 9, MAX_INPUTS};
+        for (int avx512 = 0; avx512 <= 1; avx512++) {
+            kernels_allow_avx512(avx512);
+            if (avx512 && !kernels_avx512_vnni()) break;
+            float worst_ref = 0;
+            for (int b = 0; b < MAX_INPUTS; b++) {
+                matmul_job one = {alone, ROWS, &w, NULL};
+                matmul_multi(&one, 1, xs + b * cols, 1, (int)cols, scratch);
+                if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(xs + b * cols, (block_q8_0 *)act, cols);
+                else quantize_act_q8_K(xs + b * cols, (block_q8_K *)act, cols);
+                for (int r = 0; r < ROWS; r++) {
+                    float ref = qdot_scalar(t, row + r * mrow_bytes, act, cols);
+                    worst_ref = fmaxf(worst_ref, fabsf(alone[r] - ref) / (1e-3f + fabsf(ref)));
                 }
-                CHECK(worst == 0.0f, "%s matmul of %d inputs (%d threads) differs from single dots by %g", slm_type_info(t)->name,
-                      n_in, threads, worst);
             }
+            CHECK(worst_ref < 1e-4f, "%s matmul (%s) vs scalar relative difference %g", slm_type_info(t)->name,
+                  kernels_simd_name(), worst_ref);
+            for (int threads = 1; threads <= 2; threads++)
+                for (size_t ni = 0; ni < sizeof n_inputs / sizeof n_inputs[0]; ni++) {
+                    const int n_in = n_inputs[ni];
+                    slm_set_threads(threads);
+                    matmul_job job = {out, ROWS, &w, NULL};
+                    matmul_multi(&job, 1, xs, n_in, (int)cols, scratch);
+                    float worst = 0;
+                    for (int b = 0; b < n_in; b++) {
+                        matmul_job one = {alone, ROWS, &w, NULL};
+                        matmul_multi(&one, 1, xs + b * cols, 1, (int)cols, scratch);
+                        for (int r = 0; r < ROWS; r++) worst = fmaxf(worst, fabsf(out[b * ROWS + r] - alone[r]));
+                    }
+                    CHECK(worst == 0.0f, "%s matmul (%s) of %d inputs (%d threads) differs from each input alone by %g",
+                          slm_type_info(t)->name, kernels_simd_name(), n_in, threads, worst);
+                }
+        }
+        kernels_allow_avx512(true);
         free(xs);
+        free(alone);
     }
     /* the activation quantisers */
     for (int i = 0; i < N; i++) x[i] = (slm_rng_f32(&rng) * 2 - 1) * 3;
