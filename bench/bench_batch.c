@@ -130,8 +130,8 @@ int main(int argc, char **argv) {
                 measure(m, sizes[k], n_prompt, steps, 0, &alone[k][r], &unused))
                 return 1;
         }
-    printf("%s, %d threads, %d decoding steps after a %d-token prompt, median of %d runs\n", argv[1], threads, steps,
-           n_prompt, runs);
+    printf("kernels %s; %s, %d threads, %d decoding steps after a %d-token prompt, median of %d runs\n", slm_kernels_name(), argv[1],
+           threads, steps, n_prompt, runs);
     printf("%8s  %14s  %14s  %9s  %9s  %14s  %9s\n", "sessions", "batched tok/s", "one-by-one", "vs first", "vs 1-by-1",
            "batched tok/cpu-s", "vs first");
     double base = 0.0, base_cpu = 0.0;

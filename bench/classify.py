@@ -13,10 +13,12 @@ Rows:
             the dev split from a small grid (or fastText's autotune with --autotune SECONDS),
             then trained on train --repeats times (2 threads make runs differ): the mean test
             accuracy, the median training time and predict() sentences/s.
-  slm       `slm finetune --task classify` on train (flags from --finetune-args): --soup N runs
+  slm       `slm finetune --task classify` on train with the set's recipe (RECIPES: LoRA on Gemma
+            3 270M for SST-2 and MR, else all-MiniLM-L6-v2 with FT_ARGS; --finetune-args and
+            --finetune-base replace them): --soup N runs
             with seeds 1..N side by side averaged by `slm average` (default 3), or with --soup 1
             one run with dev choosing the best epoch; then
-            `slm eval` on test ("not available" when this slm has no finetune command).
+            `slm eval` on dev and test ("not available" when this slm has no finetune command).
   zero-shot `slm eval` with Gemma 3 270M and --labels on SST-2 dev and test (no training).
 
 usage: .venv/bin/python bench/classify.py [--sets sst2,trec] [--json out.json] [--work DIR]
@@ -48,6 +50,18 @@ ZS_LABELS = "0=negative,1=positive"
 ZS_TEMPLATE = r"Text: {text}\nCategory:"
 ZS_ARGS = "--calibrate"
 FT_ARGS = "--epochs 2 --lr 8e-5 --batch 32"  # the recipe of docs/finetune.md (model soups)
+# LoRA on Gemma 3 270M (docs/finetune.md, "LoRA on decoders"): one epoch, q and v adapters of rank 8
+LORA_ARGS = "--epochs 1 --lr 3e-4 --batch 16 --max-len 64"
+# Per-set recipes, each chosen on its dev split (docs/bench.md, "Sentence classification"):
+# base "minilm" (all-MiniLM-L6-v2 fine-tuned in full) or "gemma" (LoRA on Gemma 3 270M), the
+# finetune flags, the soup size (None: --soup) and a seeded subset of the training set (None:
+# all of it). A set not named here takes MiniLM with FT_ARGS; --finetune-args or
+# --finetune-base replace them all.
+MINILM_SOUP = {"base": "minilm", "args": FT_ARGS, "soup": None, "train_limit": None}
+RECIPES = {
+    "sst2": {"base": "gemma", "args": LORA_ARGS, "soup": 1, "train_limit": None},
+    "mr": {"base": "gemma", "args": LORA_ARGS, "soup": 1, "train_limit": 2000},
+}
 SOUP = 3  # runs with seeds 1..SOUP averaged by slm average
 
 
@@ -176,25 +190,41 @@ def has_finetune(slm):
     return proc.returncode == 0
 
 
-def run_finetune(slm, work, name, paths, base, extra_args, soup=1):
+def training_subset(path, limit, seed):
+    """path itself, or a seeded random `limit` of its lines (the split files are in label order)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if not limit or limit >= len(lines):
+        return path
+    random.Random(seed).shuffle(lines)
+    out = path.with_name(f"{path.name}.sample{limit}")
+    out.write_text("".join(lines[:limit]), encoding="utf-8")
+    return out
+
+
+def run_finetune(slm, work, name, paths, base, extra_args, soup=1, train_limit=None):
     """slm finetune on train (with dev) and slm eval on test. With soup > 1: that many runs with
     seeds 1..soup, side by side (threads shared out), each writing its last epoch, then
-    `slm average` of them (docs/average.md); train_seconds covers all of it."""
+    `slm average` of them (docs/average.md); train_seconds covers all of it. train_limit: train
+    on a seeded random subset of that many examples."""
+    train = training_subset(paths["train"], train_limit, SEED)
     out = work / f"{name}.classifier.gguf"
     members = [out] if soup <= 1 else [work / f"{name}.seed{k}.classifier.gguf" for k in range(1, soup + 1)]
     threads = THREADS if soup <= 1 else max(1, THREADS // soup)
     cmds = []
     for k, member in enumerate(members, start=1):
-        cmd = [str(slm), "finetune", "--task", "classify", "-m", str(base), "--train", str(paths["train"]),
+        cmd = [str(slm), "finetune", "--task", "classify", "-m", str(base), "--train", str(train),
                "-o", str(member), "-t", str(threads)] + shlex.split(extra_args)
-        cmd += ["--dev", str(paths["dev"])] if soup <= 1 else ["--seed", str(k), "-q"]
+        cmd += ["--dev", str(paths["dev"]), "-q"] if soup <= 1 else ["--seed", str(k), "-q"]
         print("  $ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
         cmds.append(cmd)
     t = time.perf_counter()
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
-    outcomes = []
-    for p in procs:
-        err = p.communicate()[1]
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for c in cmds]
+    outcomes, peak_kib = [], 0
+    for p in procs:  # -q runs write little, so reading them one after another cannot block
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        peak_kib = max(peak_kib, usage.ru_maxrss)
         outcomes.append((p.returncode, err))
     for rc, err in outcomes:
         if rc != 0:
@@ -207,8 +237,14 @@ def run_finetune(slm, work, name, paths, base, extra_args, soup=1):
             return {"error": proc.stderr.strip()[-500:], "train_seconds": time.perf_counter() - t}
     train_s = time.perf_counter() - t
     result = slm_eval(slm, out, paths["test"], [], work / f"{name}.finetune.eval.json")
+    dev = slm_eval(slm, out, paths["dev"], [], work / f"{name}.finetune.dev.json")
+    result["dev_accuracy"] = dev.get("accuracy")
     result["train_seconds"] = train_s
+    result["train_peak_rss_mib"] = peak_kib / 1024
     result["soup"] = soup
+    result["args"] = extra_args
+    result["base"] = str(base)
+    result["train_examples"] = sum(1 for _ in open(train, encoding="utf-8"))
     return result
 
 
@@ -271,6 +307,14 @@ def print_table(results):
                       f"macro-F1 {100 * z['macro_f1']:.2f}%, {z['n']} sentences in {z['seconds']:.0f} s "
                       f"({z['sentences_per_second']:.2f}/s, {z['threads']} threads)")
     for name, r in results.items():
+        sl = r.get("slm", {})
+        if "accuracy" in sl:
+            dev = sl.get("dev_accuracy")
+            print(f"slm {name}: test {100 * sl['accuracy']:.2f}%, dev {fmt(100 * dev if dev is not None else 'n/a', '.2f')}%, "
+                  f"soup of {sl.get('soup')}, base {pathlib.Path(sl.get('base', '?')).name}, recipe {sl.get('args')}, "
+                  f"{sl.get('train_examples')} training examples, training {sl.get('train_seconds', 0):.0f} s wall, "
+                  f"peak RSS {sl.get('train_peak_rss_mib', 0):.0f} MiB")
+    for name, r in results.items():
         if r.get("slm", {}).get("note"):
             print(f"slm on {name}: {r['slm']['note']}")
             break
@@ -286,9 +330,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="fastText trainings of the chosen setting (mean accuracy)")
     ap.add_argument("--no-fasttext", action="store_true")
     ap.add_argument("--no-finetune", action="store_true")
-    ap.add_argument("--finetune-base", help="base model for slm finetune (default: all-MiniLM-L6-v2, converted)")
-    ap.add_argument("--finetune-args", default=FT_ARGS, help=f"slm finetune flags ({FT_ARGS})")
-    ap.add_argument("--soup", type=int, default=SOUP, help=f"fine-tuning runs averaged by slm average ({SOUP}; 1: one run)")
+    ap.add_argument("--finetune-base", help="base model for slm finetune, every set (default: each set's recipe)")
+    ap.add_argument("--finetune-args", help=f"slm finetune flags for every set (default: {RECIPES}, else {FT_ARGS})")
+    ap.add_argument("--soup", type=int, default=SOUP,
+                    help=f"MiniLM fine-tuning runs averaged by slm average ({SOUP}; 1: one run)")
     ap.add_argument("--no-zeroshot", action="store_true")
     ap.add_argument("--zeroshot-model", help="generative model for the zero-shot row (default: Gemma 3 270M)")
     ap.add_argument("--zeroshot-labels", default=ZS_LABELS, help=f"--labels for the zero-shot row ({ZS_LABELS})")
@@ -305,7 +350,19 @@ def main():
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     sets = load_sets(names)
     finetune_ok = not args.no_finetune and slm.exists() and has_finetune(slm)
-    base = args.finetune_base or (minilm_base(slm, work) if finetune_ok else None)
+    bases = {}
+
+    def base_for(kind):
+        """The base model file of a recipe's kind (converted or found once), or None."""
+        if kind not in bases:
+            if args.finetune_base:
+                bases[kind] = args.finetune_base
+            elif kind == "gemma":
+                bases[kind] = gemma_model()
+            else:
+                bases[kind] = minilm_base(slm, work) if finetune_ok else None
+        return bases[kind]
+
     results = {}
     print(f"work folder: {work}; {THREADS} threads")
     for name, parts in sets.items():
@@ -323,11 +380,18 @@ def main():
             r["slm"] = {"note": "skipped (--no-finetune)"}
         elif not finetune_ok:
             r["slm"] = {"note": "not available: this slm has no `finetune` command"}
-        elif not base:
-            r["slm"] = {"note": "not available: no base model (give --finetune-base)"}
         else:
-            r["slm"] = run_finetune(slm, work, name, paths, base, args.finetune_args, args.soup)
-            print(f"  slm finetune: {r['slm'].get('accuracy', r['slm'].get('error'))}", flush=True)
+            recipe = dict(RECIPES.get(name, MINILM_SOUP))
+            if args.finetune_args or args.finetune_base:
+                recipe = dict(MINILM_SOUP, args=args.finetune_args or FT_ARGS)
+            base = base_for(recipe["base"])
+            if not base:
+                r["slm"] = {"note": f"not available: no {recipe['base']} base model (give --finetune-base)"}
+            else:
+                soup = recipe["soup"] or args.soup
+                r["slm"] = run_finetune(slm, work, name, paths, base, recipe["args"], soup, recipe["train_limit"])
+            print(f"  slm finetune: test {r['slm'].get('accuracy', r['slm'].get('error'))}, "
+                  f"dev {r['slm'].get('dev_accuracy')}", flush=True)
         if name == "sst2" and not args.no_zeroshot:
             model = args.zeroshot_model or gemma_model()
             if not model or not slm.exists():

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("slm %s\n", slm_version());
+        printf("slm %s (kernels: %s)\n", slm_version(), slm_kernels_name());
         return 0;
     }
     for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/qdot.h"
+#include "slm.h"
 #include "tensor/quants.h"
 
 float dot_f32_scalar(const float *a, const float *b, size_t n) {
@@ -174,3 +175,5 @@ float dot_row(const slm_tensor *w, int64_t r, const float *x) {
     default: return 0.0f;
     }
 }
+
+const char *slm_kernels_name(void) { return kernels_simd_name(); }
