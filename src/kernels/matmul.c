@@ -21,10 +21,10 @@ typedef struct {
     int n_tok, ld_x;
     const uint8_t *act[SLM_TYPE_COUNT]; /* the inputs quantised, by activation type */
     size_t act_row_bytes[SLM_TYPE_COUNT];
-    const float *act_d;                 /* q8_0 inputs' block scales as floats (n_tok, cols/32) */
-    uint8_t *vnni_act;                  /* the q8_0 inputs rearranged for the AVX-512 VNNI kernels, */
-    float *vnni_scales;                 /* or NULL (qdot_vnni_prepare) */
-    size_t vnni_act_bytes, vnni_scale_floats;
+    float *act_scales;                  /* q8_0 inputs' expanded block scales (qdot_act_scales) */
+    size_t scale_floats;                /* per input */
+    uint8_t *vnni_act;                  /* the q8_0 inputs for the AVX-512 VNNI kernels, or NULL */
+    size_t vnni_act_bytes;
 } matmul_ctx;
 
 /* Where input b's outputs start. */
@@ -104,7 +104,7 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
                 float out[QDOT_VNNI_MAX];
                 int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
                 qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
-                                c->vnni_scales + (size_t)b * c->vnni_scale_floats, c->vnni_scale_floats, k, w->ne[0], out);
+                                c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);
                 for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
             }
         }
@@ -115,8 +115,9 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
         for (int b = 0; b < c->n_tok; b += 4) {
             float out[4];
             int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
-            const float *d = at == SLM_TYPE_Q8_0 ? c->act_d + (size_t)b * (size_t)(w->ne[0] / QK) : NULL;
-            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d, k, w->ne[0], out);
+            const float *d = at == SLM_TYPE_Q8_0 ? c->act_scales + (size_t)b * c->scale_floats : NULL;
+            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d,
+                       c->scale_floats, k, w->ne[0], out);
             for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
         }
     }
@@ -170,24 +171,20 @@ static size_t act_row_bytes(slm_type at, int64_t cols) {
 
 size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
     return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K) +
-                            (size_t)(cols / QK + 1) * sizeof(float) + qdot_vnni_act_bytes(cols) +
-                            qdot_vnni_scale_floats(cols) * sizeof(float)) + 192;
+                            qdot_act_scale_floats(cols) * sizeof(float) + qdot_vnni_act_bytes(cols)) + 192;
 }
 
 /* Quantises input rows [b0, b1) to every activation type the jobs need (set up in c). */
 static void quantise_inputs(const matmul_ctx *c, int b0, int b1) {
-    const int64_t cols = c->jobs[0].w->ne[0], nb = cols / QK;
+    const int64_t cols = c->jobs[0].w->ne[0];
     for (int at = 0; at < SLM_TYPE_COUNT; at++) {
         if (!c->act[at]) continue;
         for (int b = b0; b < b1; b++) {
             void *dst = (uint8_t *)c->act[at] + (size_t)b * c->act_row_bytes[at];
             if (at == SLM_TYPE_Q8_0) {
                 quantize_act_q8_0(c->x + (int64_t)b * c->ld_x, dst, cols);
-                for (int64_t i = 0; i < nb; i++) /* the block scales as floats, for the batched kernels */
-                    ((float *)c->act_d)[b * nb + i] = slm_f16_to_f32(((const block_q8_0 *)dst)[i].d);
-                if (c->vnni_act)
-                    qdot_vnni_prepare(dst, cols, c->vnni_act + (size_t)b * c->vnni_act_bytes,
-                                      c->vnni_scales + (size_t)b * c->vnni_scale_floats);
+                qdot_act_scales(dst, cols, c->act_scales + (size_t)b * c->scale_floats);
+                if (c->vnni_act) qdot_vnni_prepare(dst, cols, c->vnni_act + (size_t)b * c->vnni_act_bytes);
             } else quantize_act_q8_K(c->x + (int64_t)b * c->ld_x, dst, cols);
         }
     }
@@ -216,8 +213,9 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
         c.act_row_bytes[at] = act_row_bytes(at, cols);
         free_at += (size_t)n_tok * c.act_row_bytes[at];
         if (at == SLM_TYPE_Q8_0) {
-            c.act_d = (const float *)(((uintptr_t)free_at + 15) & ~(uintptr_t)15);
-            free_at = (uint8_t *)(c.act_d + (size_t)n_tok * (size_t)(cols / QK));
+            c.scale_floats = qdot_act_scale_floats(cols);
+            c.act_scales = (float *)(((uintptr_t)free_at + 31) & ~(uintptr_t)31);
+            free_at = (uint8_t *)(c.act_scales + (size_t)n_tok * c.scale_floats);
         }
         quantised = 1;
     }
@@ -226,10 +224,8 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
         for (int j = 0; j < n_jobs; j++) vnni = vnni || qdot_vnni_type(jobs[j].w->type);
         if (vnni) {
             c.vnni_act_bytes = qdot_vnni_act_bytes(cols);
-            c.vnni_scale_floats = qdot_vnni_scale_floats(cols);
             c.vnni_act = (uint8_t *)(((uintptr_t)free_at + 63) & ~(uintptr_t)63);
-            c.vnni_scales = (float *)(c.vnni_act + (size_t)n_tok * c.vnni_act_bytes);
-            free_at = (uint8_t *)(c.vnni_scales + (size_t)n_tok * c.vnni_scale_floats);
+            free_at = c.vnni_act + (size_t)n_tok * c.vnni_act_bytes;
         }
     }
     const int parallel = macs >= PARALLEL_MIN_MACS && slm_pool_threads() > 1;

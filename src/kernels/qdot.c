@@ -401,11 +401,23 @@ AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_
 
 /* ---------------------------------------------------------------- AVX2, several inputs */
 
-/* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart. Inlined with
- * constant t and N, so the 2N accumulators stay in registers. */
+size_t qdot_act_scale_floats(int64_t n) { return (size_t)((n / QK + 1) / 2) * 16; }
+
+void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales) {
+    const int64_t nb = n / QK, padded = (nb + 1) / 2 * 2;
+    for (int64_t b = 0; b < padded; b++) {
+        const float d = b < nb ? slm_f16_to_f32(act[b].d) : 0.0f;
+        for (int i = 0; i < 8; i++) scales[8 * b + i] = d;
+    }
+}
+
+/* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart, their expanded
+ * scales scale_stride floats apart (the product weight scale x input scale is the single
+ * kernel's, so the results are too). Inlined with constant t and N, so the 2N accumulators
+ * stay in registers. */
 #define INLINE_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
 INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
-                                const float *act_d, const int N, int64_t n, float *out) {
+                                const float *scales, size_t scale_stride, const int N, int64_t n, float *out) {
     __m256 acc[4][2];
     for (int k = 0; k < N; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
@@ -414,11 +426,12 @@ INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act,
         float dw;
         __m256i w = q32_block(t, row, b, &dw);
         __m256i aw = _mm256_sign_epi8(w, w);
+        const __m256 dwv = _mm256_set1_ps(dw);
         for (int k = 0; k < N; k++) {
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
             __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), w);
             __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), ones);
-            __m256 d = _mm256_set1_ps(dw * act_d[(size_t)k * nb + b]);
+            __m256 d = _mm256_mul_ps(dwv, _mm256_loadu_ps(scales + (size_t)k * scale_stride + 8 * (size_t)b));
             if (b & 1) acc[k][1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][1]);
             else acc[k][0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][0]);
         }
@@ -427,8 +440,8 @@ INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act,
 }
 
 AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
-                                const float *act_d, int n_act, int64_t n, float *out) {
-#define Q32_CASE(T, N) q32_multi_body(T, row, act, act_stride, act_d, N, n, out)
+                                const float *scales, size_t scale_stride, int n_act, int64_t n, float *out) {
+#define Q32_CASE(T, N) q32_multi_body(T, row, act, act_stride, scales, scale_stride, N, n, out)
 #define Q32_TYPE(T)                      \
     switch (n_act) {                     \
     case 2: Q32_CASE(T, 2); return;      \
@@ -527,8 +540,8 @@ AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t
     else q6_K_multi_body(w, act, act_stride, 2, nb, out);
 }
 
-void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *act_d, int n_act,
-                int64_t n, float *out) {
+void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,
+                size_t scale_stride, int n_act, int64_t n, float *out) {
     if (n_act == 1) {
         out[0] = qdot(t, row, act, n);
         return;
@@ -536,8 +549,8 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
     if (kernels_simd_tiles() && n_act <= 4) {
         switch (t) {
         case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
-            if (!act_d) break;
-            qdot_q32_multi(t, row, act, act_stride, act_d, n_act, n, out);
+            if (!scales) break;
+            qdot_q32_multi(t, row, act, act_stride, scales, scale_stride, n_act, n, out);
             return;
         case SLM_TYPE_Q4_K: qdot_q4_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
         case SLM_TYPE_Q6_K: qdot_q6_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;

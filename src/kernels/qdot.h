@@ -23,11 +23,18 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n);
 /* The same with the selected kernels (AVX2 where there is a path, else the reference). */
 float qdot(slm_type t, const void *row, const void *act, int64_t n);
 
+/* Floats of one q8_0 input's expanded scales (qdot_act_scales): 8 per block, an even number of
+ * blocks. */
+size_t qdot_act_scale_floats(int64_t n);
+/* Writes each of the n/32 blocks' scales of a q8_0 input 8 times into scales
+ * (qdot_act_scale_floats(n), caller-owned; a last odd block is followed by 8 zeros), the form
+ * the batched kernels multiply by. */
+void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales);
 /* The same row against n_act inputs act_stride bytes apart: out[k] = qdot(row, input k).
- * Unpacks each weight block once for up to 4 inputs (prompt batches). For q8_0 inputs, act_d
- * (may be NULL) holds their block scales as floats, n/32 per input. */
-void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *act_d, int n_act,
-                int64_t n, float *out);
+ * Unpacks each weight block once for up to 4 inputs (prompt batches). For q8_0 inputs, scales
+ * (may be NULL) holds their expanded scales (qdot_act_scales), scale_stride floats apart. */
+void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,
+                size_t scale_stride, int n_act, int64_t n, float *out);
 
 /* AVX-512 VNNI kernels of the q4_0 / q5_0 / q8_0 rows (qdot_vnni.c; use them only when
  * kernels_avx512_vnni() is true). Their inputs are the q8_0 activations rearranged by
@@ -37,14 +44,12 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
 bool qdot_vnni_type(slm_type t);
 /* Bytes of one rearranged input of n elements (its blocks in pairs, shifted to unsigned). */
 size_t qdot_vnni_act_bytes(int64_t n);
-/* Floats of one rearranged input's scales (16 per pair of blocks). */
-size_t qdot_vnni_scale_floats(int64_t n);
-/* Rearranges n q8_0 activations: act_u8 (qdot_vnni_act_bytes) gets the quantised values + 128,
- * act_scales (qdot_vnni_scale_floats) each block's scale 8 times; an odd last block is paired
- * with zeros. The caller owns all three buffers. */
-void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8, float *act_scales);
+/* Rearranges n q8_0 activations into act_u8 (qdot_vnni_act_bytes, caller-owned): the quantised
+ * values + 128, a last odd block paired with zeros. */
+void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8);
 /* One weight row of n elements against n_act (1..QDOT_VNNI_MAX) rearranged inputs, act_stride
- * bytes and scale_stride floats apart: out[k] = dot(row, input k). */
+ * bytes apart, with their expanded scales (qdot_act_scales) scale_stride floats apart:
+ * out[k] = dot(row, input k). */
 void qdot_vnni_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
                      size_t scale_stride, int n_act, int64_t n, float *out);
 

@@ -26,20 +26,14 @@ static inline int64_t block_pairs(int64_t n) { return (n / QK + 1) / 2; }
 
 size_t qdot_vnni_act_bytes(int64_t n) { return (size_t)block_pairs(n) * 64; }
 
-size_t qdot_vnni_scale_floats(int64_t n) { return (size_t)block_pairs(n) * 16; }
-
-void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8, float *act_scales) {
+void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8) {
     const int64_t nb = n / QK, np = block_pairs(n);
-    for (int64_t b = 0; b < 2 * np; b++) {
-        uint8_t *q = act_u8 + 32 * b;
-        float *d = act_scales + 16 * (b / 2) + 8 * (b % 2);
-        const float scale = b < nb ? slm_f16_to_f32(act[b].d) : 0.0f;
-        for (int i = 0; i < 32; i++) q[i] = b < nb ? (uint8_t)(act[b].qs[i] ^ 0x80) : 0x80;
-        for (int i = 0; i < 8; i++) d[i] = scale;
-    }
+    for (int64_t b = 0; b < 2 * np; b++)
+        for (int i = 0; i < 32; i++) act_u8[32 * b + i] = b < nb ? (uint8_t)(act[b].qs[i] ^ 0x80) : 0x80;
 }
 
-/* Blocks 2p and 2p+1 of a row as 64 signed bytes, their scales in lanes 0-7 and 8-15. */
+/* Blocks 2p and 2p+1 of a row as 64 signed bytes, their scales in lanes 0-7 and 8-15 (as the
+ * expanded activation scales of qdot_act_scales lie: 8 per block). */
 VNNI_INLINE __m512i weight_pair(slm_type t, const void *row, int64_t p, int64_t nb, __m512 *scales) {
     float d0, d1 = 0.0f;
     __m256i lo = q32_block(t, row, 2 * p, &d0);
