@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -201,6 +202,22 @@ def training_subset(path, limit, seed):
     return out
 
 
+def peak_rss_watch(procs, peaks):
+    """Polls each process's VmHWM (its own peak RSS since exec) until all have ended. wait4's
+    ru_maxrss would not do: a child forked from this process inherits its high-water mark, and
+    fastText's models make that large."""
+    while any(p.poll() is None for p in procs):
+        for k, p in enumerate(procs):
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peaks[k] = max(peaks[k], int(line.split()[1]))
+            except OSError:
+                pass
+        time.sleep(0.2)
+
+
 def run_finetune(slm, work, name, paths, base, extra_args, soup=1, train_limit=None):
     """slm finetune on train (with dev) and slm eval on test. With soup > 1: that many runs with
     seeds 1..soup, side by side (threads shared out), each writing its last epoch, then
@@ -219,13 +236,15 @@ def run_finetune(slm, work, name, paths, base, extra_args, soup=1, train_limit=N
         cmds.append(cmd)
     t = time.perf_counter()
     procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for c in cmds]
-    outcomes, peak_kib = [], 0
-    for p in procs:  # -q runs write little, so reading them one after another cannot block
-        err = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        peak_kib = max(peak_kib, usage.ru_maxrss)
+    peaks = [0] * len(procs)
+    watcher = threading.Thread(target=peak_rss_watch, args=(procs, peaks), daemon=True)
+    watcher.start()
+    outcomes = []
+    for p in procs:
+        err = p.communicate()[1]
         outcomes.append((p.returncode, err))
+    watcher.join()
+    peak_kib = max(peaks)
     for rc, err in outcomes:
         if rc != 0:
             return {"error": err.strip()[-500:] or f"exit {rc}", "train_seconds": time.perf_counter() - t}
@@ -240,7 +259,7 @@ def run_finetune(slm, work, name, paths, base, extra_args, soup=1, train_limit=N
     dev = slm_eval(slm, out, paths["dev"], [], work / f"{name}.finetune.dev.json")
     result["dev_accuracy"] = dev.get("accuracy")
     result["train_seconds"] = train_s
-    result["train_peak_rss_mib"] = peak_kib / 1024
+    result["train_peak_rss_mib"] = peak_kib / 1024  # of one run (the largest of a soup's)
     result["soup"] = soup
     result["args"] = extra_args
     result["base"] = str(base)
