@@ -25,6 +25,7 @@ typedef struct {
     size_t scale_floats;                /* per input */
     uint8_t *vnni_act;                  /* the q8_0 inputs for the AVX-512 VNNI kernels, or NULL */
     size_t vnni_act_bytes;
+    bool avx512;                        /* the AVX-512 kernels of q4_K / q6_K are used */
 } matmul_ctx;
 
 /* Where input b's outputs start. */
@@ -105,6 +106,19 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
                 int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
                 qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
                                 c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);
+                for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
+            }
+        }
+        return;
+    }
+    if (c->avx512 && qdot_k_avx512_type(w->type)) {
+        for (int64_t r = lo; r < hi; r++) {
+            const void *row = slm_tensor_row(w, r);
+            for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
+                float out[QDOT_VNNI_MAX];
+                int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
+                qdot_k_avx512_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k,
+                                    w->ne[0], out);
                 for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
             }
         }
@@ -219,7 +233,8 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
         }
         quantised = 1;
     }
-    if (c.act[SLM_TYPE_Q8_0] && kernels_avx512_vnni()) {
+    c.avx512 = quantised && kernels_avx512_vnni();
+    if (c.act[SLM_TYPE_Q8_0] && c.avx512) {
         bool vnni = false;
         for (int j = 0; j < n_jobs; j++) vnni = vnni || qdot_vnni_type(jobs[j].w->type);
         if (vnni) {

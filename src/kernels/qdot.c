@@ -176,8 +176,7 @@ static float dot_q3_K(const block_q3_K *w, const block_q8_K *a, int64_t nb) {
     return sum;
 }
 
-/* The 8 6-bit scales and mins of q4_K / q5_K. */
-static void k4_scales(const uint8_t *p, uint8_t *sc, uint8_t *mn) {
+void qdot_k4_scales(const uint8_t *p, uint8_t *sc, uint8_t *mn) {
     for (int j = 0; j < 4; j++) {
         sc[j] = p[j] & 63;
         mn[j] = p[j + 4] & 63;
@@ -196,7 +195,7 @@ static float dot_q4_K(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
     float sum = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
-        k4_scales(w[b].scales, sc, mn);
+        qdot_k4_scales(w[b].scales, sc, mn);
         int s = 0, smin = 0;
         for (int j = 0; j < 8; j++) {
             int sj = 0;
@@ -213,7 +212,7 @@ static float dot_q5_K(const block_q5_K *w, const block_q8_K *a, int64_t nb) {
     float sum = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
-        k4_scales(w[b].scales, sc, mn);
+        qdot_k4_scales(w[b].scales, sc, mn);
         int s = 0, smin = 0;
         for (int j = 0; j < 8; j++) {
             int sj = 0;
@@ -334,12 +333,6 @@ AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_
     return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
 }
 
-/* sum + ad * (d * isum - dmin * smin) for one q4_K block, with the roundings spelled out (two
- * fused multiply-adds), so that the single-input and the batched kernels, inlined into different
- * code, round alike and a row's result does not depend on its place in a batch. */
-AVX2 static inline float q4_K_block_sum(float sum, float ad, float d, int isum, float dmin, int smin) {
-    return fmaf(ad, fmaf(d, (float)isum, -(dmin * (float)smin)), sum);
-}
 
 AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
     float sum = 0.0f;
@@ -348,7 +341,7 @@ AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_
         prefetch_weights(w + b);
         prefetch_weights((const char *)(w + b) + 64);
         uint8_t sc[8], mn[8];
-        k4_scales(w[b].scales, sc, mn);
+        qdot_k4_scales(w[b].scales, sc, mn);
         __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low nibbles), 2c+1 (high) */
             __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
@@ -464,7 +457,7 @@ INLINE_AVX2 void q4_K_multi_body(const block_q4_K *w, const uint8_t *act, size_t
     float sum[4] = {0, 0, 0, 0};
     for (int64_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
-        k4_scales(w[b].scales, sc, mn);
+        qdot_k4_scales(w[b].scales, sc, mn);
         __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));

@@ -65,15 +65,20 @@ int main(void) {
         for (int r = 0; r < ROWS; r++) random_row(&rng, t, cols, row + r * mrow_bytes, tmp);
         slm_tensor w = {.name = "w", .type = t, .n_dims = 2, .ne = {cols, ROWS, 1, 1}, .data = row, .row_bytes = mrow_bytes};
         float *xs = malloc(MAX_INPUTS * cols * sizeof(float)), *alone = malloc(ROWS * sizeof(float));
+        float *avx2_out = malloc(MAX_INPUTS * ROWS * sizeof(float)); /* the AVX2 kernels' results */
         for (int i = 0; i < MAX_INPUTS * cols; i++) xs[i] = slm_rng_f32(&rng) * 2 - 1;
         static const int n_inputs[] = {3, 6, 9, MAX_INPUTS};
         for (int avx512 = 0; avx512 <= 1; avx512++) {
             kernels_allow_avx512(avx512);
             if (avx512 && !kernels_avx512_vnni()) break;
-            float worst_ref = 0;
+            float worst_ref = 0, worst_avx2 = 0;
             for (int b = 0; b < MAX_INPUTS; b++) {
                 matmul_job one = {alone, ROWS, &w, NULL};
                 matmul_multi(&one, 1, xs + b * cols, 1, (int)cols, scratch);
+                for (int r = 0; r < ROWS; r++) {
+                    if (!avx512) avx2_out[b * ROWS + r] = alone[r];
+                    else worst_avx2 = fmaxf(worst_avx2, fabsf(alone[r] - avx2_out[b * ROWS + r]));
+                }
                 if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(xs + b * cols, (block_q8_0 *)act, cols);
                 else quantize_act_q8_K(xs + b * cols, (block_q8_K *)act, cols);
                 for (int r = 0; r < ROWS; r++) {
@@ -83,6 +88,8 @@ int main(void) {
             }
             CHECK(worst_ref < 1e-4f, "%s matmul (%s) vs scalar relative difference %g", slm_type_info(t)->name,
                   kernels_simd_name(), worst_ref);
+            if (avx512 && (t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q6_K)) /* the same integer sums and float steps */
+                CHECK(worst_avx2 == 0.0f, "%s: AVX-512 and AVX2 kernels differ by %g", slm_type_info(t)->name, worst_avx2);
             for (int threads = 1; threads <= 2; threads++)
                 for (size_t ni = 0; ni < sizeof n_inputs / sizeof n_inputs[0]; ni++) {
                     const int n_in = n_inputs[ni];
@@ -102,6 +109,7 @@ int main(void) {
         kernels_allow_avx512(true);
         free(xs);
         free(alone);
+        free(avx2_out);
     }
     /* the activation quantisers */
     for (int i = 0; i < N; i++) x[i] = (slm_rng_f32(&rng) * 2 - 1) * 3;
