@@ -94,34 +94,37 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
     }
 }
 
+/* Rows [lo, hi) of one job through the AVX-512 kernels, QDOT_VNNI_MAX inputs per weight load:
+ * the VNNI ones (vnni: q4_0 / q5_0 / q8_0) or the q4_K / q6_K ones. */
+static void matmul_rows_avx512(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi, bool vnni) {
+    const slm_tensor *w = job->w;
+    const slm_type at = qdot_activation_type(w->type);
+    for (int64_t r = lo; r < hi; r++) {
+        const void *row = slm_tensor_row(w, r);
+        for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
+            float out[QDOT_VNNI_MAX];
+            int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
+            if (vnni)
+                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
+                                c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);
+            else
+                qdot_k_avx512_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k,
+                                    w->ne[0], out);
+            for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
+        }
+    }
+}
+
 /* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs. */
 static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
     const slm_type at = qdot_activation_type(w->type);
     if (c->vnni_act && qdot_vnni_type(w->type)) {
-        for (int64_t r = lo; r < hi; r++) {
-            const void *row = slm_tensor_row(w, r);
-            for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
-                float out[QDOT_VNNI_MAX];
-                int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
-                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
-                                c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);
-                for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
-            }
-        }
+        matmul_rows_avx512(job, c, lo, hi, true);
         return;
     }
     if (c->avx512 && qdot_k_avx512_type(w->type)) {
-        for (int64_t r = lo; r < hi; r++) {
-            const void *row = slm_tensor_row(w, r);
-            for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
-                float out[QDOT_VNNI_MAX];
-                int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
-                qdot_k_avx512_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k,
-                                    w->ne[0], out);
-                for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
-            }
-        }
+        matmul_rows_avx512(job, c, lo, hi, false);
         return;
     }
     for (int64_t r = lo; r < hi; r++) {
