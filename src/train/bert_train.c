@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "tensor/quants.h"
+#include "train/float_arena.h"
 #include "train/ops.h"
 #include "train/train.h"
 
@@ -49,19 +50,6 @@ float **bert_param_array(bert_params *p) { return (float **)p; }
 int bert_param_decays(int i) {
     return i == BP_TOK_EMBD || i == BP_POS_EMBD || i == BP_TYPE_EMBD || i == BP_WQ || i == BP_WK || i == BP_WV ||
            i == BP_WO || i == BP_W_UP || i == BP_W_DOWN || i == BP_CLS_W;
-}
-
-static void point_arrays(float **ptr, const size_t *sizes, int n, float *mem) {
-    for (int i = 0; i < n; i++) {
-        ptr[i] = mem;
-        mem += sizes[i];
-    }
-}
-
-static size_t sum_sizes(const size_t *s, int n) {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += s[i];
-    return total;
 }
 
 /* ---------------------------------------------------------------- activations */
@@ -125,19 +113,19 @@ slm_status bert_model_alloc(bert_model *m, const bert_config *cfg, int B, int T,
     m->B = B;
     m->T = T;
     param_sizes(cfg, m->sizes);
-    m->n_params = sum_sizes(m->sizes, BP_COUNT);
+    m->n_params = float_arena_total(m->sizes, BP_COUNT);
     size_t as[N_ACTS], gs[N_GRAD_ACTS];
     acts_sizes(cfg, B, T, as);
     grad_acts_sizes(cfg, B, T, gs);
     const size_t pb = m->n_params * sizeof(float);
     m->params_mem = slm_aligned_alloc(pb, "parameters");
-    m->acts_mem = slm_aligned_alloc(sum_sizes(as, N_ACTS) * sizeof(float), "activations");
+    m->acts_mem = slm_aligned_alloc(float_arena_total(as, N_ACTS) * sizeof(float), "activations");
     int ok = m->params_mem && m->acts_mem;
     if (ok && training) {
         m->grads_mem = slm_aligned_alloc(pb, "gradients");
         m->m_mem = slm_aligned_alloc(pb, "AdamW first moments");
         m->v_mem = slm_aligned_alloc(pb, "AdamW second moments");
-        m->gacts_mem = slm_aligned_alloc(sum_sizes(gs, N_GRAD_ACTS) * sizeof(float), "activation gradients");
+        m->gacts_mem = slm_aligned_alloc(float_arena_total(gs, N_GRAD_ACTS) * sizeof(float), "activation gradients");
         ok = m->grads_mem && m->m_mem && m->v_mem && m->gacts_mem;
     }
     if (!ok) {
@@ -145,14 +133,14 @@ slm_status bert_model_alloc(bert_model *m, const bert_config *cfg, int B, int T,
         return SLM_ERR_NOMEM;
     }
     memset(m->params_mem, 0, pb);
-    point_arrays(bert_param_array(&m->params), m->sizes, BP_COUNT, m->params_mem);
-    point_arrays((float **)&m->acts, as, N_ACTS, m->acts_mem);
+    float_arena_point(bert_param_array(&m->params), m->sizes, BP_COUNT, m->params_mem);
+    float_arena_point((float **)&m->acts, as, N_ACTS, m->acts_mem);
     if (training) {
         memset(m->grads_mem, 0, pb);
         memset(m->m_mem, 0, pb);
         memset(m->v_mem, 0, pb);
-        point_arrays(bert_param_array(&m->grads), m->sizes, BP_COUNT, m->grads_mem);
-        point_arrays((float **)&m->gacts, gs, N_GRAD_ACTS, m->gacts_mem);
+        float_arena_point(bert_param_array(&m->grads), m->sizes, BP_COUNT, m->grads_mem);
+        float_arena_point((float **)&m->gacts, gs, N_GRAD_ACTS, m->gacts_mem);
     }
     return SLM_OK;
 }

@@ -23,6 +23,7 @@
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "train/decoder_ops.h"
+#include "train/float_arena.h"
 #include "train/ops.h"
 #include "train/train.h"
 
@@ -129,19 +130,6 @@ static void grad_acts_sizes(const decoder_config *c, int B, int T, size_t s[N_GR
     memcpy(s, sizes, sizeof sizes);
 }
 
-static size_t sum_sizes(const size_t *s, int n) {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += s[i];
-    return total;
-}
-
-static void point_arrays(float **ptr, const size_t *sizes, int n, float *mem) {
-    for (int i = 0; i < n; i++) {
-        ptr[i] = mem;
-        mem += sizes[i];
-    }
-}
-
 /* Floats of one layer's frozen weights. */
 static size_t layer_floats(const decoder_config *c) {
     size_t n = 2 * (size_t)c->C;
@@ -212,14 +200,14 @@ slm_status decoder_model_alloc(decoder_model *m, const decoder_config *cfg, int 
     m->n_slots = training ? c->L : 1;
     acts_sizes(c, B, T, m->n_slots, as);
     grad_acts_sizes(c, B, T, gs);
-    m->acts_mem = slm_aligned_alloc(sum_sizes(as, N_ACTS) * sizeof(float), "activations");
+    m->acts_mem = slm_aligned_alloc(float_arena_total(as, N_ACTS) * sizeof(float), "activations");
     int ok = m->layers && m->lora_a && m->lora_b && m->lora_da && m->lora_db && m->frozen_mem && m->params_mem &&
              m->acts_mem;
     if (ok && training) {
         m->grads_mem = slm_aligned_alloc(n * sizeof(float), "gradients");
         m->m_mem = slm_aligned_alloc(n * sizeof(float), "AdamW first moments");
         m->v_mem = slm_aligned_alloc(n * sizeof(float), "AdamW second moments");
-        m->gacts_mem = slm_aligned_alloc(sum_sizes(gs, N_GRAD_ACTS) * sizeof(float), "activation gradients");
+        m->gacts_mem = slm_aligned_alloc(float_arena_total(gs, N_GRAD_ACTS) * sizeof(float), "activation gradients");
         ok = m->grads_mem && m->m_mem && m->v_mem && m->gacts_mem;
     }
     if (!ok) {
@@ -243,12 +231,12 @@ slm_status decoder_model_alloc(decoder_model *m, const decoder_config *cfg, int 
         }
     m->head_w = w, m->head_b = w + (size_t)c->K * C;
     if (g) m->head_dw = g, m->head_db = g + (size_t)c->K * C;
-    point_arrays((float **)&m->acts, as, N_ACTS, m->acts_mem);
+    float_arena_point((float **)&m->acts, as, N_ACTS, m->acts_mem);
     if (training) {
         memset(m->grads_mem, 0, n * sizeof(float));
         memset(m->m_mem, 0, n * sizeof(float));
         memset(m->v_mem, 0, n * sizeof(float));
-        point_arrays((float **)&m->gacts, gs, N_GRAD_ACTS, m->gacts_mem);
+        float_arena_point((float **)&m->gacts, gs, N_GRAD_ACTS, m->gacts_mem);
     }
     for (int s = 0; s < 2; s++) rope_tables(m->acts.rope_cos[s], m->acts.rope_sin[s], T, c->hd, c->rope_base[s]);
     for (int l = 0; l < c->L; l++) m->layers[l].rope_set = 0;
@@ -498,6 +486,16 @@ float decoder_forward(decoder_model *m, const int32_t *tokens, const int *lens, 
     return weighted_crossentropy_forward(a->probs, a->probs, labels, w, Bu, c->K);
 }
 
+/* The gradient entering a residual branch's output y through its post-norm (Gemma 3's, with
+ * weight w and saved rstd): d->dx itself when the model has none, else d->dt filled from it. */
+static const float *post_norm_backward(const decoder_config *c, const decoder_grad_acts *d, const float *y,
+                                       const float *w, const float *rstd, int N) {
+    if (!c->post_norms) return d->dx;
+    memset(d->dt, 0, (size_t)N * c->C * sizeof(float));
+    rmsnorm_backward(d->dt, d->dnorm, d->dx, y, w, rstd, N, c->C);
+    return d->dt;
+}
+
 void decoder_backward(decoder_model *m, const int *lens, const int32_t *labels, const float *w, int Bu, int T,
                       float dloss) {
     const decoder_config *c = &m->cfg;
@@ -528,12 +526,7 @@ void decoder_backward(decoder_model *m, const int *lens, const int32_t *labels, 
         lora_linear lin[LT_COUNT];
         for (int t = 0; t < LT_COUNT; t++) lin[t] = layer_linear(m, l, t);
         /* x_next = xa + pn(dn): dx is the gradient of x_next and (directly) of xa */
-        const float *ddn = d->dx;
-        if (c->post_norms) {
-            memset(d->dt, 0, nc);
-            rmsnorm_backward(d->dt, d->dnorm, d->dx, dn, Ly->post_ffn_norm, a->dn_rstd + l * s.NR, N, C);
-            ddn = d->dt;
-        }
+        const float *ddn = post_norm_backward(c, d, dn, Ly->post_ffn_norm, a->dn_rstd + l * s.NR, N);
         memset(d->dhact, 0, nf);
         lora_backward(&lin[LT_DOWN], d->dhact, d->lora_scratch, ddn, hact, lora_saved(m, &s, l, LT_DOWN), N);
         memset(d->dgate, 0, nf);
@@ -544,12 +537,7 @@ void decoder_backward(decoder_model *m, const int *lens, const int32_t *labels, 
         lora_backward(&lin[LT_UP], d->dh, d->lora_scratch, d->dup, h2, lora_saved(m, &s, l, LT_UP), N);
         rmsnorm_backward(d->dx, d->dnorm, d->dh, xa, Ly->ffn_norm, a->rstd2 + l * s.NR, N, C);
         /* xa = x + pn(o): dx is now the gradient of xa, and (directly) of x */
-        const float *dout = d->dx;
-        if (c->post_norms) {
-            memset(d->dt, 0, nc);
-            rmsnorm_backward(d->dt, d->dnorm, d->dx, o, Ly->post_attn_norm, a->o_rstd + l * s.NR, N, C);
-            dout = d->dt;
-        }
+        const float *dout = post_norm_backward(c, d, o, Ly->post_attn_norm, a->o_rstd + l * s.NR, N);
         memset(d->datty, 0, nq);
         lora_backward(&lin[LT_O], d->datty, d->lora_scratch, dout, atty, lora_saved(m, &s, l, LT_O), N);
         memset(d->dq, 0, nq);

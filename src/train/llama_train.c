@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "base/rng.h"
+#include "train/float_arena.h"
 #include "train/ops.h"
 #include "train/train.h"
 
@@ -91,42 +92,29 @@ static void grad_acts_sizes(const train_config *c, int B, int T, size_t s[N_GRAD
     memcpy(s, sizes, sizeof sizes);
 }
 
-static size_t sum_sizes(const size_t *s, int n) {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += s[i];
-    return total;
-}
-
-static void point_arrays(float **ptr, const size_t *sizes, int n, float *mem) {
-    for (int i = 0; i < n; i++) {
-        ptr[i] = mem;
-        mem += sizes[i];
-    }
-}
-
 size_t train_acts_floats(const train_config *cfg, int B, int T) {
     size_t s[N_ACTS];
     acts_sizes(cfg, B, T, s);
-    return sum_sizes(s, N_ACTS);
+    return float_arena_total(s, N_ACTS);
 }
 
 size_t train_grad_acts_floats(const train_config *cfg, int B, int T) {
     size_t s[N_GRAD_ACTS];
     grad_acts_sizes(cfg, B, T, s);
-    return sum_sizes(s, N_GRAD_ACTS);
+    return float_arena_total(s, N_GRAD_ACTS);
 }
 
 void train_acts_point(const train_config *cfg, int B, int T, train_acts *a, float *mem) {
     size_t s[N_ACTS];
     acts_sizes(cfg, B, T, s);
-    point_arrays((float **)a, s, N_ACTS, mem);
+    float_arena_point((float **)a, s, N_ACTS, mem);
     rope_tables(a->rope_cos, a->rope_sin, T, cfg->hd, cfg->rope_base);
 }
 
 void train_grad_acts_point(const train_config *cfg, int B, int T, train_grad_acts *g, float *mem) {
     size_t s[N_GRAD_ACTS];
     grad_acts_sizes(cfg, B, T, s);
-    point_arrays((float **)g, s, N_GRAD_ACTS, mem);
+    float_arena_point((float **)g, s, N_GRAD_ACTS, mem);
 }
 
 /* ---------------------------------------------------------------- allocation and init */
@@ -147,7 +135,7 @@ slm_status train_model_alloc(train_model *m, const train_config *cfg, int B, int
     m->B = B;
     m->T = T;
     train_param_sizes(cfg, m->sizes);
-    m->n_params = sum_sizes(m->sizes, TP_COUNT);
+    m->n_params = float_arena_total(m->sizes, TP_COUNT);
     const size_t pb = m->n_params * sizeof(float);
     m->params_mem = slm_aligned_alloc(pb, "parameters");
     m->grads_mem = slm_aligned_alloc(pb, "gradients");
