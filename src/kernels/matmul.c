@@ -94,16 +94,20 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
     }
 }
 
-/* Rows [lo, hi) of one job through the AVX-512 kernels, QDOT_VNNI_MAX inputs per weight load:
- * the VNNI ones (vnni: q4_0 / q5_0 / q8_0) or the q4_K / q6_K ones. */
+/* Inputs per call of the VNNI kernel: a row is unpacked once for this many. */
+#define VNNI_BATCH 256
+
+/* Rows [lo, hi) of one job through the AVX-512 kernels: the VNNI ones (vnni: q4_0 / q5_0 /
+ * q8_0; up to VNNI_BATCH inputs per call) or the q4_K / q6_K ones (QDOT_VNNI_MAX per call). */
 static void matmul_rows_avx512(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi, bool vnni) {
     const slm_tensor *w = job->w;
     const slm_type at = qdot_activation_type(w->type);
+    const int per_call = vnni ? VNNI_BATCH : QDOT_VNNI_MAX;
     for (int64_t r = lo; r < hi; r++) {
         const void *row = slm_tensor_row(w, r);
-        for (int b = 0; b < c->n_tok; b += QDOT_VNNI_MAX) {
-            float out[QDOT_VNNI_MAX];
-            int k = c->n_tok - b < QDOT_VNNI_MAX ? c->n_tok - b : QDOT_VNNI_MAX;
+        for (int b = 0; b < c->n_tok; b += per_call) {
+            float out[VNNI_BATCH];
+            int k = c->n_tok - b < per_call ? c->n_tok - b : per_call;
             if (vnni)
                 qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
                                 c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);

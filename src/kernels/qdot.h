@@ -67,9 +67,10 @@ size_t qdot_vnni_act_bytes(int64_t n);
 /* Rearranges n q8_0 activations into act_u8 (qdot_vnni_act_bytes, caller-owned): the quantised
  * values + 128, a last odd block paired with zeros. */
 void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8);
-/* One weight row of n elements against n_act (1..QDOT_VNNI_MAX) rearranged inputs, act_stride
- * bytes apart, with their expanded scales (qdot_act_scales) scale_stride floats apart:
- * out[k] = dot(row, input k). */
+/* One weight row of n elements against n_act (>= 1) rearranged inputs, act_stride bytes apart,
+ * with their expanded scales (qdot_act_scales) scale_stride floats apart: out[k] = dot(row,
+ * input k). Up to QDOT_VNNI_MAX inputs share each weight load; more than that share one
+ * unpacking of the row. A result does not depend on n_act. */
 void qdot_vnni_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
                      size_t scale_stride, int n_act, int64_t n, float *out);
 

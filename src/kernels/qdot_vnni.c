@@ -42,42 +42,95 @@ VNNI_INLINE __m512i weight_pair(slm_type t, const void *row, int64_t p, int64_t 
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* One row against N inputs (inlined with constant t and N: 2N accumulators in registers,
- * pairs alternating between them as two independent chains). */
-VNNI_INLINE void vnni_body(slm_type t, const void *row, size_t row_bytes, const uint8_t *act, size_t act_stride,
-                           const float *scales, size_t scale_stride, const int N, int64_t n, float *out) {
-    const int64_t nb = n / QK, np = block_pairs(n);
+/* A pair of blocks ready for VPDPBUSD: 64 signed weights, the start that cancels the
+ * activations' shift, and the two scales. A prompt's row is unpacked into these once and then
+ * dotted with all its inputs. */
+typedef struct {
+    __m512i w, start;
+    __m512 dw;
+} vnni_pair;
+
+/* Rows of at most this many pairs are unpacked once for a batch of more than QDOT_VNNI_MAX
+ * inputs (48 KiB on the stack); longer rows unpack per QDOT_VNNI_MAX inputs. */
+#define UNPACKED_MAX_PAIRS 256
+
+VNNI_INLINE vnni_pair unpack_pair(slm_type t, const void *row, int64_t p, int64_t nb) {
     const __m512i shift = _mm512_set1_epi8((char)0x80);
-    __m512 acc[QDOT_VNNI_MAX][2];
-    for (int k = 0; k < N; k++) acc[k][0] = acc[k][1] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < np; p++) {
-        const char *ahead = (const char *)row + (size_t)p * row_bytes / (size_t)np + PREFETCH_BYTES;
-        _mm_prefetch(ahead, _MM_HINT_T0);
-        __m512 dw;
-        __m512i w = weight_pair(t, row, p, nb, &dw);
-        /* -(128 * the sum of each 4 weights): the start that cancels the activations' shift */
-        __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), shift, w));
-        for (int k = 0; k < N; k++) {
-            __m512i a = _mm512_loadu_si512(act + (size_t)k * act_stride + 64 * (size_t)p);
-            __m512i dot = _mm512_dpbusd_epi32(start, a, w);
-            __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(scales + (size_t)k * scale_stride + 16 * (size_t)p));
-            acc[k][p & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[k][p & 1]);
-        }
+    vnni_pair q;
+    q.w = weight_pair(t, row, p, nb, &q.dw);
+    /* -(128 * the sum of each 4 weights) */
+    q.start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), shift, q.w));
+    return q;
+}
+
+/* Pair p of a row from unpacked, or unpacked here when that is NULL. */
+VNNI_INLINE vnni_pair row_pair(slm_type t, const void *row, size_t row_bytes, const vnni_pair *unpacked, int64_t p,
+                               int64_t nb, int64_t np) {
+    if (unpacked) return unpacked[p];
+    _mm_prefetch((const char *)row + (size_t)p * row_bytes / (size_t)np + PREFETCH_BYTES, _MM_HINT_T0);
+    return unpack_pair(t, row, p, nb);
+}
+
+/* acc[k] += the products of pair p with input k, for k < N. */
+VNNI_INLINE void pair_step(vnni_pair q, int64_t p, const uint8_t *act, size_t act_stride, const float *scales,
+                           size_t scale_stride, const int N, __m512 *acc) {
+    for (int k = 0; k < N; k++) {
+        __m512i a = _mm512_loadu_si512(act + (size_t)k * act_stride + 64 * (size_t)p);
+        __m512i dot = _mm512_dpbusd_epi32(q.start, a, q.w);
+        __m512 d = _mm512_mul_ps(q.dw, _mm512_loadu_ps(scales + (size_t)k * scale_stride + 16 * (size_t)p));
+        acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[k]);
     }
-    for (int k = 0; k < N; k++) out[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc[k][0], acc[k][1]));
+}
+
+/* One row against N inputs (inlined with constant t and N: 2N accumulators in registers, even
+ * and odd pairs in two independent chains). The row's pairs come from unpacked when it is not
+ * NULL, else they are unpacked here; the arithmetic is the same. */
+VNNI_INLINE void vnni_body(slm_type t, const void *row, size_t row_bytes, const vnni_pair *unpacked, const uint8_t *act,
+                           size_t act_stride, const float *scales, size_t scale_stride, const int N, int64_t n,
+                           float *out) {
+    const int64_t nb = n / QK, np = block_pairs(n);
+    __m512 even[QDOT_VNNI_MAX], odd[QDOT_VNNI_MAX];
+    for (int k = 0; k < N; k++) even[k] = odd[k] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 1 < np; p += 2) {
+        pair_step(row_pair(t, row, row_bytes, unpacked, p, nb, np), p, act, act_stride, scales, scale_stride, N, even);
+        pair_step(row_pair(t, row, row_bytes, unpacked, p + 1, nb, np), p + 1, act, act_stride, scales, scale_stride, N,
+                  odd);
+    }
+    if (p < np) pair_step(row_pair(t, row, row_bytes, unpacked, p, nb, np), p, act, act_stride, scales, scale_stride, N, even);
+    for (int k = 0; k < N; k++) out[k] = _mm512_reduce_add_ps(_mm512_add_ps(even[k], odd[k]));
+}
+
+/* One row against n_act inputs in groups of up to QDOT_VNNI_MAX (unpacked: the row's pairs or
+ * NULL). */
+VNNI_INLINE void vnni_groups(slm_type t, const void *row, size_t row_bytes, const vnni_pair *unpacked, const uint8_t *act,
+                             size_t act_stride, const float *scales, size_t scale_stride, int n_act, int64_t n,
+                             float *out) {
+    for (int b = 0; b < n_act; b += QDOT_VNNI_MAX) {
+        const uint8_t *a = act + (size_t)b * act_stride;
+        const float *s = scales + (size_t)b * scale_stride;
+#define VNNI_CASE(N) \
+    case N: vnni_body(t, row, row_bytes, unpacked, a, act_stride, s, scale_stride, N, n, out + b); break
+        switch (n_act - b) {
+        VNNI_CASE(1); VNNI_CASE(2); VNNI_CASE(3); VNNI_CASE(4);
+        VNNI_CASE(5); VNNI_CASE(6); VNNI_CASE(7);
+        default: vnni_body(t, row, row_bytes, unpacked, a, act_stride, s, scale_stride, 8, n, out + b); break;
+        }
+#undef VNNI_CASE
+    }
 }
 
 __attribute__((target(VNNI_TARGET))) static void vnni_type(slm_type t, const void *row, size_t row_bytes,
                                                          const uint8_t *act, size_t act_stride, const float *scales,
                                                          size_t scale_stride, int n_act, int64_t n, float *out) {
-#define VNNI_CASE(N) \
-    case N: vnni_body(t, row, row_bytes, act, act_stride, scales, scale_stride, N, n, out); return
-    switch (n_act) {
-    VNNI_CASE(1); VNNI_CASE(2); VNNI_CASE(3); VNNI_CASE(4);
-    VNNI_CASE(5); VNNI_CASE(6); VNNI_CASE(7);
-    default: vnni_body(t, row, row_bytes, act, act_stride, scales, scale_stride, 8, n, out); return;
+    const int64_t nb = n / QK, np = block_pairs(n);
+    if (n_act <= QDOT_VNNI_MAX || np > UNPACKED_MAX_PAIRS) {
+        vnni_groups(t, row, row_bytes, NULL, act, act_stride, scales, scale_stride, n_act, n, out);
+        return;
     }
-#undef VNNI_CASE
+    vnni_pair unpacked[UNPACKED_MAX_PAIRS];
+    for (int64_t p = 0; p < np; p++) unpacked[p] = unpack_pair(t, row, p, nb);
+    vnni_groups(t, row, row_bytes, unpacked, act, act_stride, scales, scale_stride, n_act, n, out);
 }
 
 __attribute__((target(VNNI_TARGET))) static void vnni_q8_0(const void *row, size_t row_bytes, const uint8_t *act,
