@@ -18,6 +18,15 @@
 /* Two 256-bit halves as one register. */
 K512_INLINE __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
+/* The sums of the 8 lanes of each 256-bit half of v. */
+K512_INLINE void sum_halves(__m512i v, int *lo, int *hi) {
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
+    v = _mm512_add_epi32(v, _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    *lo = _mm_cvtsi128_si32(_mm512_castsi512_si128(v));
+    *hi = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(v, 2));
+}
+
 /* One q4_K row against N inputs. Piece c of a block (32 bytes of qs) holds sub-block 2c in its
  * low nibbles and 2c+1 in its high ones, the inputs' bytes 64c..64c+63: one register each. */
 K512_INLINE void q4_K_body(const block_q4_K *w, const uint8_t *act, size_t act_stride, const int N, int64_t nb,
@@ -35,6 +44,9 @@ K512_INLINE void q4_K_body(const block_q4_K *w, const uint8_t *act, size_t act_s
             q[c] = _mm512_and_si512(_mm512_srlv_epi64(join(raw, raw), nibble_shift), low4);
             s16[c] = join(_mm256_set1_epi16(sc[2 * c]), _mm256_set1_epi16(sc[2 * c + 1]));
         }
+        /* mins[16]: each sub-block's min twice, against the input's 16 sums of 16 */
+        const __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
         const float d = h2f(w[b].d), dmin = h2f(w[b].dmin);
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
@@ -43,9 +55,11 @@ K512_INLINE void q4_K_body(const block_q4_K *w, const uint8_t *act, size_t act_s
                 __m512i p = _mm512_maddubs_epi16(q[c], _mm512_loadu_si512(a->qs + 64 * c));
                 acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, s16[c]));
             }
-            int smin = 0;
-            for (int j = 0; j < 8; j++) smin += mn[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
-            sum[k] = q4_K_block_sum(sum[k], a->d, d, _mm512_reduce_add_epi32(acc), dmin, smin);
+            __m256i smin = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), mins);
+            int isum, imin;
+            sum_halves(join(_mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1)), smin), &isum,
+                       &imin);
+            sum[k] = q4_K_block_sum(sum[k], a->d, d, isum, dmin, imin);
         }
     }
     for (int k = 0; k < N; k++) out[k] = sum[k];
@@ -80,6 +94,7 @@ K512_INLINE void q6_K_body(const block_q6_K *w, const uint8_t *act, size_t act_s
             for (int g = 0; g < 2; g++) /* sub-blocks 8h + 4g .. 8h + 4g + 3 */
                 s16[2 * h + g] = _mm512_permutexvar_epi16(_mm512_add_epi16(lanes, _mm512_set1_epi16((short)(8 * h + 4 * g))), scales);
         }
+        const __m256i scales16 = _mm512_castsi512_si256(scales);
         const float d = h2f(w[b].d);
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
@@ -88,9 +103,10 @@ K512_INLINE void q6_K_body(const block_q6_K *w, const uint8_t *act, size_t act_s
                 __m512i p = _mm512_maddubs_epi16(q[i], _mm512_loadu_si512(a->qs + 64 * i)); /* q unsigned 0..63 */
                 acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, s16[i]));
             }
-            int bias = 0; /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j) */
-            for (int j = 0; j < 16; j++) bias += w[b].scales[j] * a->bsums[j];
-            sum[k] += a->d * d * (float)(_mm512_reduce_add_epi32(acc) - 32 * bias);
+            /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j), in the low 8 lanes */
+            __m256i bias = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), scales16);
+            acc = _mm512_sub_epi32(acc, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
+            sum[k] += a->d * d * (float)_mm512_reduce_add_epi32(acc);
         }
     }
     for (int k = 0; k < N; k++) out[k] = sum[k];
