@@ -94,19 +94,19 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
     }
 }
 
-/* Inputs per call of the VNNI kernel: a row is unpacked once for this many. */
-#define VNNI_BATCH 256
+/* Inputs per call of a batched kernel: a row is unpacked once for this many. */
+#define BATCH_PER_CALL 256
 
 /* Rows [lo, hi) of one job through the AVX-512 kernels: the VNNI ones (vnni: q4_0 / q5_0 /
- * q8_0; up to VNNI_BATCH inputs per call) or the q4_K / q6_K ones (QDOT_VNNI_MAX per call). */
+ * q8_0; up to BATCH_PER_CALL inputs per call) or the q4_K / q6_K ones (QDOT_VNNI_MAX per call). */
 static void matmul_rows_avx512(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi, bool vnni) {
     const slm_tensor *w = job->w;
     const slm_type at = qdot_activation_type(w->type);
-    const int per_call = vnni ? VNNI_BATCH : QDOT_VNNI_MAX;
+    const int per_call = vnni ? BATCH_PER_CALL : QDOT_VNNI_MAX;
     for (int64_t r = lo; r < hi; r++) {
         const void *row = slm_tensor_row(w, r);
         for (int b = 0; b < c->n_tok; b += per_call) {
-            float out[VNNI_BATCH];
+            float out[BATCH_PER_CALL];
             int k = c->n_tok - b < per_call ? c->n_tok - b : per_call;
             if (vnni)
                 qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
@@ -133,9 +133,9 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
     }
     for (int64_t r = lo; r < hi; r++) {
         const void *row = slm_tensor_row(w, r);
-        for (int b = 0; b < c->n_tok; b += 4) {
-            float out[4];
-            int k = c->n_tok - b < 4 ? c->n_tok - b : 4;
+        for (int b = 0; b < c->n_tok; b += BATCH_PER_CALL) {
+            float out[BATCH_PER_CALL];
+            int k = c->n_tok - b < BATCH_PER_CALL ? c->n_tok - b : BATCH_PER_CALL;
             const float *d = at == SLM_TYPE_Q8_0 ? c->act_scales + (size_t)b * c->scale_floats : NULL;
             qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d,
                        c->scale_floats, k, w->ne[0], out);

@@ -404,26 +404,45 @@ void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales) {
     }
 }
 
+/* A block of a q4_0 / q5_0 / q8_0 row ready for the byte products: its 32 signed weights, their
+ * absolute values and its scale. A prompt's row is unpacked into these once for all inputs. */
+typedef struct {
+    __m256i w, aw;
+    float dw;
+} q32_unpacked;
+
+/* Rows of at most this many blocks are unpacked once for a batch (36 KiB on the stack); longer
+ * rows unpack per 4 inputs. */
+#define Q32_UNPACKED_MAX 512
+
+#define INLINE_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
+
+INLINE_AVX2 q32_unpacked q32_unpack(slm_type t, const void *row, int64_t b) {
+    q32_unpacked u;
+    u.w = q32_block(t, row, b, &u.dw);
+    u.aw = _mm256_sign_epi8(u.w, u.w);
+    return u;
+}
+
 /* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart, their expanded
  * scales scale_stride floats apart (the product weight scale x input scale is the single
- * kernel's, so the results are too). Inlined with constant t and N, so the 2N accumulators
+ * kernel's, so the results are too). The row's blocks come from unpacked, or are unpacked here
+ * when it is NULL (the same arithmetic). Inlined with constant t and N, so the 2N accumulators
  * stay in registers. */
-#define INLINE_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
-INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
-                                const float *scales, size_t scale_stride, const int N, int64_t n, float *out) {
+INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const q32_unpacked *unpacked, const uint8_t *act,
+                                size_t act_stride, const float *scales, size_t scale_stride, const int N, int64_t n,
+                                float *out) {
     __m256 acc[4][2];
     for (int k = 0; k < N; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     const int64_t nb = n / QK;
     for (int64_t b = 0; b < nb; b++) {
-        float dw;
-        __m256i w = q32_block(t, row, b, &dw);
-        __m256i aw = _mm256_sign_epi8(w, w);
-        const __m256 dwv = _mm256_set1_ps(dw);
+        const q32_unpacked u = unpacked ? unpacked[b] : q32_unpack(t, row, b);
+        const __m256 dwv = _mm256_set1_ps(u.dw);
         for (int k = 0; k < N; k++) {
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
-            __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), w);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), ones);
+            __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), u.w);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u.aw, sa), ones);
             __m256 d = _mm256_mul_ps(dwv, _mm256_loadu_ps(scales + (size_t)k * scale_stride + 8 * (size_t)b));
             if (b & 1) acc[k][1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][1]);
             else acc[k][0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][0]);
@@ -432,22 +451,41 @@ INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const uint8_t *act,
     for (int k = 0; k < N; k++) out[k] = hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
 }
 
+/* One row against n_act inputs, 4 at a time (unpacked: the row's blocks, or NULL). */
+INLINE_AVX2 void q32_groups(slm_type t, const void *row, const q32_unpacked *unpacked, const uint8_t *act,
+                            size_t act_stride, const float *scales, size_t scale_stride, int n_act, int64_t n,
+                            float *out) {
+    for (int b = 0; b < n_act; b += 4) {
+        const uint8_t *a = act + (size_t)b * act_stride;
+        const float *s = scales + (size_t)b * scale_stride;
+        switch (n_act - b) {
+        case 1: q32_multi_body(t, row, unpacked, a, act_stride, s, scale_stride, 1, n, out + b); break;
+        case 2: q32_multi_body(t, row, unpacked, a, act_stride, s, scale_stride, 2, n, out + b); break;
+        case 3: q32_multi_body(t, row, unpacked, a, act_stride, s, scale_stride, 3, n, out + b); break;
+        default: q32_multi_body(t, row, unpacked, a, act_stride, s, scale_stride, 4, n, out + b); break;
+        }
+    }
+}
+
+INLINE_AVX2 void qdot_q32_type(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
+                               size_t scale_stride, int n_act, int64_t n, float *out) {
+    const int64_t nb = n / QK;
+    if (n_act <= 4 || nb > Q32_UNPACKED_MAX) {
+        q32_groups(t, row, NULL, act, act_stride, scales, scale_stride, n_act, n, out);
+        return;
+    }
+    q32_unpacked unpacked[Q32_UNPACKED_MAX];
+    for (int64_t b = 0; b < nb; b++) unpacked[b] = q32_unpack(t, row, b);
+    q32_groups(t, row, unpacked, act, act_stride, scales, scale_stride, n_act, n, out);
+}
+
 AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride,
                                 const float *scales, size_t scale_stride, int n_act, int64_t n, float *out) {
-#define Q32_CASE(T, N) q32_multi_body(T, row, act, act_stride, scales, scale_stride, N, n, out)
-#define Q32_TYPE(T)                      \
-    switch (n_act) {                     \
-    case 2: Q32_CASE(T, 2); return;      \
-    case 3: Q32_CASE(T, 3); return;      \
-    default: Q32_CASE(T, 4); return;     \
-    }
     switch (t) {
-    case SLM_TYPE_Q8_0: Q32_TYPE(SLM_TYPE_Q8_0)
-    case SLM_TYPE_Q5_0: Q32_TYPE(SLM_TYPE_Q5_0)
-    default: Q32_TYPE(SLM_TYPE_Q4_0)
+    case SLM_TYPE_Q8_0: qdot_q32_type(SLM_TYPE_Q8_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
+    case SLM_TYPE_Q5_0: qdot_q32_type(SLM_TYPE_Q5_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
+    default: qdot_q32_type(SLM_TYPE_Q4_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
     }
-#undef Q32_TYPE
-#undef Q32_CASE
 }
 
 /* One q4_K row against n_act (1..4) q8_K inputs (inlined with a constant count). */
@@ -539,14 +577,21 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
         out[0] = qdot(t, row, act, n);
         return;
     }
-    if (kernels_simd_tiles() && n_act <= 4) {
+    if (kernels_simd_tiles()) {
         switch (t) {
         case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
             if (!scales) break;
             qdot_q32_multi(t, row, act, act_stride, scales, scale_stride, n_act, n, out);
             return;
-        case SLM_TYPE_Q4_K: qdot_q4_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
-        case SLM_TYPE_Q6_K: qdot_q6_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
+        case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
+            for (int b = 0; b < n_act; b += 4) {
+                const uint8_t *a = (const uint8_t *)act + (size_t)b * act_stride;
+                int k = n_act - b < 4 ? n_act - b : 4;
+                if (k == 1) out[b] = qdot(t, row, a, n);
+                else if (t == SLM_TYPE_Q4_K) qdot_q4_K_multi(row, a, act_stride, k, n / QK_K, out + b);
+                else qdot_q6_K_multi(row, a, act_stride, k, n / QK_K, out + b);
+            }
+            return;
         default: break;
         }
     }

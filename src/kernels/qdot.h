@@ -31,9 +31,10 @@ size_t qdot_act_scale_floats(int64_t n);
  * (qdot_act_scale_floats(n), caller-owned; a last odd block is followed by 8 zeros), the form
  * the batched kernels multiply by. */
 void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales);
-/* The same row against n_act inputs act_stride bytes apart: out[k] = qdot(row, input k).
- * Unpacks each weight block once for up to 4 inputs (prompt batches). For q8_0 inputs, scales
- * (may be NULL) holds their expanded scales (qdot_act_scales), scale_stride floats apart. */
+/* The same row against n_act (>= 1) inputs act_stride bytes apart: out[k] = qdot(row, input k)
+ * exactly, whatever n_act. Each weight block serves up to 4 inputs per load; a q4_0 / q5_0 /
+ * q8_0 row is unpacked once for all of them (prompt batches). For q8_0 inputs, scales (may be
+ * NULL) holds their expanded scales (qdot_act_scales), scale_stride floats apart. */
 void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,
                 size_t scale_stride, int n_act, int64_t n, float *out);
 
