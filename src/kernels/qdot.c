@@ -429,26 +429,34 @@ INLINE_AVX2 q32_unpacked q32_unpack(slm_type t, const void *row, int64_t b) {
  * kernel's, so the results are too). The row's blocks come from unpacked, or are unpacked here
  * when it is NULL (the same arithmetic). Inlined with constant t and N, so the 2N accumulators
  * stay in registers. */
+/* acc[k] += block b of the row (u) against input k, for k < N. */
+INLINE_AVX2 void q32_block_step(q32_unpacked u, int64_t b, const uint8_t *act, size_t act_stride, const float *scales,
+                                size_t scale_stride, const int N, __m256 *acc) {
+    const __m256 dwv = _mm256_set1_ps(u.dw);
+    for (int k = 0; k < N; k++) {
+        const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
+        __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), u.w);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u.aw, sa), _mm256_set1_epi16(1));
+        __m256 d = _mm256_mul_ps(dwv, _mm256_loadu_ps(scales + (size_t)k * scale_stride + 8 * (size_t)b));
+        acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k]);
+    }
+}
+
 INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const q32_unpacked *unpacked, const uint8_t *act,
                                 size_t act_stride, const float *scales, size_t scale_stride, const int N, int64_t n,
                                 float *out) {
-    __m256 acc[4][2];
-    for (int k = 0; k < N; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
-    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 even[4], odd[4];
+    for (int k = 0; k < N; k++) even[k] = odd[k] = _mm256_setzero_ps();
     const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++) {
-        const q32_unpacked u = unpacked ? unpacked[b] : q32_unpack(t, row, b);
-        const __m256 dwv = _mm256_set1_ps(u.dw);
-        for (int k = 0; k < N; k++) {
-            const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)k * act_stride) + b;
-            __m256i sa = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), u.w);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u.aw, sa), ones);
-            __m256 d = _mm256_mul_ps(dwv, _mm256_loadu_ps(scales + (size_t)k * scale_stride + 8 * (size_t)b));
-            if (b & 1) acc[k][1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][1]);
-            else acc[k][0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[k][0]);
-        }
+    int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        q32_block_step(unpacked ? unpacked[b] : q32_unpack(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
+        q32_block_step(unpacked ? unpacked[b + 1] : q32_unpack(t, row, b + 1), b + 1, act, act_stride, scales,
+                       scale_stride, N, odd);
     }
-    for (int k = 0; k < N; k++) out[k] = hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
+    if (b < nb)
+        q32_block_step(unpacked ? unpacked[b] : q32_unpack(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
+    for (int k = 0; k < N; k++) out[k] = hsum_ps(_mm256_add_ps(even[k], odd[k]));
 }
 
 /* One row against n_act inputs, 4 at a time (unpacked: the row's blocks, or NULL). */
