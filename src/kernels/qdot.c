@@ -296,6 +296,23 @@ AVX2 static inline int hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* A q4_K block's 8 mins as 16 lanes of 16 bits, each twice: against a q8_K input's 16 sums of
+ * 16 elements, the products sum to the block's min correction. */
+AVX2 static inline __m256i q4_K_mins16(const uint8_t *mn) {
+    const __m128i m = _mm_loadl_epi64((const __m128i *)mn);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
+/* sum_j w16[j] * bsums[j] over a q8_K input's 16 sums of 16, in 8 lanes of 32 bits. */
+AVX2 static inline __m256i bsums_dot(const int16_t *bsums, __m256i w16) {
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), w16);
+}
+
+/* A q6_K block's 16 scales as 16-bit lanes. */
+AVX2 static inline __m256i q6_K_scales16(const int8_t *scales) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+}
+
 AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
@@ -352,8 +369,7 @@ AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_
             __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, a_hi), _mm256_set1_epi16(sc[2 * c + 1]));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
         }
-        int smin = 0;
-        for (int j = 0; j < 8; j++) smin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        const int smin = hsum_epi32(bsums_dot(a[b].bsums, q4_K_mins16(mn)));
         sum = q4_K_block_sum(sum, a[b].d, h2f(w[b].d), hsum_epi32(acc), h2f(w[b].dmin), smin);
     }
     return sum;
@@ -385,9 +401,9 @@ AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s16));
             }
         }
-        int bias = 0; /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j) */
-        for (int j = 0; j < 16; j++) bias += w[b].scales[j] * a[b].bsums[j];
-        sum += a[b].d * h2f(w[b].d) * (float)(hsum_epi32(acc) - 32 * bias);
+        /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j) */
+        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(bsums_dot(a[b].bsums, q6_K_scales16(w[b].scales)), 5));
+        sum += a[b].d * h2f(w[b].d) * (float)hsum_epi32(acc);
     }
     return sum;
 }
@@ -516,11 +532,11 @@ INLINE_AVX2 void q4_K_multi_body(const block_q4_K *w, const uint8_t *act, size_t
                 acc[k] = _mm256_add_epi32(acc[k], _mm256_add_epi32(p_lo, p_hi));
             }
         }
+        const __m256i mins16 = q4_K_mins16(mn);
         const float d = h2f(w[b].d), dmin = h2f(w[b].dmin);
         for (int k = 0; k < n_act; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            int smin = 0;
-            for (int j = 0; j < 8; j++) smin += mn[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+            const int smin = hsum_epi32(bsums_dot(a->bsums, mins16));
             sum[k] = q4_K_block_sum(sum[k], a->d, d, hsum_epi32(acc[k]), dmin, smin);
         }
     }
@@ -554,12 +570,12 @@ INLINE_AVX2 void q6_K_multi_body(const block_q6_K *w, const uint8_t *act, size_t
                 }
             }
         }
+        const __m256i scales16 = q6_K_scales16(w[b].scales);
         const float d = h2f(w[b].d);
         for (int k = 0; k < n_act; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            int bias = 0;
-            for (int j = 0; j < 16; j++) bias += w[b].scales[j] * a->bsums[j];
-            sum[k] += a->d * d * (float)(hsum_epi32(acc[k]) - 32 * bias);
+            const __m256i bias = _mm256_slli_epi32(bsums_dot(a->bsums, scales16), 5); /* the -32 offset */
+            sum[k] += a->d * d * (float)hsum_epi32(_mm256_sub_epi32(acc[k], bias));
         }
     }
     for (int k = 0; k < n_act; k++) out[k] = sum[k];
