@@ -23,7 +23,9 @@ slm_type qdot_activation_type(slm_type t) {
 
 /* ---------------------------------------------------------------- activation quantisers */
 
-void quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) {
+/* The scalar quantisers define the results; the AVX2 ones below give the same bytes (the
+ * conversion rounds to nearest even, as lrintf does, and packing saturates as the clamp). */
+static void q8_0_scalar(const float *x, block_q8_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++, x += QK) {
         float amax = 0.0f;
         for (int i = 0; i < QK; i++) amax = fmaxf(amax, fabsf(x[i]));
@@ -33,7 +35,7 @@ void quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) {
     }
 }
 
-void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n) {
+static void q8_K_scalar(const float *x, block_q8_K *y, int64_t n) {
     for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
         float amax = 0.0f, max = 0.0f;
         for (int i = 0; i < QK_K; i++)
@@ -55,6 +57,96 @@ void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n) {
         }
         y[b].d = 1.0f / iscale;
     }
+}
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* The largest |x[i]| of 32 floats, lane by lane; *nan becomes all ones in a lane where some
+ * x[i] is NaN (max would drop it). */
+AVX2 static inline __m256 abs_max_32(const float *x, __m256 *nan) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v));
+        *nan = _mm256_or_ps(*nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    return m;
+}
+
+AVX2 static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* round(x[i] * scale) for 32 floats, saturated to bytes, stored in order at q; returns the 4
+ * groups of 8 as 32-bit integers in v (for sums). */
+AVX2 static inline void round_32(const float *x, __m256 scale, int8_t *q, __m256i v[4]) {
+    for (int i = 0; i < 4; i++) v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), scale));
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, bytes);
+}
+
+AVX2 static void q8_0_avx2(const float *x, block_q8_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++, x += QK) {
+        __m256 nan = _mm256_setzero_ps();
+        const float amax = hmax_ps(abs_max_32(x, &nan));
+        if (!isfinite(amax) || _mm256_movemask_ps(nan)) { /* NaN or infinity: as the scalar one does */
+            q8_0_scalar(x, y + b, QK);
+            continue;
+        }
+        const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        y[b].d = slm_f32_to_f16(d);
+        __m256i v[4];
+        round_32(x, _mm256_set1_ps(id), y[b].qs, v);
+    }
+}
+
+AVX2 static void q8_K_avx2(const float *x, block_q8_K *y, int64_t n) {
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        __m256 nan = _mm256_setzero_ps(), m = abs_max_32(x, &nan);
+        for (int i = 32; i < QK_K; i += 32) m = _mm256_max_ps(m, abs_max_32(x + i, &nan));
+        const float amax = hmax_ps(m);
+        if (!isfinite(amax) || _mm256_movemask_ps(nan)) { /* NaN or infinity: as the scalar one does */
+            q8_K_scalar(x, y + b, QK_K);
+            continue;
+        }
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        int first = 0; /* the first element of largest magnitude, as the scalar search keeps */
+        while (fabsf(x[first]) != amax) first++;
+        const float iscale = -127.0f / x[first];
+        for (int i = 0; i < QK_K; i += 32) {
+            __m256i v[4];
+            round_32(x + i, _mm256_set1_ps(iscale), y[b].qs + i, v);
+            /* the sums of 16: after saturation, as the bytes hold them (|v| <= 127 here) */
+            for (int j = 0; j < 2; j++)
+                y[b].bsums[i / 16 + j] = (int16_t)hsum_epi32(_mm256_add_epi32(v[2 * j], v[2 * j + 1]));
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+void quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) {
+    if (kernels_simd_tiles()) q8_0_avx2(x, y, n);
+    else q8_0_scalar(x, y, n);
+}
+
+void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n) {
+    if (kernels_simd_tiles()) q8_K_avx2(x, y, n);
+    else q8_K_scalar(x, y, n);
 }
 
 /* ---------------------------------------------------------------- scalar references */
@@ -269,7 +361,6 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
 
 /* ---------------------------------------------------------------- AVX2 */
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* Decoding streams the weights from memory once per token: ask for them this far ahead of
  * use (the hardware prefetcher alone leaves the kernels waiting on memory). */
@@ -287,13 +378,6 @@ AVX2 static inline float hsum_ps(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-}
-
-AVX2 static inline int hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
 }
 
 /* A q4_K block's 8 mins as 16 lanes of 16 bits, each twice: against a q8_K input's 16 sums of

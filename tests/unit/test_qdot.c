@@ -127,6 +127,29 @@ int main(void) {
     float err = 0;
     for (int i = 0; i < N; i++) err = fmaxf(err, fabsf(xd[i] - x[i]));
     CHECK(err < 3.0f / 127, "q8_K activation error %g", err);
+    /* the AVX2 quantisers give the scalar ones' bytes: random blocks, exact halves after
+     * scaling (ties round to even), a negative extreme, ties for the extreme, zeros, NaN, inf */
+    block_q8_0 *simd_0 = malloc((N / QK) * sizeof(block_q8_0)), *ref_0 = malloc((N / QK) * sizeof(block_q8_0));
+    block_q8_K *simd_K = malloc((N / QK_K) * sizeof(block_q8_K)), *ref_K = malloc((N / QK_K) * sizeof(block_q8_K));
+    for (int trial = 0; trial < 8; trial++) {
+        for (int i = 0; i < N; i++) x[i] = (slm_rng_f32(&rng) * 2 - 1) * (1 + trial);
+        if (trial == 1) /* block maxima of 127 make the scale 1 (or -1): x.5 values are ties */
+            for (int i = 0; i < N; i++) x[i] = i % QK == 5 ? 127.0f : (float)((int)(x[i] * 40)) + 0.5f;
+        if (trial == 2) x[7] = -50.0f, x[300] = -60.0f, x[301] = 60.0f; /* negative extreme; + and - tie */
+        if (trial == 3) memset(x, 0, QK_K * sizeof(float));
+        if (trial == 4) x[3] = NAN, x[QK_K + 40] = INFINITY, x[2 * QK_K + 64] = -INFINITY;
+        kernels_force_scalar(true);
+        quantize_act_q8_0(x, ref_0, N);
+        quantize_act_q8_K(x, ref_K, N);
+        kernels_force_scalar(false);
+        quantize_act_q8_0(x, simd_0, N);
+        quantize_act_q8_K(x, simd_K, N);
+        CHECK(!memcmp(simd_0, ref_0, (N / QK) * sizeof(block_q8_0)), "q8_0 quantiser (%s) != scalar, trial %d",
+              kernels_simd_name(), trial);
+        CHECK(!memcmp(simd_K, ref_K, (N / QK_K) * sizeof(block_q8_K)), "q8_K quantiser (%s) != scalar, trial %d",
+              kernels_simd_name(), trial);
+    }
+    free(simd_0); free(ref_0); free(simd_K); free(ref_K);
     free(x); free(tmp); free(wd); free(xd); free(out); free(row); free(act); free(scratch);
     return check_summary("test_qdot");
 }
