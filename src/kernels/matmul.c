@@ -94,51 +94,33 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
     }
 }
 
-/* Inputs per call of a batched kernel: a row is unpacked once for this many. */
-#define BATCH_PER_CALL 256
+/* Inputs per pass over a thread's rows: their quantised activations (about 40 KiB for 32 rows
+ * of 640) stay in L1 while every row is dotted with them. */
+#define INPUTS_PER_PASS 32
 
-/* Rows [lo, hi) of one job through the AVX-512 kernels: the VNNI ones (vnni: q4_0 / q5_0 /
- * q8_0; up to BATCH_PER_CALL inputs per call) or the q4_K / q6_K ones (QDOT_VNNI_MAX per call). */
-static void matmul_rows_avx512(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi, bool vnni) {
-    const slm_tensor *w = job->w;
-    const slm_type at = qdot_activation_type(w->type);
-    const int per_call = vnni ? BATCH_PER_CALL : QDOT_VNNI_MAX;
-    for (int64_t r = lo; r < hi; r++) {
-        const void *row = slm_tensor_row(w, r);
-        for (int b = 0; b < c->n_tok; b += per_call) {
-            float out[BATCH_PER_CALL];
-            int k = c->n_tok - b < per_call ? c->n_tok - b : per_call;
-            if (vnni)
-                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes,
-                                c->act_scales + (size_t)b * c->scale_floats, c->scale_floats, k, w->ne[0], out);
-            else
-                qdot_k_avx512_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], k,
-                                    w->ne[0], out);
-            for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
-        }
-    }
-}
-
-/* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs. */
+/* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs,
+ * through the AVX-512 VNNI kernels (q4_0 / q5_0 / q8_0), the AVX-512 q4_K / q6_K ones or the
+ * AVX2 / scalar ones of qdot_multi. */
 static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
     const slm_type at = qdot_activation_type(w->type);
-    if (c->vnni_act && qdot_vnni_type(w->type)) {
-        matmul_rows_avx512(job, c, lo, hi, true);
-        return;
-    }
-    if (c->avx512 && qdot_k_avx512_type(w->type)) {
-        matmul_rows_avx512(job, c, lo, hi, false);
-        return;
-    }
-    for (int64_t r = lo; r < hi; r++) {
-        const void *row = slm_tensor_row(w, r);
-        for (int b = 0; b < c->n_tok; b += BATCH_PER_CALL) {
-            float out[BATCH_PER_CALL];
-            int k = c->n_tok - b < BATCH_PER_CALL ? c->n_tok - b : BATCH_PER_CALL;
-            const float *d = at == SLM_TYPE_Q8_0 ? c->act_scales + (size_t)b * c->scale_floats : NULL;
-            qdot_multi(w->type, row, c->act[at] + (size_t)b * c->act_row_bytes[at], c->act_row_bytes[at], d,
-                       c->scale_floats, k, w->ne[0], out);
+    const bool vnni = c->vnni_act && qdot_vnni_type(w->type), k512 = c->avx512 && qdot_k_avx512_type(w->type);
+    for (int b = 0; b < c->n_tok; b += INPUTS_PER_PASS) {
+        const int k = c->n_tok - b < INPUTS_PER_PASS ? c->n_tok - b : INPUTS_PER_PASS;
+        const uint8_t *act = c->act[at] + (size_t)b * c->act_row_bytes[at];
+        const float *scales = at == SLM_TYPE_Q8_0 ? c->act_scales + (size_t)b * c->scale_floats : NULL;
+        for (int64_t r = lo; r < hi; r++) {
+            const void *row = slm_tensor_row(w, r);
+            float out[INPUTS_PER_PASS];
+            if (vnni)
+                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes, scales,
+                                c->scale_floats, k, w->ne[0], out);
+            else if (k512)
+                for (int g = 0; g < k; g += QDOT_VNNI_MAX)
+                    qdot_k_avx512_multi(w->type, row, act + (size_t)g * c->act_row_bytes[at], c->act_row_bytes[at],
+                                        k - g < QDOT_VNNI_MAX ? k - g : QDOT_VNNI_MAX, w->ne[0], out + g);
+            else
+                qdot_multi(w->type, row, act, c->act_row_bytes[at], scales, c->scale_floats, k, w->ne[0], out);
             for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
         }
     }
