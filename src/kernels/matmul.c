@@ -116,9 +116,7 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
                 qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes, scales,
                                 c->scale_floats, k, w->ne[0], out);
             else if (k512)
-                for (int g = 0; g < k; g += QDOT_VNNI_MAX)
-                    qdot_k_avx512_multi(w->type, row, act + (size_t)g * c->act_row_bytes[at], c->act_row_bytes[at],
-                                        k - g < QDOT_VNNI_MAX ? k - g : QDOT_VNNI_MAX, w->ne[0], out + g);
+                qdot_k_avx512_multi(w->type, row, act, c->act_row_bytes[at], k, w->ne[0], out);
             else
                 qdot_multi(w->type, row, act, c->act_row_bytes[at], scales, c->scale_floats, k, w->ne[0], out);
             for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/k_avx2.h"
 #include "kernels/q32_avx2.h"
 
 slm_type qdot_activation_type(slm_type t) {
@@ -380,23 +381,6 @@ AVX2 static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* A q4_K block's 8 mins as 16 lanes of 16 bits, each twice: against a q8_K input's 16 sums of
- * 16 elements, the products sum to the block's min correction. */
-AVX2 static inline __m256i q4_K_mins16(const uint8_t *mn) {
-    const __m128i m = _mm_loadl_epi64((const __m128i *)mn);
-    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
-}
-
-/* sum_j w16[j] * bsums[j] over a q8_K input's 16 sums of 16, in 8 lanes of 32 bits. */
-AVX2 static inline __m256i bsums_dot(const int16_t *bsums, __m256i w16) {
-    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), w16);
-}
-
-/* A q6_K block's 16 scales as 16-bit lanes. */
-AVX2 static inline __m256i q6_K_scales16(const int8_t *scales) {
-    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
-}
-
 AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
@@ -435,62 +419,10 @@ AVX2 static float dot_q5_0_avx2(const block_q5_0 *w, const block_q8_0 *a, int64_
 }
 
 
-AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
-    float sum = 0.0f;
-    const __m256i low4 = _mm256_set1_epi8(0xF);
-    for (int64_t b = 0; b < nb; b++) {
-        prefetch_weights(w + b);
-        prefetch_weights((const char *)(w + b) + 64);
-        uint8_t sc[8], mn[8];
-        qdot_k4_scales(w[b].scales, sc, mn);
-        __m256i acc = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low nibbles), 2c+1 (high) */
-            __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
-            __m256i q_lo = _mm256_and_si256(q, low4), q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-            __m256i a_lo = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c));
-            __m256i a_hi = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c + 32));
-            __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, a_lo), _mm256_set1_epi16(sc[2 * c]));
-            __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, a_hi), _mm256_set1_epi16(sc[2 * c + 1]));
-            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
-        }
-        const int smin = hsum_epi32(bsums_dot(a[b].bsums, q4_K_mins16(mn)));
-        sum = q4_K_block_sum(sum, a[b].d, h2f(w[b].d), hsum_epi32(acc), h2f(w[b].dmin), smin);
-    }
-    return sum;
-}
-
-AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
-    float sum = 0.0f;
-    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
-    for (int64_t b = 0; b < nb; b++) {
-        prefetch_weights(w + b);
-        prefetch_weights((const char *)(w + b) + 64);
-        prefetch_weights((const char *)(w + b) + 128);
-        __m256i acc = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) { /* 128 elements */
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
-            __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
-            };
-            for (int k = 0; k < 4; k++) { /* 32 elements = sub-blocks (8h + 2k, 8h + 2k + 1) */
-                const int j = 8 * h + 2 * k;
-                __m256i av = _mm256_loadu_si256((const __m256i *)(a[b].qs + 16 * j));
-                __m256i p = _mm256_maddubs_epi16(q[k], av); /* q unsigned 0..63 */
-                __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[j + 1]), _mm_set1_epi16(w[b].scales[j]));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s16));
-            }
-        }
-        /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j) */
-        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(bsums_dot(a[b].bsums, q6_K_scales16(w[b].scales)), 5));
-        sum += a[b].d * h2f(w[b].d) * (float)hsum_epi32(acc);
-    }
-    return sum;
-}
+/* The q4_K / q6_K kernels (one input or several) are after the several-input section: one
+ * body serves both, so that a row's result does not depend on the batch it is in. */
+AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb);
+AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_t nb);
 
 /* ---------------------------------------------------------------- AVX2, several inputs */
 
@@ -596,87 +528,118 @@ AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act,
     }
 }
 
-/* One q4_K row against n_act (1..4) q8_K inputs (inlined with a constant count). */
-INLINE_AVX2 void q4_K_multi_body(const block_q4_K *w, const uint8_t *act, size_t act_stride, const int n_act, int64_t nb,
-                                 float *out) {
-    const __m256i low4 = _mm256_set1_epi8(0xF);
-    float sum[4] = {0, 0, 0, 0};
+/* Inputs per weight load in the q4_K / q6_K kernels; rows of at most K_UNPACKED_MAX blocks are
+ * unpacked once for a batch of more inputs than that (18 KiB on the stack). */
+#define K_GROUP 4
+#define K_UNPACKED_MAX 32
+
+/* One q4_K row against N (1..K_GROUP) q8_K inputs act_stride bytes apart: 8 float
+ * accumulators per input (see k_avx2.h). The blocks come unpacked or are unpacked here
+ * (decoding: streamed from memory, prefetched); the arithmetic is the same. */
+INLINE_AVX2 void q4_K_body(const block_q4_K *w, const q4_K_unpacked *unpacked, const uint8_t *act, size_t act_stride,
+                           const int N, int64_t nb, float *out) {
+    __m256 accf[K_GROUP];
+    for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], mn[8];
-        qdot_k4_scales(w[b].scales, sc, mn);
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-        for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
-            __m256i q_lo = _mm256_and_si256(q, low4), q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-            __m256i s_lo = _mm256_set1_epi16(sc[2 * c]), s_hi = _mm256_set1_epi16(sc[2 * c + 1]);
-            for (int k = 0; k < n_act; k++) {
+        q4_K_unpacked local;
+        const q4_K_unpacked *u = unpacked ? unpacked + b : &local;
+        if (!unpacked) {
+            prefetch_weights(w + b);
+            prefetch_weights((const char *)(w + b) + 64);
+            q4_K_unpack(w + b, &local);
+        }
+        __m256i acc[K_GROUP];
+        for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) { /* 32 elements: one sub-block */
+            const __m256i q = u->q[i], s = u->s[i];
+            for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-                __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c))), s_lo);
-                __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32))), s_hi);
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_add_epi32(p_lo, p_hi));
+                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s));
             }
         }
-        const __m256i mins16 = q4_K_mins16(mn);
-        const float d = h2f(w[b].d), dmin = h2f(w[b].dmin);
-        for (int k = 0; k < n_act; k++) {
-            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            const int smin = hsum_epi32(bsums_dot(a->bsums, mins16));
-            sum[k] = q4_K_block_sum(sum[k], a->d, d, hsum_epi32(acc[k]), dmin, smin);
-        }
+        for (int k = 0; k < N; k++)
+            accf[k] = q4_K_accumulate(accf[k], u->d, u->dmin, u->mins,
+                                      (const block_q8_K *)(act + (size_t)k * act_stride) + b, acc[k]);
     }
-    for (int k = 0; k < n_act; k++) out[k] = sum[k];
+    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
 }
 
-/* One q6_K row against n_act (1..4) q8_K inputs (inlined with a constant count). */
-INLINE_AVX2 void q6_K_multi_body(const block_q6_K *w, const uint8_t *act, size_t act_stride, const int n_act, int64_t nb,
-                                 float *out) {
-    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
-    float sum[4] = {0, 0, 0, 0};
+/* One q6_K row against N (1..K_GROUP) q8_K inputs, as q4_K_body. */
+INLINE_AVX2 void q6_K_body(const block_q6_K *w, const q6_K_unpacked *unpacked, const uint8_t *act, size_t act_stride,
+                           const int N, int64_t nb, float *out) {
+    __m256 accf[K_GROUP];
+    for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-        for (int h = 0; h < 2; h++) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[b].ql + 64 * h + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
-            __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
-            };
-            for (int i = 0; i < 4; i++) {
-                const int j = 8 * h + 2 * i;
-                __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[j + 1]), _mm_set1_epi16(w[b].scales[j]));
-                for (int k = 0; k < n_act; k++) {
-                    const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-                    __m256i p = _mm256_maddubs_epi16(q[i], _mm256_loadu_si256((const __m256i *)(a->qs + 16 * j)));
-                    acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s16));
-                }
+        q6_K_unpacked local;
+        const q6_K_unpacked *u = unpacked ? unpacked + b : &local;
+        if (!unpacked) {
+            prefetch_weights(w + b);
+            prefetch_weights((const char *)(w + b) + 64);
+            prefetch_weights((const char *)(w + b) + 128);
+            q6_K_unpack(w + b, &local);
+        }
+        __m256i acc[K_GROUP];
+        for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) { /* 32 elements: two sub-blocks of 16 */
+            const __m256i q = u->q[i], s = u->s[i];
+            for (int k = 0; k < N; k++) {
+                const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s));
             }
         }
-        const __m256i scales16 = q6_K_scales16(w[b].scales);
-        const float d = h2f(w[b].d);
-        for (int k = 0; k < n_act; k++) {
-            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            const __m256i bias = _mm256_slli_epi32(bsums_dot(a->bsums, scales16), 5); /* the -32 offset */
-            sum[k] += a->d * d * (float)hsum_epi32(_mm256_sub_epi32(acc[k], bias));
-        }
+        for (int k = 0; k < N; k++)
+            accf[k] = q6_K_accumulate(accf[k], u->d, u->scales, (const block_q8_K *)(act + (size_t)k * act_stride) + b,
+                                      acc[k]);
     }
-    for (int k = 0; k < n_act; k++) out[k] = sum[k];
+    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
 }
+
+AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
+    float out;
+    q4_K_body(w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
+    return out;
+}
+
+AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
+    float out;
+    q6_K_body(w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
+    return out;
+}
+
+/* One row against n_act inputs, K_GROUP at a time (unpacked: the row's blocks, or NULL). */
+#define K_GROUPS(BODY, w, unpacked)                                                                       \
+    for (int g = 0; g < n_act; g += K_GROUP) {                                                             \
+        const uint8_t *a = act + (size_t)g * act_stride;                                                   \
+        switch (n_act - g) {                                                                               \
+        case 1: BODY(w, unpacked, a, act_stride, 1, nb, out + g); break;                                   \
+        case 2: BODY(w, unpacked, a, act_stride, 2, nb, out + g); break;                                   \
+        case 3: BODY(w, unpacked, a, act_stride, 3, nb, out + g); break;                                   \
+        default: BODY(w, unpacked, a, act_stride, K_GROUP, nb, out + g); break;                            \
+        }                                                                                                  \
+    }
 
 AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
                                  float *out) {
-    if (n_act == 4) q4_K_multi_body(w, act, act_stride, 4, nb, out);
-    else if (n_act == 3) q4_K_multi_body(w, act, act_stride, 3, nb, out);
-    else q4_K_multi_body(w, act, act_stride, 2, nb, out);
+    if (n_act <= K_GROUP || nb > K_UNPACKED_MAX) {
+        K_GROUPS(q4_K_body, w, NULL)
+        return;
+    }
+    q4_K_unpacked unpacked[K_UNPACKED_MAX];
+    for (int64_t b = 0; b < nb; b++) q4_K_unpack(w + b, unpacked + b);
+    K_GROUPS(q4_K_body, w, unpacked)
 }
 
 AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
                                  float *out) {
-    if (n_act == 4) q6_K_multi_body(w, act, act_stride, 4, nb, out);
-    else if (n_act == 3) q6_K_multi_body(w, act, act_stride, 3, nb, out);
-    else q6_K_multi_body(w, act, act_stride, 2, nb, out);
+    if (n_act <= K_GROUP || nb > K_UNPACKED_MAX) {
+        K_GROUPS(q6_K_body, w, NULL)
+        return;
+    }
+    q6_K_unpacked unpacked[K_UNPACKED_MAX];
+    for (int64_t b = 0; b < nb; b++) q6_K_unpack(w + b, unpacked + b);
+    K_GROUPS(q6_K_body, w, unpacked)
 }
 
 void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,
@@ -691,15 +654,8 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
             if (!scales) break;
             qdot_q32_multi(t, row, act, act_stride, scales, scale_stride, n_act, n, out);
             return;
-        case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
-            for (int b = 0; b < n_act; b += 4) {
-                const uint8_t *a = (const uint8_t *)act + (size_t)b * act_stride;
-                int k = n_act - b < 4 ? n_act - b : 4;
-                if (k == 1) out[b] = qdot(t, row, a, n);
-                else if (t == SLM_TYPE_Q4_K) qdot_q4_K_multi(row, a, act_stride, k, n / QK_K, out + b);
-                else qdot_q6_K_multi(row, a, act_stride, k, n / QK_K, out + b);
-            }
-            return;
+        case SLM_TYPE_Q4_K: qdot_q4_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
+        case SLM_TYPE_Q6_K: qdot_q6_K_multi(row, act, act_stride, n_act, n / QK_K, out); return;
         default: break;
         }
     }

@@ -40,20 +40,14 @@ void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride,
 
 /* The 8 6-bit scales and mins of a q4_K / q5_K block from its 12 packed bytes. */
 void qdot_k4_scales(const uint8_t *packed, uint8_t *sc, uint8_t *mn);
-/* sum + ad * (d * isum - dmin * smin) for one q4_K block, with the roundings spelled out (two
- * fused multiply-adds), so that every kernel of the type, inlined into different code, rounds
- * alike and a row's result does not depend on its place in a batch. */
-static inline float q4_K_block_sum(float sum, float ad, float d, int isum, float dmin, int smin) {
-    return fmaf(ad, fmaf(d, (float)isum, -(dmin * (float)smin)), sum);
-}
 
 /* AVX-512 kernels of the q4_K / q6_K rows against q8_K inputs (qdot_k_avx512.c; use them only
  * when kernels_avx512_vnni() is true): the AVX2 kernels' integer sums two 32-element pieces per
  * register, so their results equal the AVX2 kernels' exactly. */
 /* True for the weight types qdot_k_avx512_multi takes (q4_K, q6_K). */
 bool qdot_k_avx512_type(slm_type t);
-/* One q4_K / q6_K row of n elements against n_act (1..QDOT_VNNI_MAX) q8_K inputs act_stride
- * bytes apart: out[k] = qdot(row, input k). */
+/* One q4_K / q6_K row of n elements against n_act (>= 1) q8_K inputs act_stride bytes apart:
+ * out[k] = qdot(row, input k), the AVX2 kernels' floats exactly, whatever n_act. */
 void qdot_k_avx512_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n,
                          float *out);
 

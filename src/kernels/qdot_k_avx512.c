@@ -1,13 +1,13 @@
 /* qdot_k_avx512.c — q4_K and q6_K weight rows against q8_K activations with AVX-512 BW: the
- * AVX2 kernels' byte products and per-sub-block scaling, on two 32-element pieces per 512-bit
- * register. The integer sum of a 256-element block is exact either way and the float steps per
- * block are the AVX2 kernels', so the results are bit-identical to theirs; one input and up to
- * QDOT_VNNI_MAX inputs per weight load run the same code. */
+ * AVX2 kernels' byte products on two 32-element pieces per 512-bit register. A block's integer
+ * sums fold into the AVX2 kernels' 8 lanes (exact integers either way) and take their float
+ * steps (k_avx2.h), so the results are bit-identical to theirs; one input and a batch run the
+ * same code. */
 #include "kernels/qdot.h"
 
 #include <immintrin.h>
 
-#include "kernels/q32_avx2.h"
+#include "kernels/k_avx2.h"
 
 #define K512_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"
 #define K512_INLINE __attribute__((target(K512_TARGET), always_inline)) static inline
@@ -27,111 +27,114 @@ K512_INLINE void sum_halves(__m512i v, int *lo, int *hi) {
     *hi = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(v, 2));
 }
 
-/* One q4_K row against N inputs. Piece c of a block (32 bytes of qs) holds sub-block 2c in its
- * low nibbles and 2c+1 in its high ones, the inputs' bytes 64c..64c+63: one register each. */
-K512_INLINE void q4_K_body(const block_q4_K *w, const uint8_t *act, size_t act_stride, const int N, int64_t nb,
-                           float *out) {
-    const __m512i low4 = _mm512_set1_epi8(0xF), nibble_shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
-    float sum[QDOT_VNNI_MAX] = {0};
+/* A q4_K / q6_K block for the 512-bit products: the AVX2 unpacking's 32-element pieces in pairs
+ * (pieces 2c and 2c+1 in one register, against input bytes 64c..64c+63), with its mins or
+ * offset scales and float scales as they are. */
+typedef struct {
+    __m512i q[4], s[4];
+    __m256i w16; /* q4_K: the mins; q6_K: the 16 scales */
+    float d, dmin;
+} k512_unpacked;
+
+K512_INLINE void k512_pairs(const __m256i *q, const __m256i *s, k512_unpacked *u) {
+    for (int c = 0; c < 4; c++) {
+        u->q[c] = join(q[2 * c], q[2 * c + 1]);
+        u->s[c] = join(s[2 * c], s[2 * c + 1]);
+    }
+}
+
+K512_INLINE void q4_K_unpack512(const block_q4_K *w, k512_unpacked *u) {
+    q4_K_unpacked v;
+    q4_K_unpack(w, &v);
+    k512_pairs(v.q, v.s, u);
+    u->w16 = v.mins, u->d = v.d, u->dmin = v.dmin;
+}
+
+K512_INLINE void q6_K_unpack512(const block_q6_K *w, k512_unpacked *u) {
+    q6_K_unpacked v;
+    q6_K_unpack(w, &v);
+    k512_pairs(v.q, v.s, u);
+    u->w16 = v.scales, u->d = v.d, u->dmin = 0.0f;
+}
+
+/* One q4_K (q6: false) or q6_K (q6: true) row against N inputs: the integer sums in 16 lanes,
+ * folded to the AVX2 kernels' 8 (the same integers), then their float steps (k_avx2.h). The
+ * blocks come unpacked or are unpacked here; the arithmetic is the same. */
+K512_INLINE void k512_body(const bool q6, const void *row, const k512_unpacked *unpacked, const uint8_t *act,
+                           size_t act_stride, const int N, int64_t nb, float *out) {
+    __m256 accf[QDOT_VNNI_MAX];
+    for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES, _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES + 64, _MM_HINT_T0);
-        uint8_t sc[8], mn[8];
-        qdot_k4_scales(w[b].scales, sc, mn);
-        __m512i q[4], s16[4];
+        k512_unpacked local;
+        const k512_unpacked *u = unpacked ? unpacked + b : &local;
+        if (!unpacked) {
+            const char *wb = (const char *)row + (size_t)b * (q6 ? sizeof(block_q6_K) : sizeof(block_q4_K));
+            for (int line = 0; line < (q6 ? 3 : 2); line++) _mm_prefetch(wb + PREFETCH_BYTES + 64 * line, _MM_HINT_T0);
+            if (q6) q6_K_unpack512((const block_q6_K *)wb, &local);
+            else q4_K_unpack512((const block_q4_K *)wb, &local);
+        }
+        __m512i acc[QDOT_VNNI_MAX];
+        for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
-            __m256i raw = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
-            q[c] = _mm512_and_si512(_mm512_srlv_epi64(join(raw, raw), nibble_shift), low4);
-            s16[c] = join(_mm256_set1_epi16(sc[2 * c]), _mm256_set1_epi16(sc[2 * c + 1]));
+            const __m512i q = u->q[c], s = u->s[c];
+            for (int k = 0; k < N; k++) {
+                const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+                const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(a->qs + 64 * c));
+                acc[k] = _mm512_add_epi32(acc[k], _mm512_madd_epi16(p, s));
+            }
         }
-        /* mins[16]: each sub-block's min twice, against the input's 16 sums of 16 */
-        const __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-        const float d = h2f(w[b].d), dmin = h2f(w[b].dmin);
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            __m512i acc = _mm512_setzero_si512();
-            for (int c = 0; c < 4; c++) {
-                __m512i p = _mm512_maddubs_epi16(q[c], _mm512_loadu_si512(a->qs + 64 * c));
-                acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, s16[c]));
-            }
-            __m256i smin = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), mins);
-            int isum, imin;
-            sum_halves(join(_mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1)), smin), &isum,
-                       &imin);
-            sum[k] = q4_K_block_sum(sum[k], a->d, d, isum, dmin, imin);
+            const __m256i isum = _mm256_add_epi32(_mm512_castsi512_si256(acc[k]), _mm512_extracti64x4_epi64(acc[k], 1));
+            accf[k] = q6 ? q6_K_accumulate(accf[k], u->d, u->w16, a, isum)
+                         : q4_K_accumulate(accf[k], u->d, u->dmin, u->w16, a, isum);
         }
     }
-    for (int k = 0; k < N; k++) out[k] = sum[k];
+    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
 }
 
-/* For each 8 lanes of 16 bits, which of 4 consecutive scales they take. */
-static const int16_t SCALE_LANES[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+/* Rows of at most this many blocks are unpacked once for a batch of more than QDOT_VNNI_MAX
+ * inputs (20 KiB on the stack). */
+#define K512_UNPACKED_MAX 32
 
-/* One q6_K row against N inputs. Each half h (128 elements) is two registers: the low and then
- * the high nibbles of ql[64h..64h+63], each byte with its 2 high bits from qh, against the
- * inputs' bytes 128h..128h+63 and 128h+64..128h+127, sub-blocks of 16 scaled by their own scale. */
-K512_INLINE void q6_K_body(const block_q6_K *w, const uint8_t *act, size_t act_stride, const int N, int64_t nb,
-                           float *out) {
-    const __m512i low4 = _mm512_set1_epi8(0xF), low2 = _mm512_set1_epi8(3);
-    const __m512i shift_lo = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), shift_hi = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
-    const __m512i lanes = _mm512_loadu_si512(SCALE_LANES);
-    float sum[QDOT_VNNI_MAX] = {0};
+/* One row against n_act inputs, QDOT_VNNI_MAX at a time. */
+K512_INLINE void k512_groups(const bool q6, const void *row, const k512_unpacked *unpacked, const uint8_t *act,
+                             size_t act_stride, int n_act, int64_t nb, float *out) {
+    for (int g = 0; g < n_act; g += QDOT_VNNI_MAX) {
+        const uint8_t *a = act + (size_t)g * act_stride;
+#define K512_CASE(N) \
+    case N: k512_body(q6, row, unpacked, a, act_stride, N, nb, out + g); break
+        switch (n_act - g) {
+        K512_CASE(1); K512_CASE(2); K512_CASE(3); K512_CASE(4);
+        K512_CASE(5); K512_CASE(6); K512_CASE(7);
+        default: k512_body(q6, row, unpacked, a, act_stride, QDOT_VNNI_MAX, nb, out + g); break;
+        }
+#undef K512_CASE
+    }
+}
+
+K512_INLINE void k512_multi(const bool q6, const void *row, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                            float *out) {
+    if (n_act <= QDOT_VNNI_MAX || nb > K512_UNPACKED_MAX) {
+        k512_groups(q6, row, NULL, act, act_stride, n_act, nb, out);
+        return;
+    }
+    k512_unpacked unpacked[K512_UNPACKED_MAX];
     for (int64_t b = 0; b < nb; b++) {
-        _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES, _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES + 128, _MM_HINT_T0);
-        const __m512i scales = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales)));
-        __m512i q[4], s16[4];
-        for (int h = 0; h < 2; h++) {
-            __m512i l = _mm512_loadu_si512(w[b].ql + 64 * h);
-            __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
-            __m512i hi_lo = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shift_lo), low2), 4);
-            __m512i hi_hi = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, shift_hi), low2), 4);
-            q[2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4), hi_lo);
-            q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4), hi_hi);
-            for (int g = 0; g < 2; g++) /* sub-blocks 8h + 4g .. 8h + 4g + 3 */
-                s16[2 * h + g] = _mm512_permutexvar_epi16(_mm512_add_epi16(lanes, _mm512_set1_epi16((short)(8 * h + 4 * g))), scales);
-        }
-        const __m256i scales16 = _mm512_castsi512_si256(scales);
-        const float d = h2f(w[b].d);
-        for (int k = 0; k < N; k++) {
-            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            __m512i acc = _mm512_setzero_si512();
-            for (int i = 0; i < 4; i++) {
-                __m512i p = _mm512_maddubs_epi16(q[i], _mm512_loadu_si512(a->qs + 64 * i)); /* q unsigned 0..63 */
-                acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, s16[i]));
-            }
-            /* the -32 offset: 32 * sum_j scale_j * sum(a over sub-block j), in the low 8 lanes */
-            __m256i bias = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), scales16);
-            acc = _mm512_sub_epi32(acc, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
-            sum[k] += a->d * d * (float)_mm512_reduce_add_epi32(acc);
-        }
+        if (q6) q6_K_unpack512((const block_q6_K *)row + b, unpacked + b);
+        else q4_K_unpack512((const block_q4_K *)row + b, unpacked + b);
     }
-    for (int k = 0; k < N; k++) out[k] = sum[k];
+    k512_groups(q6, row, unpacked, act, act_stride, n_act, nb, out);
 }
 
-#define K512_CASES(BODY)                                            \
-    switch (n_act) {                                                \
-    case 1: BODY(w, act, act_stride, 1, nb, out); return;           \
-    case 2: BODY(w, act, act_stride, 2, nb, out); return;           \
-    case 3: BODY(w, act, act_stride, 3, nb, out); return;           \
-    case 4: BODY(w, act, act_stride, 4, nb, out); return;           \
-    case 5: BODY(w, act, act_stride, 5, nb, out); return;           \
-    case 6: BODY(w, act, act_stride, 6, nb, out); return;           \
-    case 7: BODY(w, act, act_stride, 7, nb, out); return;           \
-    default: BODY(w, act, act_stride, QDOT_VNNI_MAX, nb, out); return; \
-    }
-
-__attribute__((target(K512_TARGET))) static void q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride,
+__attribute__((target(K512_TARGET))) static void q4_K_multi(const void *row, const uint8_t *act, size_t act_stride,
                                                           int n_act, int64_t nb, float *out) {
-    K512_CASES(q4_K_body)
+    k512_multi(false, row, act, act_stride, n_act, nb, out);
 }
 
-__attribute__((target(K512_TARGET))) static void q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride,
+__attribute__((target(K512_TARGET))) static void q6_K_multi(const void *row, const uint8_t *act, size_t act_stride,
                                                           int n_act, int64_t nb, float *out) {
-    K512_CASES(q6_K_body)
+    k512_multi(true, row, act, act_stride, n_act, nb, out);
 }
 
 bool qdot_k_avx512_type(slm_type t) { return t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q6_K; }
