@@ -1,8 +1,10 @@
 """Gemma 3 270M (Q4_K_M) against llama.cpp, from tests/golden/gemma3_llamacpp.* (made by
 make_golden_gemma.py): on 20 prompts, next-token argmax agreement over prompt + 32 greedy
 tokens >= 99 %, mean KL divergence (llama.cpp || slm) < 0.01 nats, greedy 64-token
-continuations identical for >= 18 of 20; the tokenizer gives llama.cpp's ids on 2,000
-generated strings. Under the sanitizer build only the first two prompts run (it is slow)."""
+continuations identical for >= 18 of 20 (bounded by llama.cpp's own agreement with itself, see
+below; on a CPU with AVX-512 VNNI it also prints slm's AVX2 kernels against its AVX-512 ones);
+the tokenizer gives llama.cpp's ids on 2,000 generated strings. Under the sanitizer build only
+the first two prompts run (it is slow)."""
 import json
 import pathlib
 
@@ -24,30 +26,46 @@ def golden():
     return meta, arrays
 
 
-def test_logits_and_greedy_match_llamacpp(tools, golden):
+def test_logits_and_greedy_match_llamacpp(tools, slm, golden):
     model = gemma_path()
     meta, arrays = golden
     cases = meta["cases"][:2] if SANITIZED else meta["cases"]
-    agree = total = 0
-    kls, same_greedy = [], 0
+    # on a CPU with AVX-512 VNNI, slm's two kernel sets against each other too: the same integer
+    # dot products, only the float sums in another order
+    two_kernel_sets = not SANITIZED and "avx512" in run([slm, "--version"]).stdout.decode()
+    agree = total = own_agree = 0
+    kls, own_kls, same_greedy, own_same_greedy = [], [], 0, 0
     for i, case in enumerate(cases):
         tokens, greedy = case["tokens"], case["greedy"]
         seq = tokens + greedy[: meta["steps"]]
         lp = slm_logprobs(tools, model, seq, timeout=900)
+        if two_kernel_sets:
+            lp_avx2 = slm_logprobs(tools, model, seq, env={"SLM_NO_AVX512": "1"}, timeout=900)
+            own_agree += int((lp.argmax(axis=1) == lp_avx2.argmax(axis=1)).sum())
+            own_kls.extend((np.exp(lp_avx2) * (lp_avx2 - lp)).sum(axis=1))
         agree += int((lp.argmax(axis=1) == arrays[f"argmax_{i}"]).sum())
         total += len(seq)
         kls.extend(kl_top(arrays[f"top_ids_{i}"], arrays[f"top_logprobs_{i}"], lp))
-        out = run([tools / "logits_dump", model, "--tokens", ",".join(map(str, tokens)), "--greedy", str(len(greedy))],
-                  timeout=900).stdout.decode().split()
-        same_greedy += [int(x) for x in out] == greedy
+        greedy_args = [tools / "logits_dump", model, "--tokens", ",".join(map(str, tokens)), "--greedy", str(len(greedy))]
+        ours = [int(x) for x in run(greedy_args, timeout=900).stdout.decode().split()]
+        same_greedy += ours == greedy
+        if two_kernel_sets:
+            avx2 = run(greedy_args, env={"SLM_NO_AVX512": "1"}, timeout=900).stdout.decode().split()
+            own_same_greedy += ours == [int(x) for x in avx2]
     rate, kl = agree / total, float(np.mean(kls))
     own = meta["self_consistency"]
     print(f"argmax agreement {agree}/{total} = {rate:.4f}, mean KL {kl:.5f}, greedy identical {same_greedy}/{len(cases)}; "
           f"llama.cpp against itself (batched prompt vs one token at a time): argmax {own['argmax_agreement']:.4f}, "
           f"greedy identical {own['greedy_identical']}/20")
+    if two_kernel_sets:
+        print(f"slm's AVX2 kernels against its AVX-512 ones: argmax {own_agree}/{total} = {own_agree / total:.4f}, "
+              f"mean KL {float(np.mean(own_kls)):.5f}, greedy identical {own_same_greedy}/{len(cases)}")
+        assert float(np.mean(own_kls)) < 0.01
     # The bounds asked for are 99 % and 18 of 20, but on this model llama.cpp does not meet them
-    # against itself: small float differences (summation order, exp) move Gemma 3's logits a lot.
-    # slm must agree with llama.cpp at least as well as llama.cpp agrees with itself.
+    # against itself, nor slm against itself across its kernel sets: a float difference in the
+    # last bit (a sum in another order) moves some activation across a rounding edge of the 8-bit
+    # activation quantisation, and the layers after amplify it. slm must agree with llama.cpp at
+    # least as well as llama.cpp agrees with itself.
     assert kl < 0.01
     if not SANITIZED:  # two prompts under the sanitizers: a memory check, too few for rates
         assert rate >= min(0.99, own["argmax_agreement"]) - 0.005
