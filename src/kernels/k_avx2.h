@@ -10,6 +10,7 @@
 #ifndef SLM_KERNELS_K_AVX2_H
 #define SLM_KERNELS_K_AVX2_H
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/q32_avx2.h"
@@ -18,23 +19,16 @@
 
 #define K_AVX2_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
 
-/* A q4_K block ready for the byte products: per 32-element sub-block its unsigned weights and
- * its scale in 16 lanes, the 8 mins each twice in 16 lanes (against an input's 16 sums of 16),
- * and the two scales as floats. */
+/* A q4_K or q6_K block ready for the byte products: per 32 elements its unsigned weights (q4_K
+ * 0..15, q6_K 0..63) and their sub-block scales in 16 lanes (q4_K: one sub-block of 32; q6_K:
+ * two of 16, 8 lanes each); w16, against an input's 16 sums of 16: the q4_K mins (each twice)
+ * or the 16 q6_K scales (for the -32 offset); and the float scales (dmin 0 for q6_K). */
 typedef struct {
-    __m256i q[8], s[8], mins;
+    __m256i q[8], s[8], w16;
     float d, dmin;
-} q4_K_unpacked;
+} k_unpacked;
 
-/* A q6_K block ready for the byte products: per 32 elements the unsigned weights (0..63) and
- * their two 16-element sub-blocks' scales (8 lanes each), the 16 scales in 16 lanes (for the
- * -32 offset, against an input's 16 sums of 16), and the scale as a float. */
-typedef struct {
-    __m256i q[8], s[8], scales;
-    float d;
-} q6_K_unpacked;
-
-K_AVX2_INLINE void q4_K_unpack(const block_q4_K *w, q4_K_unpacked *u) {
+K_AVX2_INLINE void q4_K_unpack(const block_q4_K *w, k_unpacked *u) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     uint8_t sc[8], mn[8];
     qdot_k4_scales(w->scales, sc, mn);
@@ -46,12 +40,12 @@ K_AVX2_INLINE void q4_K_unpack(const block_q4_K *w, q4_K_unpacked *u) {
         u->s[2 * c + 1] = _mm256_set1_epi16(sc[2 * c + 1]);
     }
     const __m128i m = _mm_loadl_epi64((const __m128i *)mn);
-    u->mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+    u->w16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
     u->d = h2f(w->d);
     u->dmin = h2f(w->dmin);
 }
 
-K_AVX2_INLINE void q6_K_unpack(const block_q6_K *w, q6_K_unpacked *u) {
+K_AVX2_INLINE void q6_K_unpack(const block_q6_K *w, k_unpacked *u) {
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     for (int h = 0; h < 2; h++) { /* 128 elements: 64 bytes of ql, 32 of qh */
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h));
@@ -67,8 +61,9 @@ K_AVX2_INLINE void q6_K_unpack(const block_q6_K *w, q6_K_unpacked *u) {
             u->s[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(w->scales[j + 1]), _mm_set1_epi16(w->scales[j]));
         }
     }
-    u->scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+    u->w16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
     u->d = h2f(w->d);
+    u->dmin = 0.0f;
 }
 
 /* sum_j w16[j] * bsums[j] over a q8_K input's 16 sums of 16, in 8 lanes. */
@@ -76,18 +71,14 @@ K_AVX2_INLINE __m256i bsums_dot(const int16_t *bsums, __m256i w16) {
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), w16);
 }
 
-/* acc + one q4_K block's share for input a, lane by lane (isum: its integer sums; d, dmin,
- * mins: the block's, as unpacked). */
-K_AVX2_INLINE __m256 q4_K_accumulate(__m256 acc, float d, float dmin, __m256i mins, const block_q8_K *a, __m256i isum) {
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(isum), acc);
-    return _mm256_fnmadd_ps(_mm256_set1_ps(dmin * a->d), _mm256_cvtepi32_ps(bsums_dot(a->bsums, mins)), acc);
-}
-
-/* acc + one q6_K block's share for input a, lane by lane (isum: its integer sums of the
- * unsigned weights; the -32 offset comes off here, exactly; d, scales: the block's). */
-K_AVX2_INLINE __m256 q6_K_accumulate(__m256 acc, float d, __m256i scales, const block_q8_K *a, __m256i isum) {
-    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bsums_dot(a->bsums, scales), 5));
-    return _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(isum), acc);
+/* acc + one block's share for input a, lane by lane, from its integer sums isum: q4_K (q6:
+ * false) (d x ad) isum - (dmin x ad) (mins . sums of 16), q6_K (d x ad) (isum - 32 (scales .
+ * sums of 16)), the offset taken off as integers, exactly. */
+K_AVX2_INLINE __m256 k_accumulate(const bool q6, __m256 acc, const k_unpacked *u, const block_q8_K *a, __m256i isum) {
+    const __m256i w16_sums = bsums_dot(a->bsums, u->w16);
+    if (q6) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(w16_sums, 5));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(u->d * a->d), _mm256_cvtepi32_ps(isum), acc);
+    return q6 ? acc : _mm256_fnmadd_ps(_mm256_set1_ps(u->dmin * a->d), _mm256_cvtepi32_ps(w16_sums), acc);
 }
 
 /* The sum of 8 lanes, as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */

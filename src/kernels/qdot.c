@@ -533,24 +533,25 @@ AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act,
 #define K_GROUP 4
 #define K_UNPACKED_MAX 32
 
-/* One q4_K row against N (1..K_GROUP) q8_K inputs act_stride bytes apart: 8 float
- * accumulators per input (see k_avx2.h). The blocks come unpacked or are unpacked here
- * (decoding: streamed from memory, prefetched); the arithmetic is the same. */
-INLINE_AVX2 void q4_K_body(const block_q4_K *w, const q4_K_unpacked *unpacked, const uint8_t *act, size_t act_stride,
-                           const int N, int64_t nb, float *out) {
+/* One q4_K (q6: false) or q6_K (q6: true) row against N (1..K_GROUP) q8_K inputs act_stride
+ * bytes apart: 8 float accumulators per input (see k_avx2.h). The blocks come unpacked or are
+ * unpacked here (decoding: streamed from memory, prefetched); the arithmetic is the same. */
+INLINE_AVX2 void k_body(const bool q6, const void *row, const k_unpacked *unpacked, const uint8_t *act,
+                        size_t act_stride, const int N, int64_t nb, float *out) {
     __m256 accf[K_GROUP];
     for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        q4_K_unpacked local;
-        const q4_K_unpacked *u = unpacked ? unpacked + b : &local;
+        k_unpacked local;
+        const k_unpacked *u = unpacked ? unpacked + b : &local;
         if (!unpacked) {
-            prefetch_weights(w + b);
-            prefetch_weights((const char *)(w + b) + 64);
-            q4_K_unpack(w + b, &local);
+            const char *wb = (const char *)row + (size_t)b * (q6 ? sizeof(block_q6_K) : sizeof(block_q4_K));
+            for (int line = 0; line < (q6 ? 3 : 2); line++) prefetch_weights(wb + 64 * line);
+            if (q6) q6_K_unpack((const block_q6_K *)wb, &local);
+            else q4_K_unpack((const block_q4_K *)wb, &local);
         }
         __m256i acc[K_GROUP];
         for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++) { /* 32 elements: one sub-block */
+        for (int i = 0; i < 8; i++) { /* 32 elements */
             const __m256i q = u->q[i], s = u->s[i];
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
@@ -559,87 +560,60 @@ INLINE_AVX2 void q4_K_body(const block_q4_K *w, const q4_K_unpacked *unpacked, c
             }
         }
         for (int k = 0; k < N; k++)
-            accf[k] = q4_K_accumulate(accf[k], u->d, u->dmin, u->mins,
-                                      (const block_q8_K *)(act + (size_t)k * act_stride) + b, acc[k]);
-    }
-    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
-}
-
-/* One q6_K row against N (1..K_GROUP) q8_K inputs, as q4_K_body. */
-INLINE_AVX2 void q6_K_body(const block_q6_K *w, const q6_K_unpacked *unpacked, const uint8_t *act, size_t act_stride,
-                           const int N, int64_t nb, float *out) {
-    __m256 accf[K_GROUP];
-    for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        q6_K_unpacked local;
-        const q6_K_unpacked *u = unpacked ? unpacked + b : &local;
-        if (!unpacked) {
-            prefetch_weights(w + b);
-            prefetch_weights((const char *)(w + b) + 64);
-            prefetch_weights((const char *)(w + b) + 128);
-            q6_K_unpack(w + b, &local);
-        }
-        __m256i acc[K_GROUP];
-        for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++) { /* 32 elements: two sub-blocks of 16 */
-            const __m256i q = u->q[i], s = u->s[i];
-            for (int k = 0; k < N; k++) {
-                const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s));
-            }
-        }
-        for (int k = 0; k < N; k++)
-            accf[k] = q6_K_accumulate(accf[k], u->d, u->scales, (const block_q8_K *)(act + (size_t)k * act_stride) + b,
-                                      acc[k]);
+            accf[k] = k_accumulate(q6, accf[k], u, (const block_q8_K *)(act + (size_t)k * act_stride) + b, acc[k]);
     }
     for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
 }
 
 AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {
     float out;
-    q4_K_body(w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
+    k_body(false, w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
     return out;
 }
 
 AVX2 static float dot_q6_K_avx2(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
     float out;
-    q6_K_body(w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
+    k_body(true, w, NULL, (const uint8_t *)a, 0, 1, nb, &out);
     return out;
 }
 
-/* One row against n_act inputs, K_GROUP at a time (unpacked: the row's blocks, or NULL). */
-#define K_GROUPS(BODY, w, unpacked)                                                                       \
-    for (int g = 0; g < n_act; g += K_GROUP) {                                                             \
-        const uint8_t *a = act + (size_t)g * act_stride;                                                   \
-        switch (n_act - g) {                                                                               \
-        case 1: BODY(w, unpacked, a, act_stride, 1, nb, out + g); break;                                   \
-        case 2: BODY(w, unpacked, a, act_stride, 2, nb, out + g); break;                                   \
-        case 3: BODY(w, unpacked, a, act_stride, 3, nb, out + g); break;                                   \
-        default: BODY(w, unpacked, a, act_stride, K_GROUP, nb, out + g); break;                            \
-        }                                                                                                  \
+/* One q4_K / q6_K row against n_act inputs, K_GROUP at a time (unpacked: the row's blocks, or
+ * NULL). */
+INLINE_AVX2 void k_groups(const bool q6, const void *row, const k_unpacked *unpacked, const uint8_t *act,
+                          size_t act_stride, int n_act, int64_t nb, float *out) {
+    for (int g = 0; g < n_act; g += K_GROUP) {
+        const uint8_t *a = act + (size_t)g * act_stride;
+        switch (n_act - g) {
+        case 1: k_body(q6, row, unpacked, a, act_stride, 1, nb, out + g); break;
+        case 2: k_body(q6, row, unpacked, a, act_stride, 2, nb, out + g); break;
+        case 3: k_body(q6, row, unpacked, a, act_stride, 3, nb, out + g); break;
+        default: k_body(q6, row, unpacked, a, act_stride, K_GROUP, nb, out + g); break;
+        }
     }
-
-AVX2 static void qdot_q4_K_multi(const block_q4_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
-                                 float *out) {
-    if (n_act <= K_GROUP || nb > K_UNPACKED_MAX) {
-        K_GROUPS(q4_K_body, w, NULL)
-        return;
-    }
-    q4_K_unpacked unpacked[K_UNPACKED_MAX];
-    for (int64_t b = 0; b < nb; b++) q4_K_unpack(w + b, unpacked + b);
-    K_GROUPS(q4_K_body, w, unpacked)
 }
 
-AVX2 static void qdot_q6_K_multi(const block_q6_K *w, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
-                                 float *out) {
+INLINE_AVX2 void k_multi(const bool q6, const void *row, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                         float *out) {
     if (n_act <= K_GROUP || nb > K_UNPACKED_MAX) {
-        K_GROUPS(q6_K_body, w, NULL)
+        k_groups(q6, row, NULL, act, act_stride, n_act, nb, out);
         return;
     }
-    q6_K_unpacked unpacked[K_UNPACKED_MAX];
-    for (int64_t b = 0; b < nb; b++) q6_K_unpack(w + b, unpacked + b);
-    K_GROUPS(q6_K_body, w, unpacked)
+    k_unpacked unpacked[K_UNPACKED_MAX];
+    for (int64_t b = 0; b < nb; b++) {
+        if (q6) q6_K_unpack((const block_q6_K *)row + b, unpacked + b);
+        else q4_K_unpack((const block_q4_K *)row + b, unpacked + b);
+    }
+    k_groups(q6, row, unpacked, act, act_stride, n_act, nb, out);
+}
+
+AVX2 static void qdot_q4_K_multi(const void *row, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    k_multi(false, row, act, act_stride, n_act, nb, out);
+}
+
+AVX2 static void qdot_q6_K_multi(const void *row, const uint8_t *act, size_t act_stride, int n_act, int64_t nb,
+                                 float *out) {
+    k_multi(true, row, act, act_stride, n_act, nb, out);
 }
 
 void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,

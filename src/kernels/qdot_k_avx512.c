@@ -18,43 +18,20 @@
 /* Two 256-bit halves as one register. */
 K512_INLINE __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
-/* The sums of the 8 lanes of each 256-bit half of v. */
-K512_INLINE void sum_halves(__m512i v, int *lo, int *hi) {
-    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
-    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
-    v = _mm512_add_epi32(v, _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
-    *lo = _mm_cvtsi128_si32(_mm512_castsi512_si128(v));
-    *hi = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(v, 2));
-}
-
 /* A q4_K / q6_K block for the 512-bit products: the AVX2 unpacking's 32-element pieces in pairs
- * (pieces 2c and 2c+1 in one register, against input bytes 64c..64c+63), with its mins or
- * offset scales and float scales as they are. */
+ * (pieces 2c and 2c+1 in one register, against input bytes 64c..64c+63); the rest as it is. */
 typedef struct {
     __m512i q[4], s[4];
-    __m256i w16; /* q4_K: the mins; q6_K: the 16 scales */
-    float d, dmin;
+    k_unpacked k; /* for w16, d and dmin */
 } k512_unpacked;
 
-K512_INLINE void k512_pairs(const __m256i *q, const __m256i *s, k512_unpacked *u) {
+K512_INLINE void k512_unpack(const bool q6, const void *block, k512_unpacked *u) {
+    if (q6) q6_K_unpack(block, &u->k);
+    else q4_K_unpack(block, &u->k);
     for (int c = 0; c < 4; c++) {
-        u->q[c] = join(q[2 * c], q[2 * c + 1]);
-        u->s[c] = join(s[2 * c], s[2 * c + 1]);
+        u->q[c] = join(u->k.q[2 * c], u->k.q[2 * c + 1]);
+        u->s[c] = join(u->k.s[2 * c], u->k.s[2 * c + 1]);
     }
-}
-
-K512_INLINE void q4_K_unpack512(const block_q4_K *w, k512_unpacked *u) {
-    q4_K_unpacked v;
-    q4_K_unpack(w, &v);
-    k512_pairs(v.q, v.s, u);
-    u->w16 = v.mins, u->d = v.d, u->dmin = v.dmin;
-}
-
-K512_INLINE void q6_K_unpack512(const block_q6_K *w, k512_unpacked *u) {
-    q6_K_unpacked v;
-    q6_K_unpack(w, &v);
-    k512_pairs(v.q, v.s, u);
-    u->w16 = v.scales, u->d = v.d, u->dmin = 0.0f;
 }
 
 /* One q4_K (q6: false) or q6_K (q6: true) row against N inputs: the integer sums in 16 lanes,
@@ -70,8 +47,7 @@ K512_INLINE void k512_body(const bool q6, const void *row, const k512_unpacked *
         if (!unpacked) {
             const char *wb = (const char *)row + (size_t)b * (q6 ? sizeof(block_q6_K) : sizeof(block_q4_K));
             for (int line = 0; line < (q6 ? 3 : 2); line++) _mm_prefetch(wb + PREFETCH_BYTES + 64 * line, _MM_HINT_T0);
-            if (q6) q6_K_unpack512((const block_q6_K *)wb, &local);
-            else q4_K_unpack512((const block_q4_K *)wb, &local);
+            k512_unpack(q6, wb, &local);
         }
         __m512i acc[QDOT_VNNI_MAX];
         for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_si512();
@@ -86,15 +62,14 @@ K512_INLINE void k512_body(const bool q6, const void *row, const k512_unpacked *
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
             const __m256i isum = _mm256_add_epi32(_mm512_castsi512_si256(acc[k]), _mm512_extracti64x4_epi64(acc[k], 1));
-            accf[k] = q6 ? q6_K_accumulate(accf[k], u->d, u->w16, a, isum)
-                         : q4_K_accumulate(accf[k], u->d, u->dmin, u->w16, a, isum);
+            accf[k] = k_accumulate(q6, accf[k], &u->k, a, isum);
         }
     }
     for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
 }
 
 /* Rows of at most this many blocks are unpacked once for a batch of more than QDOT_VNNI_MAX
- * inputs (20 KiB on the stack). */
+ * inputs (35 KiB on the stack). */
 #define K512_UNPACKED_MAX 32
 
 /* One row against n_act inputs, QDOT_VNNI_MAX at a time. */
@@ -120,10 +95,8 @@ K512_INLINE void k512_multi(const bool q6, const void *row, const uint8_t *act, 
         return;
     }
     k512_unpacked unpacked[K512_UNPACKED_MAX];
-    for (int64_t b = 0; b < nb; b++) {
-        if (q6) q6_K_unpack512((const block_q6_K *)row + b, unpacked + b);
-        else q4_K_unpack512((const block_q4_K *)row + b, unpacked + b);
-    }
+    for (int64_t b = 0; b < nb; b++)
+        k512_unpack(q6, (const char *)row + (size_t)b * (q6 ? sizeof(block_q6_K) : sizeof(block_q4_K)), unpacked + b);
     k512_groups(q6, row, unpacked, act, act_stride, n_act, nb, out);
 }
 
