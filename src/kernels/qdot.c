@@ -456,6 +456,16 @@ INLINE_AVX2 q32_unpacked q32_unpack(slm_type t, const void *row, int64_t b) {
     return u;
 }
 
+/* Block b of a row streamed from memory (decoding): its weights asked for PREFETCH_BYTES ahead,
+ * then unpacked. */
+INLINE_AVX2 q32_unpacked q32_stream(slm_type t, const void *row, int64_t b) {
+    const size_t bytes = t == SLM_TYPE_Q8_0   ? sizeof(block_q8_0)
+                         : t == SLM_TYPE_Q5_0 ? sizeof(block_q5_0)
+                                              : sizeof(block_q4_0);
+    prefetch_weights((const char *)row + (size_t)b * bytes);
+    return q32_unpack(t, row, b);
+}
+
 /* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart, their expanded
  * scales scale_stride floats apart (the product weight scale x input scale is the single
  * kernel's, so the results are too). The row's blocks come from unpacked, or are unpacked here
@@ -482,12 +492,12 @@ INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const q32_unpacked 
     const int64_t nb = n / QK;
     int64_t b = 0;
     for (; b + 1 < nb; b += 2) {
-        q32_block_step(unpacked ? unpacked[b] : q32_unpack(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
-        q32_block_step(unpacked ? unpacked[b + 1] : q32_unpack(t, row, b + 1), b + 1, act, act_stride, scales,
+        q32_block_step(unpacked ? unpacked[b] : q32_stream(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
+        q32_block_step(unpacked ? unpacked[b + 1] : q32_stream(t, row, b + 1), b + 1, act, act_stride, scales,
                        scale_stride, N, odd);
     }
     if (b < nb)
-        q32_block_step(unpacked ? unpacked[b] : q32_unpack(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
+        q32_block_step(unpacked ? unpacked[b] : q32_stream(t, row, b), b, act, act_stride, scales, scale_stride, N, even);
     for (int k = 0; k < N; k++) out[k] = hsum_ps(_mm256_add_ps(even[k], odd[k]));
 }
 
