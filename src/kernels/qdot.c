@@ -365,7 +365,7 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
 
 /* Decoding streams the weights from memory once per token: ask for them this far ahead of
  * use (the hardware prefetcher alone leaves the kernels waiting on memory). */
-#define PREFETCH_BYTES 2048
+#define PREFETCH_BYTES 4096
 #define prefetch_weights(p) _mm_prefetch((const char *)(p) + PREFETCH_BYTES, _MM_HINT_T0)
 
 /* Sum of the signed byte products of w and a, as 8 int32 lanes (w may be any sign). */

@@ -13,7 +13,7 @@
 #define K512_INLINE __attribute__((target(K512_TARGET), always_inline)) static inline
 
 /* Decoding streams the weights from memory: ask for them this far ahead of use. */
-#define PREFETCH_BYTES 2048
+#define PREFETCH_BYTES 4096
 
 /* Two 256-bit halves as one register. */
 K512_INLINE __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }

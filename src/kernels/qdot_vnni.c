@@ -19,7 +19,7 @@
 #define VNNI_INLINE __attribute__((target(VNNI_TARGET), always_inline)) static inline
 
 /* Decoding streams the weights from memory: ask for them this far ahead of use. */
-#define PREFETCH_BYTES 2048
+#define PREFETCH_BYTES 4096
 
 /* Pairs of blocks in a row of n elements (a last odd block is paired with zeros). */
 static inline int64_t block_pairs(int64_t n) { return (n / QK + 1) / 2; }
