@@ -53,9 +53,50 @@ slm_status block_embed(const slm_model *m, const model_batch *b) {
     return SLM_OK;
 }
 
+/* Rows from which the row-wise steps (norms, RoPE, residual adds) split across the pool: a
+ * prompt's; a decoding step's few rows stay on the calling thread. */
+#define PARALLEL_ROWS_MIN 16
+
+typedef void (*rows_fn)(const void *ctx, int r0, int r1);
+
+typedef struct {
+    rows_fn fn;
+    const void *ctx;
+    int n;
+} rows_job;
+
+static void rows_worker(void *arg, int ith, int nth) {
+    const rows_job *j = arg;
+    int r0, r1;
+    slm_split_range(j->n, ith, nth, &r0, &r1);
+    if (r0 < r1) j->fn(j->ctx, r0, r1);
+}
+
+/* fn(ctx, r0, r1) over rows [0, n), split across the pool when there are many (each row's
+ * result is the same either way). */
+static void for_rows(int n, rows_fn fn, const void *ctx) {
+    if (n >= PARALLEL_ROWS_MIN && slm_pool_threads() > 1) {
+        rows_job j = {fn, ctx, n};
+        slm_pool_run(rows_worker, &j);
+    } else fn(ctx, 0, n);
+}
+
+typedef struct {
+    const slm_model *m;
+    const slm_tensor *w;
+    const float *src;
+    float *dst;
+} norm_rows_ctx;
+
+static void norm_rows(const void *arg, int r0, int r1) {
+    const norm_rows_ctx *c = arg;
+    const int E = c->m->hp.n_embd;
+    for (int b = r0; b < r1; b++) rmsnorm(c->dst + (size_t)b * E, c->src + (size_t)b * E, c->w->data, E, c->m->hp.norm_eps);
+}
+
 void block_norm_rows(const slm_model *m, const slm_tensor *w, const float *src, float *dst, int n) {
-    const int E = m->hp.n_embd;
-    for (int b = 0; b < n; b++) rmsnorm(dst + (size_t)b * E, src + (size_t)b * E, w->data, E, m->hp.norm_eps);
+    norm_rows_ctx c = {m, w, src, dst};
+    for_rows(n, norm_rows, &c);
 }
 
 /* Causal attention of every row over its own sequence's cache of this layer, heads split
@@ -96,31 +137,55 @@ static void attention_heads(void *arg, int ith, int nth) {
 /* Work below which attention runs on the calling thread alone (multiply-adds). */
 #define ATTENTION_PARALLEL_MIN (1 << 15)
 
-static void add_bias(float *rows, int n, int ld, const slm_tensor *bias) {
+static void add_bias(float *rows, int r0, int r1, int ld, const slm_tensor *bias) {
     if (!bias->data) return;
     const float *bv = bias->data;
-    for (int b = 0; b < n; b++)
+    for (int b = r0; b < r1; b++)
         for (int i = 0; i < (int)bias->ne[0]; i++) rows[(size_t)b * ld + i] += bv[i];
 }
 
-/* RMSNorm of each head_dim slice of n rows of n_heads heads (ld floats apart). */
-static void norm_heads(const model_hparams *hp, const slm_tensor *w, float *rows, int n, int ld, int n_heads) {
+/* RMSNorm of each head_dim slice of rows [r0, r1) of n_heads heads (ld floats apart). */
+static void norm_heads(const model_hparams *hp, const slm_tensor *w, float *rows, int r0, int r1, int ld, int n_heads) {
     if (!w->data) return;
-    for (int b = 0; b < n; b++)
+    for (int b = r0; b < r1; b++)
         for (int h = 0; h < n_heads; h++) {
             float *v = rows + (size_t)b * ld + h * hp->head_dim;
             rmsnorm(v, v, w->data, hp->head_dim, hp->norm_eps);
         }
 }
 
-static void rope_rows(const model_hparams *hp, const model_workspace *w, int set, float *rows, int n, int ld, int n_heads) {
+static void rope_rows(const model_hparams *hp, const model_workspace *w, int set, float *rows, int r0, int r1, int ld,
+                      int n_heads) {
     const int half = hp->head_dim / 2;
-    for (int b = 0; b < n; b++) {
+    for (int b = r0; b < r1; b++) {
         float *v = rows + (size_t)b * ld;
         const float *c = w->rope_cos[set] + b * half, *sn = w->rope_sin[set] + b * half;
         if (hp->rope == ROPE_ADJACENT) rope_pairs(v, n_heads, hp->head_dim, c, sn);
         else rope_halves(v, n_heads, hp->head_dim, c, sn);
     }
+}
+
+typedef struct {
+    const model_hparams *hp;
+    const model_layer *L;
+    const model_workspace *w;
+} qkv_rows_ctx;
+
+/* Rows [r0, r1) of q, k, v from their products to attention's inputs: biases, per-head norms,
+ * RoPE. */
+static void qkv_rows(const void *arg, int r0, int r1) {
+    const qkv_rows_ctx *c = arg;
+    const model_hparams *hp = c->hp;
+    const model_layer *L = c->L;
+    const model_workspace *w = c->w;
+    const int kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
+    add_bias(w->q, r0, r1, q_dim, &L->bq);
+    add_bias(w->k, r0, r1, kv_dim, &L->bk);
+    add_bias(w->v, r0, r1, kv_dim, &L->bv);
+    norm_heads(hp, &L->q_norm, w->q, r0, r1, q_dim, hp->n_head);
+    norm_heads(hp, &L->k_norm, w->k, r0, r1, kv_dim, hp->n_head_kv);
+    rope_rows(hp, w, L->rope_set, w->q, r0, r1, q_dim, hp->n_head);
+    rope_rows(hp, w, L->rope_set, w->k, r0, r1, kv_dim, hp->n_head_kv);
 }
 
 void block_attention(const slm_model *m, const model_batch *b, int l) {
@@ -130,13 +195,8 @@ void block_attention(const slm_model *m, const model_batch *b, int l) {
     const int n = b->n_rows, E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
     matmul_job qkv[3] = {{w->q, q_dim, &L->wq, NULL}, {w->k, kv_dim, &L->wk, NULL}, {w->v, kv_dim, &L->wv, NULL}};
     matmul_multi(qkv, 3, w->xb, n, E, w->scratch);
-    add_bias(w->q, n, q_dim, &L->bq);
-    add_bias(w->k, n, kv_dim, &L->bk);
-    add_bias(w->v, n, kv_dim, &L->bv);
-    norm_heads(hp, &L->q_norm, w->q, n, q_dim, hp->n_head);
-    norm_heads(hp, &L->k_norm, w->k, n, kv_dim, hp->n_head_kv);
-    rope_rows(hp, w, L->rope_set, w->q, n, q_dim, hp->n_head);
-    rope_rows(hp, w, L->rope_set, w->k, n, kv_dim, hp->n_head_kv);
+    qkv_rows_ctx qc = {hp, L, w};
+    for_rows(n, qkv_rows, &qc);
     /* each sequence's k and v rows go into its cache at their positions */
     int64_t work = 0;
     int r = 0;
@@ -169,10 +229,20 @@ void block_ffn(const slm_model *m, const model_batch *b, int l) {
     matmul_multi(&down, 1, w->hb, n, F, w->scratch);
 }
 
+typedef struct {
+    float *x;        /* the residual stream */
+    const float *xb; /* the branch's rows */
+    size_t width;
+} residual_ctx;
+
+static void residual_rows(const void *arg, int r0, int r1) {
+    const residual_ctx *c = arg;
+    for (size_t i = (size_t)r0 * c->width; i < (size_t)r1 * c->width; i++) c->x[i] += c->xb[i];
+}
+
 void block_residual(const slm_model *m, const model_batch *b) {
-    float *x = b->work->x;
-    const float *xb = b->work->xb;
-    for (size_t i = 0; i < (size_t)b->n_rows * m->hp.n_embd; i++) x[i] += xb[i];
+    residual_ctx c = {b->work->x, b->work->xb, (size_t)m->hp.n_embd};
+    for_rows(b->n_rows, residual_rows, &c);
 }
 
 void block_logits(const slm_model *m, const model_batch *b) {
