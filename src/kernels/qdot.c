@@ -362,7 +362,6 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
 
 /* ---------------------------------------------------------------- AVX2 */
 
-
 /* Decoding streams the weights from memory once per token: ask for them this far ahead of
  * use (the hardware prefetcher alone leaves the kernels waiting on memory). */
 #define PREFETCH_BYTES 4096
@@ -443,7 +442,7 @@ typedef struct {
     float dw;
 } q32_unpacked;
 
-/* Rows of at most this many blocks are unpacked once for a batch (36 KiB on the stack); longer
+/* Rows of at most this many blocks are unpacked once for a batch (48 KiB on the stack); longer
  * rows unpack per 4 inputs. */
 #define Q32_UNPACKED_MAX 512
 
@@ -466,11 +465,6 @@ INLINE_AVX2 q32_unpacked q32_stream(slm_type t, const void *row, int64_t b) {
     return q32_unpack(t, row, b);
 }
 
-/* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart, their expanded
- * scales scale_stride floats apart (the product weight scale x input scale is the single
- * kernel's, so the results are too). The row's blocks come from unpacked, or are unpacked here
- * when it is NULL (the same arithmetic). Inlined with constant t and N, so the 2N accumulators
- * stay in registers. */
 /* acc[k] += block b of the row (u) against input k, for k < N. */
 INLINE_AVX2 void q32_block_step(q32_unpacked u, int64_t b, const uint8_t *act, size_t act_stride, const float *scales,
                                 size_t scale_stride, const int N, __m256 *acc) {
@@ -484,6 +478,11 @@ INLINE_AVX2 void q32_block_step(q32_unpacked u, int64_t b, const uint8_t *act, s
     }
 }
 
+/* One q4_0 / q5_0 / q8_0 row against N q8_0 inputs act_stride bytes apart, their expanded
+ * scales scale_stride floats apart (the product weight scale x input scale is the single
+ * kernel's, so the results are too). The row's blocks come from unpacked, or are streamed here
+ * when it is NULL (the same arithmetic). Inlined with constant t and N, so the 2N accumulators
+ * (even and odd blocks) stay in registers. */
 INLINE_AVX2 void q32_multi_body(slm_type t, const void *row, const q32_unpacked *unpacked, const uint8_t *act,
                                 size_t act_stride, const float *scales, size_t scale_stride, const int N, int64_t n,
                                 float *out) {
