@@ -94,8 +94,8 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
     }
 }
 
-/* Inputs per pass over a thread's rows: their quantised activations (about 40 KiB for 32 rows
- * of 640) stay in L1 while every row is dotted with them. */
+/* Inputs per pass over a thread's rows: their quantised activations (about 40 KiB for 32
+ * inputs of 640) stay in L1 while every row is dotted with them. */
 #define INPUTS_PER_PASS 32
 
 /* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs,
