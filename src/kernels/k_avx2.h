@@ -6,7 +6,7 @@
  * each 32-byte piece land in lane l); the AVX-512 kernels fold their two halves into the same
  * 8 lanes, which as integers are exact either way. Each block then adds, lane by lane,
  * (d x input d) x sums - (dmin x input d) x mins to 8 float accumulators, summed across lanes
- * once per row: fewer steps per block than summing every block to one number. */
+ * once per row (hsum_ps): fewer steps per block than summing every block to one number. */
 #ifndef SLM_KERNELS_K_AVX2_H
 #define SLM_KERNELS_K_AVX2_H
 #include <immintrin.h>
@@ -71,22 +71,15 @@ K_AVX2_INLINE __m256i bsums_dot(const int16_t *bsums, __m256i w16) {
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), w16);
 }
 
-/* acc + one block's share for input a, lane by lane, from its integer sums isum: q4_K (q6:
- * false) (d x ad) isum - (dmin x ad) (mins . sums of 16), q6_K (d x ad) (isum - 32 (scales .
- * sums of 16)), the offset taken off as integers, exactly. */
-K_AVX2_INLINE __m256 k_accumulate(const bool q6, __m256 acc, const k_unpacked *u, const block_q8_K *a, __m256i isum) {
-    const __m256i w16_sums = bsums_dot(a->bsums, u->w16);
+/* acc + one block's share for input a, lane by lane, from its integer sums isum and its w16,
+ * d, dmin (as unpacked): q4_K (q6: false) (d x ad) isum - (dmin x ad) (mins . sums of 16), q6_K
+ * (d x ad) (isum - 32 (scales . sums of 16)), the offset taken off as integers, exactly. */
+K_AVX2_INLINE __m256 k_accumulate(const bool q6, __m256 acc, __m256i w16, float d, float dmin, const block_q8_K *a,
+                                  __m256i isum) {
+    const __m256i w16_sums = bsums_dot(a->bsums, w16);
     if (q6) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(w16_sums, 5));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(u->d * a->d), _mm256_cvtepi32_ps(isum), acc);
-    return q6 ? acc : _mm256_fnmadd_ps(_mm256_set1_ps(u->dmin * a->d), _mm256_cvtepi32_ps(w16_sums), acc);
-}
-
-/* The sum of 8 lanes, as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
-K_AVX2_INLINE float k_hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(isum), acc);
+    return q6 ? acc : _mm256_fnmadd_ps(_mm256_set1_ps(dmin * a->d), _mm256_cvtepi32_ps(w16_sums), acc);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* q32_avx2.h — AVX2 helpers shared by the kernels of the 32-element block types (q4_0, q5_0,
- * q8_0): a block's weights unpacked to 32 signed bytes and its f16 scale as a float. Inlined
- * into each kernel file (the AVX2 and the AVX-512 VNNI ones). */
+ * q8_0): a block's weights unpacked to 32 signed bytes and its f16 scale as a float; and the sum
+ * of a register's 8 floats, which the K-quant kernels use too. Inlined into each kernel file
+ * (the AVX2 and the AVX-512 ones). */
 #ifndef SLM_KERNELS_Q32_AVX2_H
 #define SLM_KERNELS_Q32_AVX2_H
 #include <immintrin.h>
@@ -13,6 +14,14 @@
 
 /* IEEE half to float with the F16C instruction. */
 Q32_AVX2_INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* The sum of 8 lanes, as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+Q32_AVX2_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 /* 32 nibbles of 16 bytes: low nibbles in the first 16 bytes, high nibbles in the last 16. */
 Q32_AVX2_INLINE __m256i unpack_nibbles_16(const uint8_t *p) {

@@ -373,13 +373,6 @@ AVX2 static inline __m256i mul_sum_i8(__m256i w, __m256i a) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
 }
 
-AVX2 static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_q8_0 *a, int64_t nb) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
@@ -569,9 +562,10 @@ INLINE_AVX2 void k_body(const bool q6, const void *row, const k_unpacked *unpack
             }
         }
         for (int k = 0; k < N; k++)
-            accf[k] = k_accumulate(q6, accf[k], u, (const block_q8_K *)(act + (size_t)k * act_stride) + b, acc[k]);
+            accf[k] = k_accumulate(q6, accf[k], u->w16, u->d, u->dmin, (const block_q8_K *)(act + (size_t)k * act_stride) + b,
+                                   acc[k]);
     }
-    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
+    for (int k = 0; k < N; k++) out[k] = hsum_ps(accf[k]);
 }
 
 AVX2 static float dot_q4_K_avx2(const block_q4_K *w, const block_q8_K *a, int64_t nb) {

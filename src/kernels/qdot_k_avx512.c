@@ -22,16 +22,19 @@ K512_INLINE __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm
  * (pieces 2c and 2c+1 in one register, against input bytes 64c..64c+63); the rest as it is. */
 typedef struct {
     __m512i q[4], s[4];
-    k_unpacked k; /* for w16, d and dmin */
+    __m256i w16;
+    float d, dmin;
 } k512_unpacked;
 
 K512_INLINE void k512_unpack(const bool q6, const void *block, k512_unpacked *u) {
-    if (q6) q6_K_unpack(block, &u->k);
-    else q4_K_unpack(block, &u->k);
+    k_unpacked v;
+    if (q6) q6_K_unpack(block, &v);
+    else q4_K_unpack(block, &v);
     for (int c = 0; c < 4; c++) {
-        u->q[c] = join(u->k.q[2 * c], u->k.q[2 * c + 1]);
-        u->s[c] = join(u->k.s[2 * c], u->k.s[2 * c + 1]);
+        u->q[c] = join(v.q[2 * c], v.q[2 * c + 1]);
+        u->s[c] = join(v.s[2 * c], v.s[2 * c + 1]);
     }
+    u->w16 = v.w16, u->d = v.d, u->dmin = v.dmin;
 }
 
 /* One q4_K (q6: false) or q6_K (q6: true) row against N inputs: the integer sums in 16 lanes,
@@ -62,14 +65,14 @@ K512_INLINE void k512_body(const bool q6, const void *row, const k512_unpacked *
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
             const __m256i isum = _mm256_add_epi32(_mm512_castsi512_si256(acc[k]), _mm512_extracti64x4_epi64(acc[k], 1));
-            accf[k] = k_accumulate(q6, accf[k], &u->k, a, isum);
+            accf[k] = k_accumulate(q6, accf[k], u->w16, u->d, u->dmin, a, isum);
         }
     }
-    for (int k = 0; k < N; k++) out[k] = k_hsum(accf[k]);
+    for (int k = 0; k < N; k++) out[k] = hsum_ps(accf[k]);
 }
 
 /* Rows of at most this many blocks are unpacked once for a batch of more than QDOT_VNNI_MAX
- * inputs (35 KiB on the stack). */
+ * inputs (18 KiB on the stack). */
 #define K512_UNPACKED_MAX 32
 
 /* One row against n_act inputs, QDOT_VNNI_MAX at a time. */

@@ -53,33 +53,10 @@ slm_status block_embed(const slm_model *m, const model_batch *b) {
     return SLM_OK;
 }
 
-/* Rows from which the row-wise steps (norms, RoPE, residual adds) split across the pool: a
- * prompt's; a decoding step's few rows stay on the calling thread. */
+/* Rows from which the row-wise steps (norms, RoPE, residual adds) split across the pool
+ * (slm_pool_for; each row's result is the same either way): a prompt's; a decoding step's few
+ * rows stay on the calling thread. */
 #define PARALLEL_ROWS_MIN 16
-
-typedef void (*rows_fn)(const void *ctx, int r0, int r1);
-
-typedef struct {
-    rows_fn fn;
-    const void *ctx;
-    int n;
-} rows_job;
-
-static void rows_worker(void *arg, int ith, int nth) {
-    const rows_job *j = arg;
-    int r0, r1;
-    slm_split_range(j->n, ith, nth, &r0, &r1);
-    if (r0 < r1) j->fn(j->ctx, r0, r1);
-}
-
-/* fn(ctx, r0, r1) over rows [0, n), split across the pool when there are many (each row's
- * result is the same either way). */
-static void for_rows(int n, rows_fn fn, const void *ctx) {
-    if (n >= PARALLEL_ROWS_MIN && slm_pool_threads() > 1) {
-        rows_job j = {fn, ctx, n};
-        slm_pool_run(rows_worker, &j);
-    } else fn(ctx, 0, n);
-}
 
 typedef struct {
     const slm_model *m;
@@ -88,7 +65,7 @@ typedef struct {
     float *dst;
 } norm_rows_ctx;
 
-static void norm_rows(const void *arg, int r0, int r1) {
+static void norm_rows(void *arg, int r0, int r1) {
     const norm_rows_ctx *c = arg;
     const int E = c->m->hp.n_embd;
     for (int b = r0; b < r1; b++) rmsnorm(c->dst + (size_t)b * E, c->src + (size_t)b * E, c->w->data, E, c->m->hp.norm_eps);
@@ -96,7 +73,7 @@ static void norm_rows(const void *arg, int r0, int r1) {
 
 void block_norm_rows(const slm_model *m, const slm_tensor *w, const float *src, float *dst, int n) {
     norm_rows_ctx c = {m, w, src, dst};
-    for_rows(n, norm_rows, &c);
+    slm_pool_for(norm_rows, &c, n, n, PARALLEL_ROWS_MIN);
 }
 
 /* Causal attention of every row over its own sequence's cache of this layer, heads split
@@ -173,7 +150,7 @@ typedef struct {
 
 /* Rows [r0, r1) of q, k, v from their products to attention's inputs: biases, per-head norms,
  * RoPE. */
-static void qkv_rows(const void *arg, int r0, int r1) {
+static void qkv_rows(void *arg, int r0, int r1) {
     const qkv_rows_ctx *c = arg;
     const model_hparams *hp = c->hp;
     const model_layer *L = c->L;
@@ -196,7 +173,7 @@ void block_attention(const slm_model *m, const model_batch *b, int l) {
     matmul_job qkv[3] = {{w->q, q_dim, &L->wq, NULL}, {w->k, kv_dim, &L->wk, NULL}, {w->v, kv_dim, &L->wv, NULL}};
     matmul_multi(qkv, 3, w->xb, n, E, w->scratch);
     qkv_rows_ctx qc = {hp, L, w};
-    for_rows(n, qkv_rows, &qc);
+    slm_pool_for(qkv_rows, &qc, n, n, PARALLEL_ROWS_MIN);
     /* each sequence's k and v rows go into its cache at their positions */
     int64_t work = 0;
     int r = 0;
@@ -235,14 +212,14 @@ typedef struct {
     size_t width;
 } residual_ctx;
 
-static void residual_rows(const void *arg, int r0, int r1) {
+static void residual_rows(void *arg, int r0, int r1) {
     const residual_ctx *c = arg;
     for (size_t i = (size_t)r0 * c->width; i < (size_t)r1 * c->width; i++) c->x[i] += c->xb[i];
 }
 
 void block_residual(const slm_model *m, const model_batch *b) {
     residual_ctx c = {b->work->x, b->work->xb, (size_t)m->hp.n_embd};
-    for_rows(b->n_rows, residual_rows, &c);
+    slm_pool_for(residual_rows, &c, b->n_rows, b->n_rows, PARALLEL_ROWS_MIN);
 }
 
 void block_logits(const slm_model *m, const model_batch *b) {
