@@ -13,19 +13,16 @@
 #define PARALLEL_MIN_MACS (1 << 16)
 
 
+#define MATMUL_MAX_JOBS 8
+
 typedef struct {
     const matmul_job *jobs;
     int n_jobs;
     int64_t total_rows;
     const float *x;
     int n_tok, ld_x;
-    const uint8_t *act[SLM_TYPE_COUNT]; /* the inputs quantised, by activation type */
-    size_t act_row_bytes[SLM_TYPE_COUNT];
-    float *act_scales;                  /* q8_0 inputs' expanded block scales (qdot_act_scales) */
-    size_t scale_floats;                /* per input */
-    uint8_t *vnni_act;                  /* the q8_0 inputs for the AVX-512 VNNI kernels, or NULL */
-    size_t vnni_act_bytes;
-    bool avx512;                        /* the AVX-512 kernels of q4_K / q6_K are used */
+    qdot_inputs in;                       /* the inputs quantised, in every form the kernels read */
+    qdot_kernel kernel[MATMUL_MAX_JOBS];  /* each job's kernel (quantised weights) */
 } matmul_ctx;
 
 /* Where input b's outputs start. */
@@ -98,27 +95,16 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
  * inputs of 640) stay in L1 while every row is dotted with them. */
 #define INPUTS_PER_PASS 32
 
-/* Rows [lo, hi) of one job with quantised weights: integer dots with the quantised inputs,
- * through the AVX-512 VNNI kernels (q4_0 / q5_0 / q8_0), the AVX-512 q4_K / q6_K ones or the
- * AVX2 / scalar ones of qdot_multi. */
-static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
+/* Rows [lo, hi) of one job with quantised weights: the job's kernel, each row against the
+ * inputs of a pass. */
+static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int64_t lo,
+                                  int64_t hi) {
     const slm_tensor *w = job->w;
-    const slm_type at = qdot_activation_type(w->type);
-    const bool vnni = c->vnni_act && qdot_vnni_type(w->type), k512 = c->avx512 && qdot_k_avx512_type(w->type);
     for (int b = 0; b < c->n_tok; b += INPUTS_PER_PASS) {
         const int k = c->n_tok - b < INPUTS_PER_PASS ? c->n_tok - b : INPUTS_PER_PASS;
-        const uint8_t *act = c->act[at] + (size_t)b * c->act_row_bytes[at];
-        const float *scales = at == SLM_TYPE_Q8_0 ? c->act_scales + (size_t)b * c->scale_floats : NULL;
         for (int64_t r = lo; r < hi; r++) {
-            const void *row = slm_tensor_row(w, r);
             float out[INPUTS_PER_PASS];
-            if (vnni)
-                qdot_vnni_multi(w->type, row, c->vnni_act + (size_t)b * c->vnni_act_bytes, c->vnni_act_bytes, scales,
-                                c->scale_floats, k, w->ne[0], out);
-            else if (k512)
-                qdot_k_avx512_multi(w->type, row, act, c->act_row_bytes[at], k, w->ne[0], out);
-            else
-                qdot_multi(w->type, row, act, c->act_row_bytes[at], scales, c->scale_floats, k, w->ne[0], out);
+            kernel.fn(w->type, slm_tensor_row(w, r), &c->in, b, k, out);
             for (int i = 0; i < k; i++) job_out(job, b + i)[r] = out[i];
         }
     }
@@ -126,10 +112,11 @@ static void matmul_rows_quantised(const matmul_job *job, const matmul_ctx *c, in
 
 /* Rows [lo, hi) of one job for every input: tiles for f32 / f16 weights with the SIMD kernels,
  * else single dots (the same order for every input either way). */
-static void matmul_rows(const matmul_job *job, const matmul_ctx *c, int64_t lo, int64_t hi) {
+static void matmul_rows(int j, const matmul_ctx *c, int64_t lo, int64_t hi) {
+    const matmul_job *job = &c->jobs[j];
     const slm_tensor *w = job->w;
-    if (qdot_activation_type(w->type) != SLM_TYPE_F32) {
-        matmul_rows_quantised(job, c, lo, hi);
+    if (c->kernel[j].fn) {
+        matmul_rows_quantised(job, c->kernel[j], c, lo, hi);
         return;
     }
     if (kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0) {
@@ -150,7 +137,7 @@ static void matmul_range(const matmul_ctx *c, int64_t begin, int64_t end) {
     for (int j = 0; j < c->n_jobs && begin < end; j++) {
         int64_t rows = slm_tensor_rows(c->jobs[j].w);
         int64_t lo = begin > base ? begin - base : 0, hi = end - base < rows ? end - base : rows;
-        if (lo < hi) matmul_rows(&c->jobs[j], c, lo, hi);
+        if (lo < hi) matmul_rows(j, c, lo, hi);
         base += rows;
     }
 }
@@ -165,75 +152,33 @@ static void matmul_worker(void *ctx, int ith, int nth) {
     matmul_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
 }
 
-/* Bytes of one input row of cols floats quantised to activation type at. */
-static size_t act_row_bytes(slm_type at, int64_t cols) {
-    return at == SLM_TYPE_Q8_0 ? (size_t)(cols / QK) * sizeof(block_q8_0) : (size_t)(cols / QK_K) * sizeof(block_q8_K);
-}
-
 size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
-    return (size_t)n_tok * (act_row_bytes(SLM_TYPE_Q8_0, cols + QK) + act_row_bytes(SLM_TYPE_Q8_K, cols + QK_K) +
-                            qdot_act_scale_floats(cols) * sizeof(float) + qdot_vnni_act_bytes(cols)) + 192;
-}
-
-/* Quantises input rows [b0, b1) to every activation type the jobs need (set up in c). */
-static void quantise_inputs(const matmul_ctx *c, int b0, int b1) {
-    const int64_t cols = c->jobs[0].w->ne[0];
-    for (int at = 0; at < SLM_TYPE_COUNT; at++) {
-        if (!c->act[at]) continue;
-        for (int b = b0; b < b1; b++) {
-            void *dst = (uint8_t *)c->act[at] + (size_t)b * c->act_row_bytes[at];
-            if (at == SLM_TYPE_Q8_0) {
-                quantize_act_q8_0(c->x + (int64_t)b * c->ld_x, dst, cols);
-                qdot_act_scales(dst, cols, c->act_scales + (size_t)b * c->scale_floats);
-                if (c->vnni_act) qdot_vnni_prepare(dst, cols, c->vnni_act + (size_t)b * c->vnni_act_bytes);
-            } else quantize_act_q8_K(c->x + (int64_t)b * c->ld_x, dst, cols);
-        }
-    }
+    return qdot_inputs_bytes(QDOT_Q8_0 | QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_Q8_K, n_tok, cols);
 }
 
 static void quantise_worker(void *ctx, int ith, int nth) {
     const matmul_ctx *c = ctx;
     int b0, b1;
     slm_split_range(c->n_tok, ith, nth, &b0, &b1);
-    quantise_inputs(c, b0, b1);
+    qdot_inputs_fill(&c->in, c->x, c->ld_x, b0, b1);
 }
 
 void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x, void *scratch) {
     matmul_ctx c = {.jobs = jobs, .n_jobs = n_jobs, .x = x, .n_tok = n_tok, .ld_x = ld_x};
     int64_t macs = 0, cols = jobs[0].w->ne[0];
-    uint8_t *free_at = scratch;
-    int quantised = 0;
+    unsigned forms = 0;
     for (int j = 0; j < n_jobs; j++) {
         const slm_tensor *w = jobs[j].w;
         c.total_rows += slm_tensor_rows(w);
         macs += slm_tensor_rows(w) * w->ne[0] * n_tok;
-        slm_type at = qdot_activation_type(w->type);
-        if (at == SLM_TYPE_F32 || c.act[at]) continue;
-        /* room for the inputs quantised once per activation type */
-        c.act[at] = free_at;
-        c.act_row_bytes[at] = act_row_bytes(at, cols);
-        free_at += (size_t)n_tok * c.act_row_bytes[at];
-        if (at == SLM_TYPE_Q8_0) {
-            c.scale_floats = qdot_act_scale_floats(cols);
-            c.act_scales = (float *)(((uintptr_t)free_at + 31) & ~(uintptr_t)31);
-            free_at = (uint8_t *)(c.act_scales + (size_t)n_tok * c.scale_floats);
-        }
-        quantised = 1;
-    }
-    c.avx512 = quantised && kernels_avx512_vnni();
-    if (c.act[SLM_TYPE_Q8_0] && c.avx512) {
-        bool vnni = false;
-        for (int j = 0; j < n_jobs; j++) vnni = vnni || qdot_vnni_type(jobs[j].w->type);
-        if (vnni) {
-            c.vnni_act_bytes = qdot_vnni_act_bytes(cols);
-            c.vnni_act = (uint8_t *)(((uintptr_t)free_at + 63) & ~(uintptr_t)63);
-            free_at = c.vnni_act + (size_t)n_tok * c.vnni_act_bytes;
-        }
+        c.kernel[j] = qdot_kernel_for(w->type);
+        forms |= c.kernel[j].forms;
     }
     const int parallel = macs >= PARALLEL_MIN_MACS && slm_pool_threads() > 1;
-    if (quantised) {
+    if (forms) {
+        qdot_inputs_layout(&c.in, forms, n_tok, cols, scratch);
         if (parallel && n_tok >= 8) slm_pool_run(quantise_worker, &c);
-        else quantise_inputs(&c, 0, n_tok);
+        else qdot_inputs_fill(&c.in, x, ld_x, 0, n_tok);
     }
     if (parallel) slm_pool_run(matmul_worker, &c);
     else matmul_range(&c, 0, c.total_rows);

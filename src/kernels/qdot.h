@@ -1,7 +1,11 @@
 /* qdot.h — dot products of quantised weight rows with quantised activations, the way
  * llama.cpp pairs them: q4_0, q4_1, q5_0, q5_1, q8_0 rows with q8_0 activations; q2_K, q3_K,
- * q4_K, q5_K, q6_K rows with q8_K activations. A scalar reference for every pair and AVX2
- * versions of the common ones, chosen at run time with the other kernels. */
+ * q4_K, q5_K, q6_K rows with q8_K activations. A scalar reference for every pair (the
+ * definition) and SIMD kernels (AVX2, AVX-512) chosen at run time with the other kernels.
+ *
+ * A product's inputs are quantised once, in every form its kernels read (qdot_inputs); a kernel
+ * then takes one weight row against any number of those inputs and gives each the same floats
+ * whatever the number (a row's result does not depend on the batch it is in). */
 #ifndef SLM_KERNELS_QDOT_H
 #define SLM_KERNELS_QDOT_H
 #include <stdbool.h>
@@ -21,52 +25,73 @@ void quantize_act_q8_K(const float *x, block_q8_K *y, int64_t n);
 
 /* dot(weight row of n elements of type t, activations of the paired type), scalar reference. */
 float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n);
-/* The same with the selected kernels (AVX2 where there is a path, else the reference). */
-float qdot(slm_type t, const void *row, const void *act, int64_t n);
-
-/* Floats of one q8_0 input's expanded scales (qdot_act_scales): 8 per block, an even number of
- * blocks. */
-size_t qdot_act_scale_floats(int64_t n);
-/* Writes each of the n/32 blocks' scales of a q8_0 input 8 times into scales
- * (qdot_act_scale_floats(n), caller-owned; a last odd block is followed by 8 zeros), the form
- * the batched kernels multiply by. */
-void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales);
-/* The same row against n_act (>= 1) inputs act_stride bytes apart: out[k] = qdot(row, input k)
- * exactly, whatever n_act. Each weight block serves up to 4 inputs per load; a q4_0 / q5_0 /
- * q8_0 row is unpacked once for all of them (prompt batches). For q8_0 inputs, scales (may be
- * NULL) holds their expanded scales (qdot_act_scales), scale_stride floats apart. */
-void qdot_multi(slm_type t, const void *row, const void *act, size_t act_stride, const float *scales,
-                size_t scale_stride, int n_act, int64_t n, float *out);
-
 /* The 8 6-bit scales and mins of a q4_K / q5_K block from its 12 packed bytes. */
 void qdot_k4_scales(const uint8_t *packed, uint8_t *sc, uint8_t *mn);
 
-/* AVX-512 kernels of the q4_K / q6_K rows against q8_K inputs (qdot_k_avx512.c; use them only
- * when kernels_avx512_vnni() is true): the AVX2 kernels' integer sums two 32-element pieces per
- * register, so their results equal the AVX2 kernels' exactly. */
-/* True for the weight types qdot_k_avx512_multi takes (q4_K, q6_K). */
-bool qdot_k_avx512_type(slm_type t);
-/* One q4_K / q6_K row of n elements against n_act (>= 1) q8_K inputs act_stride bytes apart:
- * out[k] = qdot(row, input k), the AVX2 kernels' floats exactly, whatever n_act. */
-void qdot_k_avx512_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n,
-                         float *out);
+/* ---------------------------------------------------------------- a product's inputs */
 
-/* AVX-512 VNNI kernels of the q4_0 / q5_0 / q8_0 rows (qdot_vnni.c; use them only when
- * kernels_avx512_vnni() is true). Their inputs are the q8_0 activations rearranged by
- * qdot_vnni_prepare. */
-#define QDOT_VNNI_MAX 8
-/* True for the weight types qdot_vnni_multi takes (q4_0, q5_0, q8_0). */
-bool qdot_vnni_type(slm_type t);
-/* Bytes of one rearranged input of n elements (its blocks in pairs, shifted to unsigned). */
+/* The forms an input can be prepared in (a bit set). */
+enum {
+    QDOT_Q8_0 = 1,   /* q8_0 blocks */
+    QDOT_SCALES = 2, /* each q8_0 block's scale as a float, 8 times (qdot_act_scales) */
+    QDOT_U8 = 4,     /* the q8_0 quants + 128 in pairs of blocks (qdot_vnni_prepare) */
+    QDOT_SUMS = 8,   /* each q8_0 block's sum of quants, int16 (an even count: a last odd one 0) */
+    QDOT_Q8_K = 16,  /* q8_K blocks (with their sums of 16) */
+};
+
+/* n inputs of cols floats, quantised: each form's input k at base + k * stride (64-byte
+ * aligned); a form not prepared is NULL. Points into caller-owned scratch. */
+typedef struct {
+    int64_t cols;
+    unsigned forms;
+    uint8_t *q8_0, *scales, *u8, *sums, *q8_K;
+    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride; /* bytes */
+} qdot_inputs;
+
+/* Bytes of scratch for n inputs of cols floats in the given forms (the forms others are made
+ * from included). */
+size_t qdot_inputs_bytes(unsigned forms, int n, int64_t cols);
+/* Lays out n inputs of cols floats in those forms over scratch (qdot_inputs_bytes bytes). */
+void qdot_inputs_layout(qdot_inputs *in, unsigned forms, int n, int64_t cols, void *scratch);
+/* Quantises inputs b0..b1-1 (x + b * ld_x) into every form of in. */
+void qdot_inputs_fill(const qdot_inputs *in, const float *x, int ld_x, int b0, int b1);
+
+/* Input k of in in activation type at (q8_0 or q8_K blocks). */
+static inline const void *qdot_input(const qdot_inputs *in, slm_type at, int k) {
+    return at == SLM_TYPE_Q8_0 ? in->q8_0 + (size_t)k * in->q8_0_stride : in->q8_K + (size_t)k * in->q8_K_stride;
+}
+
+/* Floats of one q8_0 input's expanded scales: 8 per block, an even number of blocks. */
+size_t qdot_act_scale_floats(int64_t n);
+/* Writes each of the n/32 blocks' scales of a q8_0 input 8 times into scales
+ * (qdot_act_scale_floats(n), caller-owned; a last odd block is followed by 8 zeros). */
+void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales);
+/* Pairs of 32-element blocks in a row of n elements (a last odd block is paired with zeros). */
+static inline int64_t qdot_block_pairs(int64_t n) { return (n / QK + 1) / 2; }
+/* Bytes of one input of n elements in the QDOT_U8 form. */
 size_t qdot_vnni_act_bytes(int64_t n);
 /* Rearranges n q8_0 activations into act_u8 (qdot_vnni_act_bytes, caller-owned): the quantised
  * values + 128, a last odd block paired with zeros. */
 void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8);
-/* One weight row of n elements against n_act (>= 1) rearranged inputs, act_stride bytes apart,
- * with their expanded scales (qdot_act_scales) scale_stride floats apart: out[k] = dot(row,
- * input k). Up to QDOT_VNNI_MAX inputs share each weight load; more than that share one
- * unpacking of the row. A result does not depend on n_act. */
-void qdot_vnni_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
-                     size_t scale_stride, int n_act, int64_t n, float *out);
+
+/* ---------------------------------------------------------------- kernels */
+
+/* Row `row` (in->cols elements of type t) against inputs first .. first + n_act - 1 of in:
+ * out[k] = the row's dot with input first + k, the same floats whatever n_act and first. */
+typedef void (*qdot_rows_fn)(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+
+/* A kernel and the input forms it reads. */
+typedef struct {
+    qdot_rows_fn fn;
+    unsigned forms;
+    const char *name; /* "scalar", "avx2", "avx512", "avx512vnni" */
+} qdot_kernel;
+
+/* The kernel of weight type t with the selected kernel set (the best the CPU has, unless
+ * kernels_force_scalar or kernels_allow_avx512 say otherwise); fn is NULL for a type without
+ * quantised kernels. */
+qdot_kernel qdot_kernel_for(slm_type t);
+/* The scalar reference kernel of weight type t. */
+qdot_kernel qdot_kernel_scalar(slm_type t);
 
 #endif

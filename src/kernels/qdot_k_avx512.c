@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "kernels/k_avx2.h"
+#include "kernels/qdot_impl.h"
 
 #define K512_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"
 #define K512_INLINE __attribute__((target(K512_TARGET), always_inline)) static inline
@@ -113,10 +114,8 @@ __attribute__((target(K512_TARGET))) static void q6_K_multi(const void *row, con
     k512_multi(true, row, act, act_stride, n_act, nb, out);
 }
 
-bool qdot_k_avx512_type(slm_type t) { return t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q6_K; }
-
-void qdot_k_avx512_multi(slm_type t, const void *row, const void *act, size_t act_stride, int n_act, int64_t n,
-                         float *out) {
-    if (t == SLM_TYPE_Q4_K) q4_K_multi(row, act, act_stride, n_act, n / QK_K, out);
-    else q6_K_multi(row, act, act_stride, n_act, n / QK_K, out);
+void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
+    const uint8_t *act = in->q8_K + (size_t)first * in->q8_K_stride;
+    if (t == SLM_TYPE_Q4_K) q4_K_multi(row, act, in->q8_K_stride, n_act, in->cols / QK_K, out);
+    else q6_K_multi(row, act, in->q8_K_stride, n_act, in->cols / QK_K, out);
 }

@@ -14,23 +14,13 @@
 #include <immintrin.h>
 
 #include "kernels/q32_avx2.h"
+#include "kernels/qdot_impl.h"
 
 #define VNNI_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"
 #define VNNI_INLINE __attribute__((target(VNNI_TARGET), always_inline)) static inline
 
 /* Decoding streams the weights from memory: ask for them this far ahead of use. */
 #define PREFETCH_BYTES 4096
-
-/* Pairs of blocks in a row of n elements (a last odd block is paired with zeros). */
-static inline int64_t block_pairs(int64_t n) { return (n / QK + 1) / 2; }
-
-size_t qdot_vnni_act_bytes(int64_t n) { return (size_t)block_pairs(n) * 64; }
-
-void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8) {
-    const int64_t nb = n / QK, np = block_pairs(n);
-    for (int64_t b = 0; b < 2 * np; b++)
-        for (int i = 0; i < 32; i++) act_u8[32 * b + i] = b < nb ? (uint8_t)(act[b].qs[i] ^ 0x80) : 0x80;
-}
 
 /* Blocks 2p and 2p+1 of a row as 64 signed bytes, their scales in lanes 0-7 and 8-15 (as the
  * expanded activation scales of qdot_act_scales lie: 8 per block). */
@@ -88,7 +78,7 @@ VNNI_INLINE void pair_step(vnni_pair q, int64_t p, const uint8_t *act, size_t ac
 VNNI_INLINE void vnni_body(slm_type t, const void *row, size_t row_bytes, const vnni_pair *unpacked, const uint8_t *act,
                            size_t act_stride, const float *scales, size_t scale_stride, const int N, int64_t n,
                            float *out) {
-    const int64_t nb = n / QK, np = block_pairs(n);
+    const int64_t nb = n / QK, np = qdot_block_pairs(n);
     __m512 even[QDOT_VNNI_MAX], odd[QDOT_VNNI_MAX];
     for (int k = 0; k < N; k++) even[k] = odd[k] = _mm512_setzero_ps();
     int64_t p = 0;
@@ -123,7 +113,7 @@ VNNI_INLINE void vnni_groups(slm_type t, const void *row, size_t row_bytes, cons
 __attribute__((target(VNNI_TARGET))) static void vnni_type(slm_type t, const void *row, size_t row_bytes,
                                                          const uint8_t *act, size_t act_stride, const float *scales,
                                                          size_t scale_stride, int n_act, int64_t n, float *out) {
-    const int64_t nb = n / QK, np = block_pairs(n);
+    const int64_t nb = n / QK, np = qdot_block_pairs(n);
     if (n_act <= QDOT_VNNI_MAX || np > UNPACKED_MAX_PAIRS) {
         vnni_groups(t, row, row_bytes, NULL, act, act_stride, scales, scale_stride, n_act, n, out);
         return;
@@ -151,13 +141,14 @@ __attribute__((target(VNNI_TARGET))) static void vnni_q4_0(const void *row, size
     vnni_type(SLM_TYPE_Q4_0, row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out);
 }
 
-bool qdot_vnni_type(slm_type t) { return t == SLM_TYPE_Q4_0 || t == SLM_TYPE_Q5_0 || t == SLM_TYPE_Q8_0; }
-
-void qdot_vnni_multi(slm_type t, const void *row, const uint8_t *act, size_t act_stride, const float *scales,
-                     size_t scale_stride, int n_act, int64_t n, float *out) {
+void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
+    const int64_t n = in->cols;
     const size_t row_bytes = (size_t)(n / QK) * (t == SLM_TYPE_Q8_0   ? sizeof(block_q8_0)
                                                  : t == SLM_TYPE_Q5_0 ? sizeof(block_q5_0)
                                                                       : sizeof(block_q4_0));
+    const uint8_t *act = in->u8 + (size_t)first * in->u8_stride;
+    const float *scales = (const float *)(in->scales + (size_t)first * in->scales_stride);
+    const size_t act_stride = in->u8_stride, scale_stride = in->scales_stride / sizeof(float);
     switch (t) {
     case SLM_TYPE_Q8_0: vnni_q8_0(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;
     case SLM_TYPE_Q5_0: vnni_q5_0(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;

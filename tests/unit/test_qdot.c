@@ -37,19 +37,30 @@ int main(void) {
         uint64_t row_bytes;
         slm_type_row_bytes(t, N, &row_bytes);
         float worst_simd = 0, worst_def = 0;
+        qdot_inputs in;
         for (int trial = 0; trial < 20; trial++) {
             random_row(&rng, t, N, row, tmp);
             for (int i = 0; i < N; i++) x[i] = slm_rng_f32(&rng) * 2 - 1;
-            if (at == SLM_TYPE_Q8_0) quantize_act_q8_0(x, (block_q8_0 *)act, N);
-            else quantize_act_q8_K(x, (block_q8_K *)act, N);
             kernels_force_scalar(false);
-            float ref = qdot_scalar(t, row, act, N), simd = qdot(t, row, act, N);
+            qdot_inputs_layout(&in, QDOT_Q8_0 | QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_Q8_K, 1, N, scratch);
+            qdot_inputs_fill(&in, x, N, 0, 1);
+            const void *act1 = qdot_input(&in, at, 0);
+            float ref = qdot_scalar(t, row, act1, N);
             dequantize_row(t, row, wd, N);
-            dequant_act(at, act, xd, N);
+            dequant_act(at, act1, xd, N);
             double def = 0;
             for (int i = 0; i < N; i++) def += (double)wd[i] * xd[i];
             float scale = 1e-3f + fabsf(ref);
-            worst_simd = fmaxf(worst_simd, fabsf(simd - ref) / scale);
+            /* every kernel set the CPU has: AVX2 alone, then AVX-512 where present */
+            for (int avx512 = 0; avx512 <= 1; avx512++) {
+                kernels_allow_avx512(avx512);
+                if (avx512 && !kernels_avx512_vnni()) break;
+                qdot_kernel kern = qdot_kernel_for(t);
+                float simd;
+                kern.fn(t, row, &in, 0, 1, &simd);
+                worst_simd = fmaxf(worst_simd, fabsf(simd - ref) / scale);
+            }
+            kernels_allow_avx512(true);
             worst_def = fmaxf(worst_def, (float)fabs(def - ref) / scale);
         }
         CHECK(worst_simd < 1e-4f, "%s: SIMD vs scalar relative difference %g", slm_type_info(t)->name, worst_simd);
