@@ -3,7 +3,8 @@
  * memory as decoding does) times 1 input (decoding: GB/s of weights read) and times a batch of
  * inputs (prompts: GMAC/s). Prints the kernel set in use; SLM_NO_AVX512=1 / SLM_NO_SIMD=1 pick
  * the others.
- * usage: kernel_speed [threads] [type ...]   (defaults: 1 thread; every quantised type) */
+ * usage: kernel_speed [threads] [type ...]   (defaults: 1 thread; every quantised type)
+ * KERNEL_SPEED_COLS=N sets the row length (default 1536, a multiple of 256). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,13 @@ int main(int argc, char **argv) {
     const char **names = DEFAULT_TYPES;
     int n_names = (int)(sizeof DEFAULT_TYPES / sizeof DEFAULT_TYPES[0]);
     if (argc > 2) names = (const char **)argv + 2, n_names = argc - 2;
-    enum { COLS = 1536, BATCH = 64 };
+    enum { BATCH = 64 };
+    const char *cols_env = getenv("KERNEL_SPEED_COLS"); /* a row length to try (default 1536) */
+    const int COLS = cols_env ? atoi(cols_env) : 1536;
+    if (COLS <= 0 || COLS % 256) {
+        fprintf(stderr, "KERNEL_SPEED_COLS must be a positive multiple of 256\n");
+        return 2;
+    }
     printf("kernels: %s, threads %d, cols %d\n", kernels_simd_name(), threads, COLS);
     printf("%-8s %8s %10s %12s %14s\n", "type", "rows", "MiB", "decode GB/s", "batch GMAC/s");
     slm_rng rng;
@@ -71,7 +78,7 @@ int main(int argc, char **argv) {
         float *out = malloc((size_t)rows * BATCH * sizeof(float));
         matmul_job job = {out, (int)rows, &tw, NULL};
         double best1 = 1e30, bestb = 1e30;
-        for (int pass = 0; pass < 5; pass++) {
+        for (int pass = 0; pass < 12; pass++) {
             double t0 = now();
             matmul_multi(&job, 1, x, 1, COLS, scratch);
             double dt = now() - t0;

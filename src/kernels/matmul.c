@@ -99,9 +99,22 @@ __attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job,
  * inputs of a pass. */
 static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int64_t lo,
                                   int64_t hi) {
+    enum { ROWS_PER_CALL = 16 };
     const slm_tensor *w = job->w;
     for (int b = 0; b < c->n_tok; b += INPUTS_PER_PASS) {
         const int k = c->n_tok - b < INPUTS_PER_PASS ? c->n_tok - b : INPUTS_PER_PASS;
+        if (kernel.many) {
+            float out[ROWS_PER_CALL * INPUTS_PER_PASS];
+            for (int64_t r = lo; r < hi; r += ROWS_PER_CALL) {
+                const int nr = hi - r < ROWS_PER_CALL ? (int)(hi - r) : ROWS_PER_CALL;
+                kernel.many(w->type, slm_tensor_row(w, r), w->row_bytes, nr, &c->in, b, k, out);
+                for (int i = 0; i < k; i++) {
+                    float *o = job_out(job, b + i) + r;
+                    for (int j = 0; j < nr; j++) o[j] = out[j * k + i];
+                }
+            }
+            continue;
+        }
         for (int64_t r = lo; r < hi; r++) {
             float out[INPUTS_PER_PASS];
             kernel.fn(w->type, slm_tensor_row(w, r), &c->in, b, k, out);

@@ -20,30 +20,30 @@ slm_type qdot_activation_type(slm_type t) {
 
 qdot_kernel qdot_kernel_scalar(slm_type t) {
     const slm_type at = qdot_activation_type(t);
-    if (at == SLM_TYPE_F32) return (qdot_kernel){NULL, 0, "scalar"};
-    return (qdot_kernel){qdot_ref_rows, at == SLM_TYPE_Q8_0 ? QDOT_Q8_0 : QDOT_Q8_K, "scalar"};
+    if (at == SLM_TYPE_F32) return (qdot_kernel){NULL, NULL, 0, "scalar"};
+    return (qdot_kernel){qdot_ref_rows, NULL, at == SLM_TYPE_Q8_0 ? QDOT_Q8_0 : QDOT_Q8_K, "scalar"};
 }
 
 /* The AVX-512 kernels (the CPU has F/BW/VL/DQ and VNNI, and they are allowed). */
 static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
-        return (qdot_kernel){qdot_q32_vnni_rows, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
+        return (qdot_kernel){qdot_q32_vnni_rows, NULL, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
-        return (qdot_kernel){qdot_k_avx512_rows, QDOT_Q8_K, "avx512"};
+        return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
     default:
-        return (qdot_kernel){NULL, 0, NULL};
+        return (qdot_kernel){NULL, NULL, 0, NULL};
     }
 }
 
 static qdot_kernel avx2_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
-        return (qdot_kernel){qdot_q32_avx2_rows, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
+        return (qdot_kernel){qdot_q32_avx2_rows, NULL, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
-        return (qdot_kernel){qdot_k_avx2_rows, QDOT_Q8_K, "avx2"};
+        return (qdot_kernel){qdot_k_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
     default:
-        return (qdot_kernel){NULL, 0, NULL};
+        return (qdot_kernel){NULL, NULL, 0, NULL};
     }
 }
 

@@ -80,9 +80,16 @@ void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8);
  * out[k] = the row's dot with input first + k, the same floats whatever n_act and first. */
 typedef void (*qdot_rows_fn)(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
+/* Rows row0, row0 + row_bytes, ... (n_rows of them) against the same inputs: out[r * n_act + k]
+ * is row r's dot with input first + k, exactly as qdot_rows_fn gives it (a kernel that loops
+ * over rows itself saves a call per row, which counts on short rows). */
+typedef void (*qdot_many_fn)(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in,
+                             int first, int n_act, float *out);
+
 /* A kernel and the input forms it reads. */
 typedef struct {
     qdot_rows_fn fn;
+    qdot_many_fn many; /* NULL, or the same kernel over several rows */
     unsigned forms;
     const char *name; /* "scalar", "avx2", "avx512", "avx512vnni" */
 } qdot_kernel;

@@ -119,42 +119,146 @@ AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act,
     }
 }
 
+/* ---------------------------------------------------------------- q4_K / q6_K */
+
 /* Inputs per weight load in the q4_K / q6_K kernels; rows of at most K_UNPACKED_MAX blocks are
- * unpacked once for a batch of more inputs than that (18 KiB on the stack). */
+ * unpacked once for a batch of more inputs than that (about 20 KiB on the stack). */
 #define K_GROUP 4
-#define K_UNPACKED_MAX 32
+#define K_UNPACKED_MAX 36
+
+/* A q4_K or q6_K block ready for the byte products: per 32 elements its unsigned weights (q4_K
+ * 0..15, q6_K 0..63) and their sub-block scales as int16 (q4_K: one per 32; q6_K: one per 16,
+ * in the two 128-bit halves); w16, against an input's 16 sums of 16: the q4_K mins (each twice)
+ * or the 16 q6_K scales (for the -32 offset); d and dmin (0 for q6_K). */
+typedef struct {
+    __m256i q[8], s[8], w16;
+    float d, dmin;
+} k_unpacked;
+
+/* The int16 scale of q4_K sub-block j (byte j of sc) in all 16 lanes. */
+INLINE_AVX2 __m256i k4_scale(__m256i sc_bytes, int j) {
+    return _mm256_shuffle_epi8(sc_bytes, _mm256_set1_epi16((short)(0xFF00 | j)));
+}
+
+/* Pieces 2c, 2c+1 (elements 64c .. 64c+63) of a q4_K block: weights and scales. */
+INLINE_AVX2 void q4_K_piece(const block_q4_K *w, __m256i sc_bytes, int c, __m256i *q, __m256i *s) {
+    const __m256i low4 = _mm256_set1_epi8(0xF), raw = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * c));
+    q[0] = _mm256_and_si256(raw, low4);
+    q[1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    s[0] = k4_scale(sc_bytes, 2 * c);
+    s[1] = k4_scale(sc_bytes, 2 * c + 1);
+}
+
+/* The q6_K scales of pieces 2c, 2c+1 from the 16 scales as int16 (sc16): piece i gets scale 2i
+ * in its first 128 bits and 2i+1 in its second. */
+INLINE_AVX2 void q6_K_piece_scales(__m256i sc16, int c, __m256i *s) {
+    const __m256i half = c < 2 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    for (int i = 0; i < 2; i++) {
+        const int w = (4 * c + 2 * i) % 8; /* word of the piece's first scale within its half */
+        const __m256i pick = _mm256_setr_epi8(2 * w, 2 * w + 1, 2 * w, 2 * w + 1, 2 * w, 2 * w + 1, 2 * w, 2 * w + 1,
+                                              2 * w, 2 * w + 1, 2 * w, 2 * w + 1, 2 * w, 2 * w + 1, 2 * w, 2 * w + 1,
+                                              2 * w + 2, 2 * w + 3, 2 * w + 2, 2 * w + 3, 2 * w + 2, 2 * w + 3, 2 * w + 2,
+                                              2 * w + 3, 2 * w + 2, 2 * w + 3, 2 * w + 2, 2 * w + 3, 2 * w + 2, 2 * w + 3,
+                                              2 * w + 2, 2 * w + 3);
+        s[i] = _mm256_shuffle_epi8(half, pick);
+    }
+}
+
+/* Pieces 2c, 2c+1 of a q6_K block (elements 64c .. 64c+63): 4 low bits from ql, 2 high from qh. */
+INLINE_AVX2 void q6_K_piece(const block_q6_K *w, int c, __m256i *q) {
+    const int h = c / 2, k0 = 2 * (c % 2); /* 128-element half, first piece within it */
+    const __m256i low4 = _mm256_set1_epi8(0xF), top2 = _mm256_set1_epi8(0x30);
+    const __m256i hb = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+    for (int i = 0; i < 2; i++) {
+        const int k = k0 + i; /* piece k of the half: ql bytes 32(k%2).., nibble k/2, qh bits 2k */
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h + 32 * (k % 2)));
+        const __m256i lo = k < 2 ? _mm256_and_si256(l, low4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), low4);
+        const __m256i hi = k == 0 ? _mm256_slli_epi16(hb, 4) : k == 1 ? _mm256_slli_epi16(hb, 2) : k == 2 ? hb : _mm256_srli_epi16(hb, 2);
+        q[i] = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
+    }
+}
+
+/* Block b of a q4_K (q6: false) or q6_K row, unpacked. */
+INLINE_AVX2 void k_unpack(const bool q6, const void *row, int64_t b, k_unpacked *u) {
+    if (q6) {
+        const block_q6_K *w = (const block_q6_K *)row + b;
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+        for (int c = 0; c < 4; c++) {
+            q6_K_piece(w, c, u->q + 2 * c);
+            q6_K_piece_scales(sc16, c, u->s + 2 * c);
+        }
+        u->w16 = sc16;
+        u->d = h2f(w->d);
+        u->dmin = 0.0f;
+    } else {
+        const block_q4_K *w = (const block_q4_K *)row + b;
+        uint64_t sc, mn;
+        k4_scales_u64(w->scales, &sc, &mn);
+        const __m256i sc_bytes = _mm256_set1_epi64x((long long)sc);
+        for (int c = 0; c < 4; c++) q4_K_piece(w, sc_bytes, c, u->q + 2 * c, u->s + 2 * c);
+        u->w16 = k4_mins16(mn);
+        u->d = h2f(w->d);
+        u->dmin = h2f(w->dmin);
+    }
+}
 
 /* One q4_K (q6: false) or q6_K (q6: true) row against N (1..K_GROUP) q8_K inputs act_stride
- * bytes apart: 8 float accumulators per input (see k_avx2.h). The blocks come unpacked or are
- * unpacked here (decoding: streamed from memory, prefetched); the arithmetic is the same. */
+ * bytes apart (k_avx2.h says how the sums become floats). The blocks come unpacked, or are
+ * unpacked here piece by piece (decoding: streamed from memory, prefetched); the arithmetic is
+ * the same. */
 INLINE_AVX2 void k_body(const bool q6, const void *row, const k_unpacked *unpacked, const uint8_t *act,
                         size_t act_stride, const int N, int64_t nb, float *out) {
-    __m256 accf[K_GROUP];
-    for (int k = 0; k < N; k++) accf[k] = _mm256_setzero_ps();
+    __m256 accs[K_GROUP], accm[K_GROUP];
+    for (int k = 0; k < N; k++) accs[k] = accm[k] = _mm256_setzero_ps();
+    const size_t block_bytes = q6 ? sizeof(block_q6_K) : sizeof(block_q4_K);
     for (int64_t b = 0; b < nb; b++) {
-        k_unpacked local;
-        const k_unpacked *u = unpacked ? unpacked + b : &local;
-        if (!unpacked) {
-            const char *wb = (const char *)row + (size_t)b * (q6 ? sizeof(block_q6_K) : sizeof(block_q4_K));
-            for (int line = 0; line < (q6 ? 3 : 2); line++) prefetch_weights(wb + 64 * line);
-            if (q6) q6_K_unpack((const block_q6_K *)wb, &local);
-            else q4_K_unpack((const block_q4_K *)wb, &local);
+        const k_unpacked *u = unpacked ? unpacked + b : NULL;
+        const char *wb = (const char *)row + (size_t)b * block_bytes;
+        __m256i sc_bytes = _mm256_setzero_si256(), sc16 = _mm256_setzero_si256();
+        if (!u) {
+            for (int line = 0; line < (q6 ? 4 : 3); line++) prefetch_weights(wb + 64 * line);
+            if (q6) sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)((const block_q6_K *)wb)->scales));
+            else {
+                uint64_t sc, mn;
+                k4_scales_u64(((const block_q4_K *)wb)->scales, &sc, &mn);
+                sc_bytes = _mm256_set1_epi64x((long long)sc);
+                sc16 = k4_mins16(mn); /* the mins, for the float step */
+            }
         }
         __m256i acc[K_GROUP];
         for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++) { /* 32 elements */
-            const __m256i q = u->q[i], s = u->s[i];
+        for (int c = 0; c < 4; c++) {
+            __m256i q[2], s[2];
+            if (u) {
+                q[0] = u->q[2 * c], q[1] = u->q[2 * c + 1], s[0] = u->s[2 * c], s[1] = u->s[2 * c + 1];
+            } else if (q6) {
+                q6_K_piece((const block_q6_K *)wb, c, q);
+                q6_K_piece_scales(sc16, c, s);
+            } else
+                q4_K_piece((const block_q4_K *)wb, sc_bytes, c, q, s);
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, s));
+                const __m256i p0 = _mm256_maddubs_epi16(q[0], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c)));
+                const __m256i p1 = _mm256_maddubs_epi16(q[1], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32)));
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_add_epi32(_mm256_madd_epi16(p0, s[0]), _mm256_madd_epi16(p1, s[1])));
             }
         }
-        for (int k = 0; k < N; k++)
-            accf[k] = k_accumulate(q6, accf[k], u->w16, u->d, u->dmin, (const block_q8_K *)(act + (size_t)k * act_stride) + b,
-                                   acc[k]);
+        const __m256i w16 = u ? u->w16 : sc16;
+        const float d = u ? u->d : h2f(q6 ? ((const block_q6_K *)wb)->d : ((const block_q4_K *)wb)->d);
+        for (int k = 0; k < N; k++) {
+            const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
+            const __m256i sums = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), w16);
+            if (q6) {
+                const __m256i isum = _mm256_sub_epi32(acc[k], _mm256_slli_epi32(sums, 5));
+                accs[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(isum), accs[k]);
+            } else {
+                const float dmin = u ? u->dmin : h2f(((const block_q4_K *)wb)->dmin);
+                accs[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(acc[k]), accs[k]);
+                accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(-dmin * a->d), _mm256_cvtepi32_ps(sums), accm[k]);
+            }
+        }
     }
-    for (int k = 0; k < N; k++) out[k] = hsum_ps(accf[k]);
+    for (int k = 0; k < N; k++) out[k] = q6 ? hsum_ps(accs[k]) : k4_result(accs[k], accm[k]);
 }
 
 /* One q4_K / q6_K row against n_act inputs, K_GROUP at a time (unpacked: the row's blocks, or
@@ -179,10 +283,7 @@ INLINE_AVX2 void k_multi(const bool q6, const void *row, const uint8_t *act, siz
         return;
     }
     k_unpacked unpacked[K_UNPACKED_MAX];
-    for (int64_t b = 0; b < nb; b++) {
-        if (q6) q6_K_unpack((const block_q6_K *)row + b, unpacked + b);
-        else q4_K_unpack((const block_q4_K *)row + b, unpacked + b);
-    }
+    for (int64_t b = 0; b < nb; b++) k_unpack(q6, row, b, unpacked + b);
     k_groups(q6, row, unpacked, act, act_stride, n_act, nb, out);
 }
 
@@ -200,6 +301,13 @@ void qdot_q32_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int 
     qdot_q32_multi(t, row, in->q8_0 + (size_t)first * in->q8_0_stride, in->q8_0_stride,
                    (const float *)(in->scales + (size_t)first * in->scales_stride), in->scales_stride / sizeof(float),
                    n_act, in->cols, out);
+}
+
+float qdot_k_avx2_one(slm_type t, const void *row, const void *act, int64_t n) {
+    float out;
+    if (t == SLM_TYPE_Q4_K) qdot_q4_K_multi(row, act, 0, 1, n / QK_K, &out);
+    else qdot_q6_K_multi(row, act, 0, 1, n / QK_K, &out);
+    return out;
 }
 
 void qdot_k_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
