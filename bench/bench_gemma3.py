@@ -97,7 +97,7 @@ def main():
     model = gemma_path()
     text = cut_to_tokens(model, prompt_text(), N_PROMPT)
     bw = subprocess.run([str(BUILD / "bandwidth"), "1024", "2"], capture_output=True, text=True, check=True).stdout
-    gbs = {int(t): float(v) for t, v in re.findall(r"threads (\d+): ([\d.]+) GB/s", bw)}
+    gbs = {int(t): float(v) for t, v in re.findall(r"threads (\d+): best ([\d.]+) GB/s", bw)}
     per_token = weight_bytes_per_token(model)
     print(f"model: {pathlib.Path(model).name}, {per_token / 1e6:.0f} MB of weights read per generated token")
     print(f"{'threads':>7} | {'pp512 slm':>9} {'llama.cpp':>9} {'ratio':>5} | {'tg128 slm':>9} {'llama.cpp':>9} {'ratio':>5} | "

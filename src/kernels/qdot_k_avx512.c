@@ -102,8 +102,7 @@ K512_INLINE void k512_unpack(const bool q6, const void *row, int64_t b, k512_blo
 }
 
 /* One q4_K (q6: false) or q6_K (q6: true) row against N q8_K inputs: the integer sums in 16
- * lanes (one chain per 64 elements, so that the products of a block do not wait on each
- * other), folded to the AVX2 kernels' 8, then their float steps (k_avx2.h): for q4_K both sets
+ * lanes, folded to the AVX2 kernels' 8, then their float steps (k_avx2.h): for q4_K both sets
  * of 8 accumulators in one register. The blocks come unpacked or are unpacked here (decoding:
  * streamed and prefetched); the arithmetic is the same. */
 K512_INLINE void k512_body(const bool q6, const void *row, const k512_block *unpacked, const uint8_t *act,
@@ -120,16 +119,17 @@ K512_INLINE void k512_body(const bool q6, const void *row, const k512_block *unp
             for (int line = 0; line < (q6 ? 4 : 3); line++) _mm_prefetch(wb + PREFETCH_BYTES + 64 * line, _MM_HINT_T0);
             k512_unpack(q6, row, b, &local);
         }
-        __m512i acc[4][QDOT_VNNI_MAX];
+        __m512i acc[QDOT_VNNI_MAX]; /* one chain per input: the inputs are independent */
+        for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++)
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
                 const __m512i p = _mm512_maddubs_epi16(u->q[c], _mm512_loadu_si512(a->qs + 64 * c));
-                acc[c][k] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p, u->s[c]);
+                acc[k] = _mm512_dpwssd_epi32(acc[k], p, u->s[c]);
             }
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            const __m512i all = _mm512_add_epi32(_mm512_add_epi32(acc[0][k], acc[1][k]), _mm512_add_epi32(acc[2][k], acc[3][k]));
+            const __m512i all = acc[k];
             const __m256i isum = _mm256_add_epi32(_mm512_castsi512_si256(all), _mm512_extracti64x4_epi64(all, 1));
             const __m256i sums = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), u->w16);
             if (q6) {
