@@ -172,7 +172,7 @@ static void matmul_worker(void *ctx, int ith, int nth) {
 }
 
 size_t matmul_scratch_bytes(int n_tok, int64_t cols) {
-    return qdot_inputs_bytes(QDOT_Q8_0 | QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_Q8_K, n_tok, cols);
+    return qdot_inputs_bytes(QDOT_ALL_FORMS, n_tok, cols);
 }
 
 static void quantise_worker(void *ctx, int ith, int nth) {

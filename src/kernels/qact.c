@@ -170,6 +170,22 @@ static void block_sums(const block_q8_0 *act, int64_t n, int16_t *sums) {
     if (nb % 2) sums[nb] = 0;
 }
 
+/* The QDOT_PAIRS form of a q8_0 input (qdot.h). */
+static void vnni_pairs(const block_q8_0 *act, int64_t n, uint8_t *out) {
+    const int64_t nb = n / QK, np = qdot_block_pairs(n);
+    float *d = (float *)qdot_pair_scales(out, n);
+    for (int64_t p = 0; p < np; p++) {
+        uint8_t *q = out + 64 * p;
+        for (int half = 0; half < 2; half++) /* elements 0..15, then 16..31 of each block */
+            for (int j = 0; j < 2; j++) {    /* block 2p + j */
+                const int64_t b = 2 * p + j;
+                for (int i = 0; i < 16; i++)
+                    q[32 * half + 16 * j + i] = b < nb ? (uint8_t)(act[b].qs[16 * half + i] ^ 0x80) : 0x80;
+            }
+        for (int j = 0; j < 2; j++) d[2 * p + j] = 2 * p + j < nb ? slm_f16_to_f32(act[2 * p + j].d) : 0.0f;
+    }
+}
+
 /* ---------------------------------------------------------------- qdot_inputs */
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -182,15 +198,16 @@ static size_t form_bytes(unsigned form, int64_t cols) {
     case QDOT_U8: return align64(qdot_vnni_act_bytes(cols));
     case QDOT_SUMS: return align64((size_t)(cols / QK + 1) * sizeof(int16_t));
     case QDOT_Q8_K: return align64((size_t)(cols / QK_K) * sizeof(block_q8_K));
+    case QDOT_PAIRS: return align64((size_t)qdot_block_pairs(cols) * 72);
     default: return 0;
     }
 }
 
-static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K};
+static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K, QDOT_PAIRS};
 
 /* The forms that others are made from. */
 static unsigned with_sources(unsigned forms) {
-    return forms & (QDOT_SCALES | QDOT_U8 | QDOT_SUMS) ? forms | QDOT_Q8_0 : forms;
+    return forms & (QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_PAIRS) ? forms | QDOT_Q8_0 : forms;
 }
 
 size_t qdot_inputs_bytes(unsigned forms, int n, int64_t cols) {
@@ -215,6 +232,7 @@ void qdot_inputs_layout(qdot_inputs *in, unsigned forms, int n, int64_t cols, vo
         case QDOT_SCALES: in->scales = at, in->scales_stride = stride; break;
         case QDOT_U8: in->u8 = at, in->u8_stride = stride; break;
         case QDOT_SUMS: in->sums = at, in->sums_stride = stride; break;
+        case QDOT_PAIRS: in->pairs = at, in->pairs_stride = stride; break;
         default: in->q8_K = at, in->q8_K_stride = stride; break;
         }
         at += (size_t)n * stride;
@@ -231,6 +249,7 @@ void qdot_inputs_fill(const qdot_inputs *in, const float *x, int ld_x, int b0, i
             if (in->scales) qdot_act_scales(q, cols, (float *)(in->scales + (size_t)b * in->scales_stride));
             if (in->u8) qdot_vnni_prepare(q, cols, in->u8 + (size_t)b * in->u8_stride);
             if (in->sums) block_sums(q, cols, (int16_t *)(in->sums + (size_t)b * in->sums_stride));
+            if (in->pairs) vnni_pairs(q, cols, in->pairs + (size_t)b * in->pairs_stride);
         }
         if (in->q8_K) quantize_act_q8_K(xb, (block_q8_K *)(in->q8_K + (size_t)b * in->q8_K_stride), cols);
     }

@@ -28,7 +28,7 @@ qdot_kernel qdot_kernel_scalar(slm_type t) {
 static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
-        return (qdot_kernel){qdot_q32_vnni_rows, NULL, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
+        return (qdot_kernel){qdot_q32_vnni_rows, qdot_q32_vnni_many, QDOT_PAIRS, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
     default:

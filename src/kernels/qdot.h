@@ -8,8 +8,9 @@
  * whatever the number (a row's result does not depend on the batch it is in). */
 #ifndef SLM_KERNELS_QDOT_H
 #define SLM_KERNELS_QDOT_H
-#include <stdbool.h>
+#include <assert.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ void qdot_k4_scales(const uint8_t *packed, uint8_t *sc, uint8_t *mn);
 
 /* ---------------------------------------------------------------- a product's inputs */
 
+/* Pairs of 32-element blocks in a row of n elements (a last odd block is paired with zeros). */
+static inline int64_t qdot_block_pairs(int64_t n) { return (n / QK + 1) / 2; }
+
 /* The forms an input can be prepared in (a bit set). */
 enum {
     QDOT_Q8_0 = 1,   /* q8_0 blocks */
@@ -37,15 +41,26 @@ enum {
     QDOT_U8 = 4,     /* the q8_0 quants + 128 in pairs of blocks (qdot_vnni_prepare) */
     QDOT_SUMS = 8,   /* each q8_0 block's sum of quants, int16 (an even count: a last odd one 0) */
     QDOT_Q8_K = 16,  /* q8_K blocks (with their sums of 16) */
+    QDOT_PAIRS = 32, /* the q8_0 blocks in pairs for the AVX-512 VNNI kernels (qdot_pair_scales) */
+    QDOT_ALL_FORMS = 63,
 };
+
+/* The QDOT_PAIRS form of a q8_0 input of n elements, for the AVX-512 VNNI kernels of the
+ * 32-element types: per pair of blocks 2p, 2p+1 (a last odd block paired with zeros) 64 bytes,
+ * the quants + 128 in nibble order (elements 0..15 of block 2p, of block 2p+1, then elements
+ * 16..31 of each: the order a 4-bit row's two blocks unpack to); after all of them, the two
+ * blocks' scales of each pair (2 floats a pair). */
+static inline const float *qdot_pair_scales(const uint8_t *pairs, int64_t n) {
+    return (const float *)(pairs + (size_t)((n / QK + 1) / 2) * 64);
+}
 
 /* n inputs of cols floats, quantised: each form's input k at base + k * stride (64-byte
  * aligned); a form not prepared is NULL. Points into caller-owned scratch. */
 typedef struct {
     int64_t cols;
     unsigned forms;
-    uint8_t *q8_0, *scales, *u8, *sums, *q8_K;
-    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride; /* bytes */
+    uint8_t *q8_0, *scales, *u8, *sums, *q8_K, *pairs;
+    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride, pairs_stride; /* bytes */
 } qdot_inputs;
 
 /* Bytes of scratch for n inputs of cols floats in the given forms (the forms others are made
@@ -66,8 +81,6 @@ size_t qdot_act_scale_floats(int64_t n);
 /* Writes each of the n/32 blocks' scales of a q8_0 input 8 times into scales
  * (qdot_act_scale_floats(n), caller-owned; a last odd block is followed by 8 zeros). */
 void qdot_act_scales(const block_q8_0 *act, int64_t n, float *scales);
-/* Pairs of 32-element blocks in a row of n elements (a last odd block is paired with zeros). */
-static inline int64_t qdot_block_pairs(int64_t n) { return (n / QK + 1) / 2; }
 /* Bytes of one input of n elements in the QDOT_U8 form. */
 size_t qdot_vnni_act_bytes(int64_t n);
 /* Rearranges n q8_0 activations into act_u8 (qdot_vnni_act_bytes, caller-owned): the quantised

@@ -16,10 +16,12 @@ void qdot_k_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int fi
  * which the AVX-512 kernels use for one input: it decodes faster here, and gives their floats). */
 float qdot_k_avx2_one(slm_type t, const void *row, const void *act, int64_t n);
 
-/* AVX-512 VNNI (qdot_vnni.c): q4_0 / q5_0 / q8_0 rows (QDOT_U8 | QDOT_SCALES). Up to
- * QDOT_VNNI_MAX inputs share each weight load. */
+/* AVX-512 VNNI (qdot_vnni.c): q4_0 / q5_0 / q8_0 rows (QDOT_PAIRS). Up to QDOT_VNNI_MAX
+ * inputs share each weight load. */
 #define QDOT_VNNI_MAX 8
 void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                        int n_act, float *out);
 
 /* AVX-512 BW (qdot_k_avx512.c): q4_K / q6_K rows (QDOT_Q8_K), bit-identical to the AVX2 ones. */
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);

@@ -42,7 +42,7 @@ int main(void) {
             random_row(&rng, t, N, row, tmp);
             for (int i = 0; i < N; i++) x[i] = slm_rng_f32(&rng) * 2 - 1;
             kernels_force_scalar(false);
-            qdot_inputs_layout(&in, QDOT_Q8_0 | QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_Q8_K, 1, N, scratch);
+            qdot_inputs_layout(&in, QDOT_ALL_FORMS, 1, N, scratch);
             qdot_inputs_fill(&in, x, N, 0, 1);
             const void *act1 = qdot_input(&in, at, 0);
             float ref = qdot_scalar(t, row, act1, N);
