@@ -171,18 +171,19 @@ static void block_sums(const block_q8_0 *act, int64_t n, int16_t *sums) {
 }
 
 /* The QDOT_PAIRS form of a q8_0 input (qdot.h). */
-static void vnni_pairs(const block_q8_0 *act, int64_t n, uint8_t *out) {
+static void vnni_pairs(const block_q8_0 *act, int64_t n, qdot_pair *out) {
     const int64_t nb = n / QK, np = qdot_block_pairs(n);
-    float *d = (float *)qdot_pair_scales(out, n);
     for (int64_t p = 0; p < np; p++) {
-        uint8_t *q = out + 64 * p;
         for (int half = 0; half < 2; half++) /* elements 0..15, then 16..31 of each block */
             for (int j = 0; j < 2; j++) {    /* block 2p + j */
                 const int64_t b = 2 * p + j;
                 for (int i = 0; i < 16; i++)
-                    q[32 * half + 16 * j + i] = b < nb ? (uint8_t)(act[b].qs[16 * half + i] ^ 0x80) : 0x80;
+                    out[p].qs[32 * half + 16 * j + i] = b < nb ? (uint8_t)(act[b].qs[16 * half + i] ^ 0x80) : 0x80;
             }
-        for (int j = 0; j < 2; j++) d[2 * p + j] = 2 * p + j < nb ? slm_f16_to_f32(act[2 * p + j].d) : 0.0f;
+        for (int l = 0; l < 16; l++) {
+            const int64_t b = 2 * p + (l / 4) % 2;
+            out[p].d[l] = b < nb ? slm_f16_to_f32(act[b].d) : 0.0f;
+        }
     }
 }
 
@@ -198,7 +199,7 @@ static size_t form_bytes(unsigned form, int64_t cols) {
     case QDOT_U8: return align64(qdot_vnni_act_bytes(cols));
     case QDOT_SUMS: return align64((size_t)(cols / QK + 1) * sizeof(int16_t));
     case QDOT_Q8_K: return align64((size_t)(cols / QK_K) * sizeof(block_q8_K));
-    case QDOT_PAIRS: return align64((size_t)qdot_block_pairs(cols) * 72);
+    case QDOT_PAIRS: return (size_t)qdot_block_pairs(cols) * sizeof(qdot_pair);
     default: return 0;
     }
 }
@@ -249,7 +250,7 @@ void qdot_inputs_fill(const qdot_inputs *in, const float *x, int ld_x, int b0, i
             if (in->scales) qdot_act_scales(q, cols, (float *)(in->scales + (size_t)b * in->scales_stride));
             if (in->u8) qdot_vnni_prepare(q, cols, in->u8 + (size_t)b * in->u8_stride);
             if (in->sums) block_sums(q, cols, (int16_t *)(in->sums + (size_t)b * in->sums_stride));
-            if (in->pairs) vnni_pairs(q, cols, in->pairs + (size_t)b * in->pairs_stride);
+            if (in->pairs) vnni_pairs(q, cols, (qdot_pair *)(in->pairs + (size_t)b * in->pairs_stride));
         }
         if (in->q8_K) quantize_act_q8_K(xb, (block_q8_K *)(in->q8_K + (size_t)b * in->q8_K_stride), cols);
     }

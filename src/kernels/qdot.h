@@ -41,18 +41,20 @@ enum {
     QDOT_U8 = 4,     /* the q8_0 quants + 128 in pairs of blocks (qdot_vnni_prepare) */
     QDOT_SUMS = 8,   /* each q8_0 block's sum of quants, int16 (an even count: a last odd one 0) */
     QDOT_Q8_K = 16,  /* q8_K blocks (with their sums of 16) */
-    QDOT_PAIRS = 32, /* the q8_0 blocks in pairs for the AVX-512 VNNI kernels (qdot_pair_scales) */
+    QDOT_PAIRS = 32, /* the q8_0 blocks in pairs for the AVX-512 VNNI kernels (qdot_pair) */
     QDOT_ALL_FORMS = 63,
 };
 
-/* The QDOT_PAIRS form of a q8_0 input of n elements, for the AVX-512 VNNI kernels of the
- * 32-element types: per pair of blocks 2p, 2p+1 (a last odd block paired with zeros) 64 bytes,
- * the quants + 128 in nibble order (elements 0..15 of block 2p, of block 2p+1, then elements
- * 16..31 of each: the order a 4-bit row's two blocks unpack to); after all of them, the two
- * blocks' scales of each pair (2 floats a pair). */
-static inline const float *qdot_pair_scales(const uint8_t *pairs, int64_t n) {
-    return (const float *)(pairs + (size_t)((n / QK + 1) / 2) * 64);
-}
+/* The QDOT_PAIRS form of a q8_0 input, for the AVX-512 VNNI kernels of the 32-element types:
+ * per pair of blocks 2p, 2p+1 (a last odd block paired with zeros) the quants + 128 in nibble
+ * order (elements 0..15 of block 2p, of block 2p+1, then elements 16..31 of each: the order a
+ * 4-bit row's two blocks unpack to), and the scale of each 4-quant lane
+ * [d0 x 4, d1 x 4, d0 x 4, d1 x 4]. */
+typedef struct {
+    uint8_t qs[64];
+    float d[16];
+} qdot_pair;
+static_assert(sizeof(qdot_pair) == 128, "qdot_pair size");
 
 /* n inputs of cols floats, quantised: each form's input k at base + k * stride (64-byte
  * aligned); a form not prepared is NULL. Points into caller-owned scratch. */

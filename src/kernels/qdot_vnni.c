@@ -21,11 +21,11 @@
 #define PREFETCH_BYTES 4096
 
 /* A pair of blocks ready for VPDPBUSD: 64 signed weights in nibble order, the start that
- * cancels the activations' shift, and the two blocks' scales (in lanes 0 and 1). A prompt's row
- * is unpacked into these once per pass and dotted with all its inputs. */
+ * cancels the activations' shift, and the scale of each lane [d0 x 4, d1 x 4, d0 x 4, d1 x 4].
+ * A prompt's row is unpacked into these once per pass and dotted with all its inputs. */
 typedef struct {
     __m512i w, start;
-    __m128 dw;
+    __m512 dw;
 } vnni_pair;
 
 /* Bytes of one block of a type. */
@@ -33,9 +33,10 @@ static inline size_t block_bytes(slm_type t) {
     return t == SLM_TYPE_Q8_0 ? sizeof(block_q8_0) : t == SLM_TYPE_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q4_0);
 }
 
-/* Two f16 scales as floats in lanes 0 and 1. */
-VNNI_INLINE __m128 pair_scales(uint16_t d0, uint16_t d1) {
-    return _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d0 | (uint32_t)d1 << 16)));
+/* Two f16 scales as [d0 x 4, d1 x 4, d0 x 4, d1 x 4]. */
+VNNI_INLINE __m512 pair_scales(uint16_t d0, uint16_t d1) {
+    const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d0 | (uint32_t)d1 << 16)));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1), _mm512_castps128_ps512(d));
 }
 
 /* 16 + 16 bytes of two 4-bit blocks' nibbles as 64 values in nibble order. */
@@ -87,16 +88,12 @@ VNNI_INLINE vnni_pair row_pair(slm_type t, const void *row, size_t pair_bytes, c
     return unpack_pair(t, row, p, nb);
 }
 
-/* acc[k] += pair p (u) against input k, for k < N: the scales, weight x activation, as a pair,
- * then spread over the lanes [d0 x 4, d1 x 4, d0 x 4, d1 x 4]. */
-VNNI_INLINE void pair_step(vnni_pair u, int64_t p, const uint8_t *act, size_t act_stride, size_t scales_at,
-                           const int N, __m512 *acc) {
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+/* acc[k] += pair p (u) against input k, for k < N. */
+VNNI_INLINE void pair_step(vnni_pair u, int64_t p, const uint8_t *act, size_t act_stride, const int N, __m512 *acc) {
     for (int k = 0; k < N; k++) {
-        const uint8_t *a = act + (size_t)k * act_stride;
-        const __m512i dot = _mm512_dpbusd_epi32(u.start, _mm512_load_si512(a + 64 * p), u.w);
-        const __m128 d2 = _mm_mul_ps(u.dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(a + scales_at + 8 * (size_t)p))));
-        acc[k] = _mm512_fmadd_ps(_mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d2)), _mm512_cvtepi32_ps(dot), acc[k]);
+        const qdot_pair *a = (const qdot_pair *)(act + (size_t)k * act_stride) + p;
+        const __m512i dot = _mm512_dpbusd_epi32(u.start, _mm512_load_si512(a->qs), u.w);
+        acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(u.dw, _mm512_load_ps(a->d)), _mm512_cvtepi32_ps(dot), acc[k]);
     }
 }
 
@@ -106,15 +103,15 @@ VNNI_INLINE void pair_step(vnni_pair u, int64_t p, const uint8_t *act, size_t ac
 VNNI_INLINE void vnni_body(slm_type t, const void *row, const vnni_pair *unpacked, const uint8_t *act,
                            size_t act_stride, const int N, int64_t n, float *out) {
     const int64_t nb = n / QK, np = qdot_block_pairs(n);
-    const size_t pair_bytes = 2 * block_bytes(t), scales_at = (size_t)np * 64;
+    const size_t pair_bytes = 2 * block_bytes(t);
     __m512 even[QDOT_VNNI_MAX], odd[QDOT_VNNI_MAX];
     for (int k = 0; k < N; k++) even[k] = odd[k] = _mm512_setzero_ps();
     int64_t p = 0;
     for (; p + 1 < np; p += 2) {
-        pair_step(row_pair(t, row, pair_bytes, unpacked, p, nb), p, act, act_stride, scales_at, N, even);
-        pair_step(row_pair(t, row, pair_bytes, unpacked, p + 1, nb), p + 1, act, act_stride, scales_at, N, odd);
+        pair_step(row_pair(t, row, pair_bytes, unpacked, p, nb), p, act, act_stride, N, even);
+        pair_step(row_pair(t, row, pair_bytes, unpacked, p + 1, nb), p + 1, act, act_stride, N, odd);
     }
-    if (p < np) pair_step(row_pair(t, row, pair_bytes, unpacked, p, nb), p, act, act_stride, scales_at, N, even);
+    if (p < np) pair_step(row_pair(t, row, pair_bytes, unpacked, p, nb), p, act, act_stride, N, even);
     for (int k = 0; k < N; k++) out[k] = _mm512_reduce_add_ps(_mm512_add_ps(even[k], odd[k]));
 }
 
