@@ -81,6 +81,10 @@ if [ ! -x "$BUILD/bin/llama-bench" ] || [ ! -f "$DESC" ]; then
       CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" "$py" -m pip install -q --disable-pip-version-check \
         --no-deps "$SRC"
   fi
+  # the binding finds the native libraries in its own folder too (without LLAMA_CPP_LIB_PATH)
+  libdir="$("$py" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llama_cpp").origin), "lib"))')"
+  mkdir -p "$libdir"
+  for f in "$BUILD"/bin/lib*.so*; do ln -sf "$f" "$libdir/"; done
   sysinfo="$(LLAMA_CPP_LIB_PATH="$BUILD/bin" "$py" -c 'import llama_cpp; print(llama_cpp.llama_print_system_info().decode())')"
   "$py" - "$DESC" "$VERSION" "$BUILD" "$cpu" "$simd" "$disabled" "$sysinfo" <<'EOF'
 import json, sys

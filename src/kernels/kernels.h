@@ -63,6 +63,12 @@ void matvec(float *out, const slm_tensor *w, const float *x, void *scratch);
  * out = sum_t scores[t] v_t. scores holds n floats of scratch. */
 void attention_head(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                     float scale, float *scores);
+/* attention_head for G query heads that share the keys and values (grouped-query attention):
+ * head g's query at q + g * q_stride, its output at out + g * out_stride, its n scores at
+ * scores + g * scores_stride; each key and value row is read once for all G. The same floats
+ * as attention_head for each head. */
+void attention_group(float *out, size_t out_stride, const float *q, size_t q_stride, int G, const float *k,
+                     const float *v, size_t stride, int n, int hd, float scale, float *scores, size_t scores_stride);
 /* The scalar reference of attention_head. */
 void attention_head_scalar(float *out, const float *q, const float *k, const float *v, size_t stride, int n, int hd,
                            float scale, float *scores);

@@ -91,8 +91,8 @@ static void attention_heads(void *arg, int ith, int nth) {
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
     int h0, h1;
     slm_split_range(hp->n_head, ith, nth, &h0, &h1);
-    for (int h = h0; h < h1; h++) {
-        const int kvh = h / group;
+    for (int h = h0; h < h1;) {
+        const int kvh = h / group, hn = (kvh + 1) * group < h1 ? (kvh + 1) * group : h1; /* heads h..hn-1 share kvh */
         int r = 0;
         for (int i = 0; i < c->b->n_seqs; i++) {
             const model_seq *q = &c->b->seqs[i];
@@ -103,11 +103,13 @@ static void attention_heads(void *arg, int ith, int nth) {
             for (int t = 0; t < q->n; t++, r++) {
                 /* row r (position p) attends to p - window + 1 .. p, or to 0 .. p */
                 const int p = q->pos + t, first = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
-                attention_head(w->xb2 + (size_t)r * q_dim + h * hd, w->q + (size_t)r * q_dim + h * hd,
-                               kc + (size_t)first * kv_dim + kvh * hd, vc + (size_t)first * kv_dim + kvh * hd,
-                               (size_t)kv_dim, p - first + 1, hd, hp->attn_scale, att);
+                attention_group(w->xb2 + (size_t)r * q_dim + h * hd, (size_t)hd, w->q + (size_t)r * q_dim + h * hd,
+                                (size_t)hd, hn - h, kc + (size_t)first * kv_dim + kvh * hd,
+                                vc + (size_t)first * kv_dim + kvh * hd, (size_t)kv_dim, p - first + 1, hd,
+                                hp->attn_scale, att, (size_t)s->n_ctx);
             }
         }
+        h = hn;
     }
 }
 
