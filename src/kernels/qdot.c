@@ -10,8 +10,10 @@
 slm_type qdot_activation_type(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return SLM_TYPE_Q8_0;
     case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K: case SLM_TYPE_Q6_K:
+    case SLM_TYPE_IQ4_XS:
         return SLM_TYPE_Q8_K;
     default:
         return SLM_TYPE_F32;

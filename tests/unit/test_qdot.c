@@ -13,7 +13,8 @@
 #include "tensor/quants.h"
 
 static const slm_type TYPES[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q8_0,
-                                 SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
+                                 SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K,
+                                 SLM_TYPE_IQ4_NL, SLM_TYPE_IQ4_XS};
 
 /* Random bytes for a row of blocks, with every f16 scale field replaced by a small finite
  * value (the fields are found by quantising random data first, then scrambling the rest). */
