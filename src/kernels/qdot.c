@@ -30,6 +30,7 @@ qdot_kernel qdot_kernel_scalar(slm_type t) {
 static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_vnni_rows, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, QDOT_Q8_K, "avx512"};
@@ -41,6 +42,7 @@ static qdot_kernel avx512_kernel(slm_type t) {
 static qdot_kernel avx2_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_avx2_rows, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, QDOT_Q8_K, "avx2"};

@@ -1,4 +1,4 @@
-/* qdot_vnni.c — q4_0 / q5_0 / q8_0 weight rows against q8_0 activations with AVX-512 VNNI:
+/* qdot_vnni.c — q4_0 / q5_0 / q8_0 / iq4_nl weight rows against q8_0 activations with AVX-512 VNNI:
  * two 32-element blocks per 512-bit register and one VPDPBUSD for their 64 byte products.
  *
  * VPDPBUSD multiplies unsigned by signed bytes, so the activations are stored shifted to
@@ -141,6 +141,12 @@ __attribute__((target(VNNI_TARGET))) static void vnni_q4_0(const void *row, size
     vnni_type(SLM_TYPE_Q4_0, row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out);
 }
 
+__attribute__((target(VNNI_TARGET))) static void vnni_iq4_nl(const void *row, size_t row_bytes, const uint8_t *act,
+                                                           size_t act_stride, const float *scales, size_t scale_stride,
+                                                           int n_act, int64_t n, float *out) {
+    vnni_type(SLM_TYPE_IQ4_NL, row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out);
+}
+
 void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
     const int64_t n = in->cols;
     const size_t row_bytes = (size_t)(n / QK) * (t == SLM_TYPE_Q8_0   ? sizeof(block_q8_0)
@@ -152,6 +158,7 @@ void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int 
     switch (t) {
     case SLM_TYPE_Q8_0: vnni_q8_0(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;
     case SLM_TYPE_Q5_0: vnni_q5_0(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;
+    case SLM_TYPE_IQ4_NL: vnni_iq4_nl(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;
     default: vnni_q4_0(row, row_bytes, act, act_stride, scales, scale_stride, n_act, n, out); return;
     }
 }
