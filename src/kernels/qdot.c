@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
- * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c and
- * qdot_k_avx512.c. */
+ * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
+ * qdot_k_avx512.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -34,6 +34,9 @@ static qdot_kernel avx512_kernel(slm_type t) {
         return (qdot_kernel){qdot_q32_vnni_rows, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, QDOT_Q8_K, "avx512"};
+    case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
+        if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, QDOT_Q8_K, "avx512vnni"};
+        return (qdot_kernel){NULL, 0, NULL};
     default:
         return (qdot_kernel){NULL, 0, NULL};
     }
@@ -46,6 +49,8 @@ static qdot_kernel avx2_kernel(slm_type t) {
         return (qdot_kernel){qdot_q32_avx2_rows, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, QDOT_Q8_K, "avx2"};
+    case SLM_TYPE_IQ4_XS:
+        return (qdot_kernel){qdot_iq4_xs_avx2_rows, QDOT_Q8_K, "avx2"};
     default:
         return (qdot_kernel){NULL, 0, NULL};
     }
