@@ -720,8 +720,8 @@ static inline int iq4_nearest(float v) {
 
 /* Candidate inverse scales per end of the table: the element of largest magnitude at
  * (1 + IQ4_STEP k) times the end value, k = -IQ4_STEPS..IQ4_STEPS. */
-#define IQ4_STEPS 6
-#define IQ4_STEP 0.02f
+#define IQ4_STEPS 3
+#define IQ4_STEP 0.04f
 
 /* Fits x[i] ≈ scale * kvalues[L[i]] (n <= 32) under weights w, minimising the weighted squared
  * error: candidate inverse scales put the element of largest magnitude near either end of the
