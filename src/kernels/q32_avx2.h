@@ -1,7 +1,7 @@
 /* q32_avx2.h — AVX2 helpers shared by the kernels of the 32-element block types (q4_0, q5_0,
- * q8_0, iq4_nl): a block's weights unpacked to 32 signed bytes and its f16 scale as a float; and the sum
- * of a register's 8 floats, which the K-quant kernels use too. Inlined into each kernel file
- * (the AVX2 and the AVX-512 ones). */
+ * q8_0, iq4_nl): a block's weights unpacked to 32 signed bytes and its f16 scale as a float; and
+ * the sum of a register's 8 floats and the iq4 table, which the K-quant and iq4_xs kernels use
+ * too. Inlined into each kernel file (the AVX2 and the AVX-512 ones). */
 #ifndef SLM_KERNELS_Q32_AVX2_H
 #define SLM_KERNELS_Q32_AVX2_H
 #include <immintrin.h>

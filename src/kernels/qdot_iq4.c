@@ -41,10 +41,10 @@ IQ4_AVX2_INLINE void iq4_prefetch(const block_iq4_xs *w) {
 IQ4_AVX2_INLINE __m256i iq4_xs_scales(const block_iq4_xs *w) {
     uint32_t low;
     memcpy(&low, w->scales_l, 4);
-    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)low), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
-                                        _mm256_set1_epi32(0xF));
-    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w->scales_h), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
-                                        _mm256_set1_epi32(3));
+    const __m256i lo_shift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i hi_shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)low), lo_shift), _mm256_set1_epi32(0xF));
+    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w->scales_h), hi_shift), _mm256_set1_epi32(3));
     const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
     return _mm256_or_si256(_mm256_and_si256(ls, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(ls, 16));
 }
@@ -55,7 +55,8 @@ IQ4_AVX2_INLINE __m256i iq4_xs_scales(const block_iq4_xs *w) {
  * the high lane, masked to nibbles and looked up in the table. */
 IQ4_AVX2_INLINE __m256i iq4_xs_weights(const block_iq4_xs *w, int j) {
     const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w->qs + 16 * j)));
-    const __m256i nib = _mm256_and_si256(_mm256_srlv_epi32(q, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0xF));
+    const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    const __m256i nib = _mm256_and_si256(_mm256_srlv_epi32(q, shift), _mm256_set1_epi8(0xF));
     return _mm256_shuffle_epi8(iq4_table(), nib);
 }
 

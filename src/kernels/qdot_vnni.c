@@ -1,5 +1,5 @@
-/* qdot_vnni.c — q4_0 / q5_0 / q8_0 / iq4_nl weight rows against q8_0 activations with AVX-512 VNNI:
- * two 32-element blocks per 512-bit register and one VPDPBUSD for their 64 byte products.
+/* qdot_vnni.c — q4_0 / q5_0 / q8_0 / iq4_nl weight rows against q8_0 activations with AVX-512
+ * VNNI: two 32-element blocks per 512-bit register and one VPDPBUSD for their 64 byte products.
  *
  * VPDPBUSD multiplies unsigned by signed bytes, so the activations are stored shifted to
  * unsigned (a + 128, by qdot_vnni_prepare) and the shift's share, 128 * (sum of 4 weights),
