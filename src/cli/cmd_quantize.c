@@ -8,8 +8,9 @@
 static const char *USAGE =
     "usage: slm quantize [options] IN.gguf OUT.gguf TYPE\n\n"
     "Writes OUT.gguf with the weight matrices of IN.gguf as TYPE: q8_0, q6_K, q5_K, q4_K, q3_K, q2_K,\n"
-    "q5_1, q5_0, q4_1, q4_0, f16, bf16 or f32. Norms and biases stay f32; a matrix whose rows do not\n"
-    "fit TYPE's 256-element blocks takes q5_0 (q4_K), q5_1 (q5_K), q8_0 (q6_K) or q4_0 instead.";
+    "q5_1, q5_0, q4_1, q4_0, iq4_xs, iq4_nl, f16, bf16 or f32. Norms and biases stay f32; a matrix\n"
+    "whose rows do not fit TYPE's 256-element blocks takes q5_0 (q4_K), q5_1 (q5_K), q8_0 (q6_K),\n"
+    "iq4_nl (iq4_xs) or q4_0 instead.";
 
 static void show_progress(const char *tensor, int done, int total, void *user) {
     (void)user;

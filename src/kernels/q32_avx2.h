@@ -1,7 +1,7 @@
 /* q32_avx2.h — AVX2 helpers shared by the kernels of the 32-element block types (q4_0, q5_0,
- * q8_0): a block's weights unpacked to 32 signed bytes and its f16 scale as a float; and the sum
- * of a register's 8 floats, which the K-quant kernels use too. Inlined into each kernel file
- * (the AVX2 and the AVX-512 ones). */
+ * q8_0, iq4_nl): a block's weights unpacked to 32 signed bytes and its f16 scale as a float; and
+ * the sum of a register's 8 floats and the iq4 table, which the K-quant and iq4_xs kernels use
+ * too. Inlined into each kernel file (the AVX2 and the AVX-512 ones). */
 #ifndef SLM_KERNELS_Q32_AVX2_H
 #define SLM_KERNELS_Q32_AVX2_H
 #include <immintrin.h>
@@ -41,7 +41,16 @@ Q32_AVX2_INLINE __m256i bits_to_bytes(const uint8_t *p) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
-/* The 32 signed weights of block b of a q4_0 / q5_0 / q8_0 row, and its scale. */
+/* The kernels size an iq4_nl row's blocks as q4_0's. */
+static_assert(sizeof(block_iq4_nl) == sizeof(block_q4_0), "iq4_nl and q4_0 blocks differ in size");
+
+/* The iq4_nl / iq4_xs table (IQ4_KVALUES) in both 128-bit lanes, for a byte shuffle by nibbles. */
+Q32_AVX2_INLINE __m256i iq4_table(void) {
+    return _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113, -127, -104, -83,
+                            -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+}
+
+/* The 32 signed weights of block b of a q4_0 / q5_0 / q8_0 / iq4_nl row, and its scale. */
 Q32_AVX2_INLINE __m256i q32_block(slm_type t, const void *row, int64_t b, float *d) {
     if (t == SLM_TYPE_Q8_0) {
         const block_q8_0 *w = (const block_q8_0 *)row + b;
@@ -53,6 +62,11 @@ Q32_AVX2_INLINE __m256i q32_block(slm_type t, const void *row, int64_t b, float 
         *d = h2f(w->d);
         __m256i hi = _mm256_and_si256(bits_to_bytes(w->qh), _mm256_set1_epi8(0x10));
         return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(w->qs), hi), _mm256_set1_epi8(16));
+    }
+    if (t == SLM_TYPE_IQ4_NL) { /* q4_0's nibbles, each looked up in the table */
+        const block_iq4_nl *w = (const block_iq4_nl *)row + b;
+        *d = h2f(w->d);
+        return _mm256_shuffle_epi8(iq4_table(), unpack_nibbles_16(w->qs));
     }
     const block_q4_0 *w = (const block_q4_0 *)row + b;
     *d = h2f(w->d);

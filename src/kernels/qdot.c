@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
- * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c and
- * qdot_k_avx512.c. */
+ * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
+ * qdot_k_avx512.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -10,8 +10,10 @@
 slm_type qdot_activation_type(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return SLM_TYPE_Q8_0;
     case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K: case SLM_TYPE_Q6_K:
+    case SLM_TYPE_IQ4_XS:
         return SLM_TYPE_Q8_K;
     default:
         return SLM_TYPE_F32;
@@ -28,9 +30,13 @@ qdot_kernel qdot_kernel_scalar(slm_type t) {
 static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_vnni_rows, qdot_q32_vnni_many, QDOT_PAIRS, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
+    case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
+        if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
+        return (qdot_kernel){NULL, NULL, 0, NULL};
     default:
         return (qdot_kernel){NULL, NULL, 0, NULL};
     }
@@ -39,9 +45,12 @@ static qdot_kernel avx512_kernel(slm_type t) {
 static qdot_kernel avx2_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_avx2_rows, NULL, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
+    case SLM_TYPE_IQ4_XS:
+        return (qdot_kernel){qdot_iq4_xs_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
     default:
         return (qdot_kernel){NULL, NULL, 0, NULL};
     }

@@ -1,6 +1,6 @@
 /* qdot.h — dot products of quantised weight rows with quantised activations, the way
- * llama.cpp pairs them: q4_0, q4_1, q5_0, q5_1, q8_0 rows with q8_0 activations; q2_K, q3_K,
- * q4_K, q5_K, q6_K rows with q8_K activations. A scalar reference for every pair (the
+ * llama.cpp pairs them: q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl rows with q8_0 activations; q2_K,
+ * q3_K, q4_K, q5_K, q6_K, iq4_xs rows with q8_K activations. A scalar reference for every pair (the
  * definition) and SIMD kernels (AVX2, AVX-512) chosen at run time with the other kernels.
  *
  * A product's inputs are quantised once, in every form its kernels read (qdot_inputs); a kernel

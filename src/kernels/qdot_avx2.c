@@ -115,6 +115,7 @@ AVX2 static void qdot_q32_multi(slm_type t, const void *row, const uint8_t *act,
     switch (t) {
     case SLM_TYPE_Q8_0: qdot_q32_type(SLM_TYPE_Q8_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
     case SLM_TYPE_Q5_0: qdot_q32_type(SLM_TYPE_Q5_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
+    case SLM_TYPE_IQ4_NL: qdot_q32_type(SLM_TYPE_IQ4_NL, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
     default: qdot_q32_type(SLM_TYPE_Q4_0, row, act, act_stride, scales, scale_stride, n_act, n, out); return;
     }
 }

@@ -8,7 +8,7 @@
 /* Every type, scalar (qdot_ref.c): q8_0 or q8_K inputs. */
 void qdot_ref_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
-/* AVX2 (qdot_avx2.c): q4_0 / q5_0 / q8_0 rows (QDOT_Q8_0 | QDOT_SCALES); q4_K / q6_K rows
+/* AVX2 (qdot_avx2.c): q4_0 / q5_0 / q8_0 / iq4_nl rows (QDOT_Q8_0 | QDOT_SCALES); q4_K / q6_K rows
  * (QDOT_Q8_K). */
 void qdot_q32_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
@@ -16,8 +16,8 @@ void qdot_k_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int fi
  * which the AVX-512 kernels use for one input: it decodes faster here, and gives their floats). */
 float qdot_k_avx2_one(slm_type t, const void *row, const void *act, int64_t n);
 
-/* AVX-512 VNNI (qdot_vnni.c): q4_0 / q5_0 / q8_0 rows (QDOT_PAIRS). Up to QDOT_VNNI_MAX
- * inputs share each weight load. */
+/* AVX-512 VNNI (qdot_vnni.c): q4_0 / q5_0 / q8_0 / iq4_nl rows (QDOT_PAIRS). Up to
+ * QDOT_VNNI_MAX inputs share each weight load. */
 #define QDOT_VNNI_MAX 8
 void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
@@ -27,5 +27,9 @@ void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_avx512_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                         int n_act, float *out);
+
+/* iq4_xs rows (qdot_iq4.c, QDOT_Q8_K): AVX2, and AVX-512 BW + VNNI, bit-identical to each other. */
+void qdot_iq4_xs_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_iq4_xs_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
 #endif

@@ -198,6 +198,36 @@ static float dot_q6_K(const block_q6_K *w, const block_q8_K *a, int64_t nb) {
     return sum;
 }
 
+/* iq4_nl: q4_0's layout, each nibble standing for a table value. */
+static float dot_iq4_nl(const block_iq4_nl *w, const block_q8_0 *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < QK / 2; j++)
+            s += IQ4_KVALUES[w[b].qs[j] & 0xF] * a[b].qs[j] + IQ4_KVALUES[w[b].qs[j] >> 4] * a[b].qs[j + QK / 2];
+        sum += slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d) * (float)s;
+    }
+    return sum;
+}
+
+/* iq4_xs: per sub-block of 32 an integer sum as iq4_nl's, times its scale ls - 32. */
+static float dot_iq4_xs(const block_iq4_xs *w, const block_q8_K *a, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int s = 0;
+        for (int j = 0; j < QK_K / QK; j++) {
+            const int ls = (((w[b].scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((w[b].scales_h >> (2 * j)) & 3) << 4)) - 32;
+            const uint8_t *q = w[b].qs + 16 * j;
+            const int8_t *x = a[b].qs + QK * j;
+            int sj = 0;
+            for (int i = 0; i < QK / 2; i++) sj += IQ4_KVALUES[q[i] & 0xF] * x[i] + IQ4_KVALUES[q[i] >> 4] * x[i + QK / 2];
+            s += ls * sj;
+        }
+        sum += a[b].d * slm_f16_to_f32(w[b].d) * (float)s;
+    }
+    return sum;
+}
+
 float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
     switch (t) {
     case SLM_TYPE_Q4_0: return dot_q4_0(row, act, n / QK);
@@ -210,6 +240,8 @@ float qdot_scalar(slm_type t, const void *row, const void *act, int64_t n) {
     case SLM_TYPE_Q4_K: return dot_q4_K(row, act, n / QK_K);
     case SLM_TYPE_Q5_K: return dot_q5_K(row, act, n / QK_K);
     case SLM_TYPE_Q6_K: return dot_q6_K(row, act, n / QK_K);
+    case SLM_TYPE_IQ4_NL: return dot_iq4_nl(row, act, n / QK);
+    case SLM_TYPE_IQ4_XS: return dot_iq4_xs(row, act, n / QK_K);
     default: return 0.0f;
     }
 }

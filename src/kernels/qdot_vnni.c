@@ -1,4 +1,4 @@
-/* qdot_vnni.c — the 32-element block types (q4_0, q5_0, q8_0) against q8_0 activations with
+/* qdot_vnni.c — the 32-element block types (q4_0, q5_0, q8_0, iq4_nl) against q8_0 activations with
  * AVX-512 VNNI: two blocks per 512-bit register and one VPDPBUSD for their 64 byte products.
  *
  * VPDPBUSD multiplies unsigned by signed bytes, so the activations are prepared shifted to
@@ -30,7 +30,7 @@ typedef struct {
 
 /* Bytes of one block of a type. */
 static inline size_t block_bytes(slm_type t) {
-    return t == SLM_TYPE_Q8_0 ? sizeof(block_q8_0) : t == SLM_TYPE_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q4_0);
+    return t == SLM_TYPE_Q8_0 ? sizeof(block_q8_0) : t == SLM_TYPE_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q4_0); /* iq4_nl too */
 }
 
 /* Two f16 scales as [d0 x 4, d1 x 4, d0 x 4, d1 x 4]. */
@@ -67,6 +67,10 @@ VNNI_INLINE vnni_pair unpack_pair(slm_type t, const void *row, int64_t p, int64_
                             (uint64_t)(h1 >> 16) << 48;
         const __m512i z = nibbles_pair(b0->qs, b1->qs);
         u.w = _mm512_sub_epi8(_mm512_mask_add_epi8(z, (__mmask64)hi, z, _mm512_set1_epi8(16)), _mm512_set1_epi8(16));
+        u.dw = pair_scales(b0->d, two ? b1->d : 0);
+    } else if (t == SLM_TYPE_IQ4_NL) { /* q4_0's nibbles, each looked up in the table */
+        const block_iq4_nl *b0 = (const block_iq4_nl *)row + 2 * p, *b1 = two ? b0 + 1 : b0;
+        u.w = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm256_castsi256_si128(iq4_table())), nibbles_pair(b0->qs, b1->qs));
         u.dw = pair_scales(b0->d, two ? b1->d : 0);
     } else {
         const block_q4_0 *b0 = (const block_q4_0 *)row + 2 * p, *b1 = two ? b0 + 1 : b0;
@@ -163,6 +167,7 @@ VNNI_INLINE void vnni_rows(slm_type t, const void *row0, size_t row_bytes, int n
 VNNI_TYPE(vnni_q4_0, SLM_TYPE_Q4_0)
 VNNI_TYPE(vnni_q5_0, SLM_TYPE_Q5_0)
 VNNI_TYPE(vnni_q8_0, SLM_TYPE_Q8_0)
+VNNI_TYPE(vnni_iq4_nl, SLM_TYPE_IQ4_NL)
 #undef VNNI_TYPE
 
 void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
@@ -171,6 +176,7 @@ void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
     switch (t) {
     case SLM_TYPE_Q8_0: vnni_q8_0(row0, row_bytes, n_rows, act, in->pairs_stride, n_act, in->cols, out); return;
     case SLM_TYPE_Q5_0: vnni_q5_0(row0, row_bytes, n_rows, act, in->pairs_stride, n_act, in->cols, out); return;
+    case SLM_TYPE_IQ4_NL: vnni_iq4_nl(row0, row_bytes, n_rows, act, in->pairs_stride, n_act, in->cols, out); return;
     default: vnni_q4_0(row0, row_bytes, n_rows, act, in->pairs_stride, n_act, in->cols, out); return;
     }
 }

@@ -1,7 +1,7 @@
 /* quantize_model.c — re-encodes the weight matrices of a GGUF model to another type (q8_0,
  * q4_0, q4_K, q6_K, ...), keeping vectors (norms, biases) in f32 and all metadata. A matrix
  * whose rows are not a whole number of the target's blocks takes the nearest type that fits,
- * as llama.cpp does (q4_K -> q5_0, q6_K -> q8_0, ...). */
+ * as llama.cpp does (q4_K -> q5_0, q6_K -> q8_0, iq4_xs -> iq4_nl, ...). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,8 @@ static uint32_t file_type_of(slm_type t) {
     case SLM_TYPE_Q4_K: return 14;
     case SLM_TYPE_Q5_K: return 16;
     case SLM_TYPE_Q6_K: return 18;
+    case SLM_TYPE_IQ4_NL: return 25;
+    case SLM_TYPE_IQ4_XS: return 30;
     case SLM_TYPE_BF16: return 32;
     default: return 0;
     }
@@ -36,7 +38,7 @@ static uint32_t file_type_of(slm_type t) {
 static slm_type fallback_type(slm_type t, int64_t n) {
     if (n % slm_type_info(t)->block_elems == 0) return t;
     slm_type fb = t == SLM_TYPE_Q4_K ? SLM_TYPE_Q5_0 : t == SLM_TYPE_Q5_K ? SLM_TYPE_Q5_1 :
-                  t == SLM_TYPE_Q6_K ? SLM_TYPE_Q8_0 : SLM_TYPE_Q4_0;
+                  t == SLM_TYPE_Q6_K ? SLM_TYPE_Q8_0 : t == SLM_TYPE_IQ4_XS ? SLM_TYPE_IQ4_NL : SLM_TYPE_Q4_0;
     return n % QK == 0 ? fb : SLM_TYPE_F16;
 }
 
@@ -52,7 +54,7 @@ slm_status slm_quantize_gguf(const char *in_path, const char *out_path, const ch
         if (slm_type_info(t)->name && strcasecmp(slm_type_info(t)->name, type_name) == 0) target = (slm_type)t;
     if (target == SLM_TYPE_COUNT || !is_quantisable_target(target))
         return slm_error(SLM_ERR_INVALID_ARG, "quantize: unknown target type '%s' (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, "
-                         "q2_K, q3_K, q4_K, q5_K, q6_K)", type_name);
+                         "q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs)", type_name);
     gguf_file in;
     slm_status st = gguf_open(in_path, &in);
     if (st != SLM_OK) return st;

@@ -1,6 +1,7 @@
 /* quants.c — reference (scalar) conversions between f32 and the block formats of quants.h:
  * dequantisers bit-exact with ggml and the gguf package; quantisers that round as the package
- * does (32-element formats) or search scales by weighted least squares (K-quants). */
+ * does (32-element formats) or search scales by weighted least squares (K-quants, iq4_nl,
+ * iq4_xs). */
 #include <math.h>
 #include <string.h>
 
@@ -696,6 +697,201 @@ static void quant_q6_K(const float *x, block_q6_K *b, int64_t nb) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * iq4_nl and iq4_xs: 4-bit indices into a fixed non-linear table of 16 values, scaled by a half
+ * d (iq4_nl, per 32 elements) or by d times a 6-bit sub-block scale ls - 32 (iq4_xs, 8 sub-blocks
+ * of 32 in a super-block of 256). The quants of 32 elements are laid out as q4_0's. The
+ * quantisers search each 32 elements' scale by weighted least squares over the nearest table
+ * values (weights sigma^2 + x^2, sigma^2 the mean square of the block); iq4_xs then stores the
+ * sub-block scales as multiples of d and tries each one's neighbours. */
+
+const int8_t IQ4_KVALUES[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* The index of the table value nearest v (the lower one on a tie; NaN gives 0), by binary search
+ * over the midpoints between neighbours. */
+static inline int iq4_nearest(float v) {
+    static const float mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                                  7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+    int i = v > mid[7] ? 8 : 0;
+    i += v > mid[i + 3] ? 4 : 0;
+    i += v > mid[i + 1] ? 2 : 0;
+    i += v > mid[i] ? 1 : 0;
+    return i;
+}
+
+/* Candidate inverse scales per end of the table: the element of largest magnitude at
+ * (1 + IQ4_STEP k) times the end value, k = -IQ4_STEPS..IQ4_STEPS. */
+#define IQ4_STEPS 3
+#define IQ4_STEP 0.04f
+
+/* Fits x[i] ≈ scale * kvalues[L[i]] (n <= 32) under weights w, minimising the weighted squared
+ * error: candidate inverse scales put the element of largest magnitude near either end of the
+ * table (-127 or 113), each rounding to the nearest values gets its least-squares scale, and the
+ * best is polished by rounding against its own scale until that stops helping. Writes L and
+ * returns the scale (0 for an all-zero input, with every L the index of the value 1). */
+static float iq4_fit(int n, const float *x, const float *w, uint8_t *L) {
+    const float max = signed_absmax(x, n);
+    if (!(fabsf(max) > 0)) {
+        memset(L, 8, (size_t)n);
+        return 0;
+    }
+    /* maximising sxl^2 / sl2 minimises sum w (x - scale q)^2 with scale = sxl / sl2 */
+    float best_gain = -1, best_scale = 0;
+    uint8_t T[32];
+    for (int side = 0; side < 2; side++) {
+        const float end = side ? (float)IQ4_KVALUES[15] : (float)IQ4_KVALUES[0];
+        for (int k = -IQ4_STEPS; k <= IQ4_STEPS; k++) {
+            const float iscale = end * (1.0f + IQ4_STEP * (float)k) / max;
+            float sxl = 0, sl2 = 0;
+            for (int i = 0; i < n; i++) {
+                T[i] = (uint8_t)iq4_nearest(iscale * x[i]);
+                const float q = (float)IQ4_KVALUES[T[i]];
+                sxl += w[i] * x[i] * q;
+                sl2 += w[i] * q * q;
+            }
+            if (sl2 > 0 && sxl * sxl / sl2 > best_gain) {
+                best_gain = sxl * sxl / sl2;
+                best_scale = sxl / sl2;
+                memcpy(L, T, (size_t)n);
+            }
+        }
+    }
+    for (int iter = 0; iter < 4 && best_scale != 0; iter++) {
+        float sxl = 0, sl2 = 0;
+        for (int i = 0; i < n; i++) {
+            T[i] = (uint8_t)iq4_nearest(x[i] / best_scale);
+            const float q = (float)IQ4_KVALUES[T[i]];
+            sxl += w[i] * x[i] * q;
+            sl2 += w[i] * q * q;
+        }
+        if (!(sl2 > 0 && sxl * sxl / sl2 > best_gain)) break;
+        best_gain = sxl * sxl / sl2;
+        best_scale = sxl / sl2;
+        memcpy(L, T, (size_t)n);
+    }
+    return best_scale;
+}
+
+/* The weights of a block of n elements: sigma^2 + x^2, sigma^2 the block's mean square. */
+static void iq4_weights(int n, const float *x, float *w) {
+    float sum_x2 = 0;
+    for (int i = 0; i < n; i++) sum_x2 += x[i] * x[i];
+    const float sigma2 = sum_x2 / (float)n;
+    for (int i = 0; i < n; i++) w[i] = sigma2 + x[i] * x[i];
+}
+
+/* The indices of x (n elements) against the stored scale dl: the nearest table values (the
+ * value 1 everywhere when dl is 0). */
+static void iq4_round(int n, const float *x, float dl, uint8_t *L) {
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)(dl != 0 ? iq4_nearest(x[i] / dl) : 8);
+}
+
+/* 32 indices into q4_0's layout: element j in the low nibble of qs[j], j + 16 in the high. */
+static void iq4_pack(const uint8_t *L, uint8_t *qs) {
+    for (int j = 0; j < QK / 2; j++) qs[j] = (uint8_t)(L[j] | (L[j + QK / 2] << 4));
+}
+
+static void dequant_iq4_nl(const block_iq4_nl *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b++, y += QK) {
+        const float d = F16(b->d);
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = d * (float)IQ4_KVALUES[b->qs[j] & 0x0F];
+            y[j + QK / 2] = d * (float)IQ4_KVALUES[b->qs[j] >> 4];
+        }
+    }
+}
+
+static void quant_iq4_nl(const float *x, block_iq4_nl *b, int64_t nb) {
+    float w[QK];
+    uint8_t L[QK];
+    for (int64_t i = 0; i < nb; i++, b++, x += QK) {
+        iq4_weights(QK, x, w);
+        b->d = slm_f32_to_f16(iq4_fit(QK, x, w, L));
+        iq4_round(QK, x, F16(b->d), L); /* against the scale as stored */
+        iq4_pack(L, b->qs);
+    }
+}
+
+/* The 6-bit scale of sub-block s of an iq4_xs block, minus 32. */
+static int iq4_xs_scale(const block_iq4_xs *b, int s) {
+    const int lo = (b->scales_l[s / 2] >> (4 * (s % 2))) & 0x0F, hi = (b->scales_h >> (2 * s)) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+static void dequant_iq4_xs(const block_iq4_xs *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b++) {
+        const float d = F16(b->d);
+        for (int s = 0; s < QK_K / QK; s++, y += QK) {
+            const float dl = d * (float)iq4_xs_scale(b, s);
+            const uint8_t *qs = b->qs + 16 * s;
+            for (int j = 0; j < QK / 2; j++) {
+                y[j] = dl * (float)IQ4_KVALUES[qs[j] & 0x0F];
+                y[j + QK / 2] = dl * (float)IQ4_KVALUES[qs[j] >> 4];
+            }
+        }
+    }
+}
+
+/* Weighted squared error of x (n elements) ≈ dl * kvalues[nearest(x / dl)]. */
+static float iq4_error(int n, const float *x, const float *w, float dl) {
+    float err = 0;
+    for (int i = 0; i < n; i++) {
+        const float e = dl != 0 ? dl * (float)IQ4_KVALUES[iq4_nearest(x[i] / dl)] - x[i] : x[i];
+        err += w[i] * e * e;
+    }
+    return err;
+}
+
+/* The super-block scale of iq4_xs as a half, from the 8 fitted sub-block scales: the largest
+ * in magnitude over -32 (rounded away from zero, f16_scale), or one of the next 3 halves away from
+ * zero when its multiples fit the scales better (sum of squared differences; this matters where d
+ * is a coarse subnormal half). */
+static uint16_t iq4_xs_super_scale(const float *scales) {
+    const uint16_t h0 = f16_scale(signed_absmax(scales, QK_K / QK) / -32);
+    uint16_t best_h = h0;
+    float best = INFINITY;
+    for (int k = 0; k < 4 && (h0 & 0x7FFF) + k <= 0x7BFF; k++) {
+        const float d = F16((uint16_t)(h0 + k));
+        if (d == 0) break;
+        float err = 0;
+        for (int s = 0; s < QK_K / QK; s++) {
+            const float e = scales[s] - d * (float)round_clamp(scales[s] / d, -32, 31);
+            err += e * e;
+        }
+        if (err < best) best = err, best_h = (uint16_t)(h0 + k);
+    }
+    return best_h;
+}
+
+static void quant_iq4_xs(const float *x, block_iq4_xs *b, int64_t nb) {
+    float w[QK_K], scales[QK_K / QK];
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < nb; i++, b++, x += QK_K) {
+        iq4_weights(QK_K, x, w);
+        for (int s = 0; s < QK_K / QK; s++) scales[s] = iq4_fit(QK, x + QK * s, w + QK * s, L + QK * s);
+        /* 6-bit signed sub-block scales: the largest in magnitude maps to -32 */
+        b->d = iq4_xs_super_scale(scales);
+        const float d = F16(b->d);
+        b->scales_h = 0;
+        memset(b->scales_l, 0, sizeof b->scales_l);
+        for (int s = 0; s < QK_K / QK; s++) {
+            const float *xs = x + QK * s, *ws = w + QK * s;
+            const int ls0 = d != 0 ? round_clamp(scales[s] / d, -32, 31) : 0;
+            int ls = ls0;
+            float best = iq4_error(QK, xs, ws, d * (float)ls0);
+            for (int t = ls0 - 1; t <= ls0 + 1; t += 2) { /* a neighbour may fit better once rounded */
+                if (t < -32 || t > 31) continue;
+                const float err = iq4_error(QK, xs, ws, d * (float)t);
+                if (err < best) best = err, ls = t;
+            }
+            b->scales_l[s / 2] |= (uint8_t)(((ls + 32) & 0x0F) << (4 * (s % 2)));
+            b->scales_h |= (uint16_t)(((ls + 32) >> 4) << (2 * s));
+            iq4_round(QK, xs, d * (float)ls, L + QK * s);
+            iq4_pack(L + QK * s, b->qs + 16 * s);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
  * q8_K: the activation format of the K-quant dot products; d is a float, q in [-127, 127]
  * (so that a product of two quants never needs -128), bsums[i] = sum of q[16i .. 16i + 15]. */
 
@@ -728,7 +924,7 @@ bool quant_type_supported(slm_type type) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1:
     case SLM_TYPE_Q8_0: case SLM_TYPE_Q8_1:
     case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K:
-    case SLM_TYPE_Q6_K: case SLM_TYPE_Q8_K:
+    case SLM_TYPE_Q6_K: case SLM_TYPE_Q8_K: case SLM_TYPE_IQ4_NL: case SLM_TYPE_IQ4_XS:
         return true;
     default:
         return false;
@@ -755,6 +951,8 @@ void dequantize_row(slm_type type, const void *src, float *dst, int64_t n) {
     case SLM_TYPE_Q5_K: dequant_q5_K(src, dst, nb); break;
     case SLM_TYPE_Q6_K: dequant_q6_K(src, dst, nb); break;
     case SLM_TYPE_Q8_K: dequant_q8_K(src, dst, nb); break;
+    case SLM_TYPE_IQ4_NL: dequant_iq4_nl(src, dst, nb); break;
+    case SLM_TYPE_IQ4_XS: dequant_iq4_xs(src, dst, nb); break;
     default: break;
     }
 }
@@ -779,6 +977,8 @@ void quantize_row(slm_type type, const float *src, void *dst, int64_t n) {
     case SLM_TYPE_Q5_K: quant_q5_K(src, dst, nb); break;
     case SLM_TYPE_Q6_K: quant_q6_K(src, dst, nb); break;
     case SLM_TYPE_Q8_K: quantize_row_q8_K(src, dst, n); break;
+    case SLM_TYPE_IQ4_NL: quant_iq4_nl(src, dst, nb); break;
+    case SLM_TYPE_IQ4_XS: quant_iq4_xs(src, dst, nb); break;
     default: break;
     }
 }

@@ -12,6 +12,8 @@
  *   K-quants: a 256-element super-block of 16- or 32-element sub-blocks, each sub-block with
  *   its own quantised scale (and minimum), scaled again by the super-block's d (and dmin).
  *   q8_K: x = d * q, with bsums[i] = sum of q over elements 16i..16i+15 (an activation format)
+ *   iq4_nl: x = d * kvalues[q], q 4-bit laid out as q4_0, kvalues a fixed non-linear table
+ *   iq4_xs: 256 elements, 8 sub-blocks of 32 with 6-bit scales ls: x = d * (ls - 32) * kvalues[q]
  */
 #ifndef SLM_TENSOR_QUANTS_H
 #define SLM_TENSOR_QUANTS_H
@@ -117,6 +119,27 @@ typedef struct {
 } block_q8_K;
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
 
+/* The 16 values a 4-bit index of iq4_nl / iq4_xs stands for (a fact of the format). */
+extern const int8_t IQ4_KVALUES[16];
+
+/* 32 elements: element j in the low nibble of qs[j], element j + 16 in its high nibble. */
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK / 2];
+} block_iq4_nl;
+static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl size");
+
+/* 8 sub-blocks of 32; sub-block s has the 6-bit scale ls = (low 4 bits: nibble s % 2 of
+ * scales_l[s / 2], low nibble for even s) | (high 2 bits: bits 2s, 2s + 1 of scales_h) << 4,
+ * and its quants in qs[16s .. 16s + 15] laid out as iq4_nl. */
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[QK_K / 64];
+    uint8_t qs[QK_K / 2];
+} block_iq4_xs;
+static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
+
 /* True if dequantize_row / quantize_row handle this type. */
 bool quant_type_supported(slm_type type);
 /* Converts n elements (a whole number of blocks) of type `type` at src to floats.
@@ -125,8 +148,8 @@ void dequantize_row(slm_type type, const void *src, float *dst, int64_t n);
 /* Quantises n floats (a whole number of blocks) to type `type` at dst with the reference
  * rounding (f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0: bit-exact with the gguf package, save that
  * f16 quiets signalling NaNs; q2_K..q6_K: scales searched by weighted least squares as ggml's
- * reference quantisers do, though the bytes need not equal llama.cpp's). Handles f32, f16, bf16
- * and every type above. */
+ * reference quantisers do, though the bytes need not equal llama.cpp's; iq4_nl / iq4_xs: the
+ * nearest table value under a searched scale). Handles f32, f16, bf16 and every type above. */
 void quantize_row(slm_type type, const float *src, void *dst, int64_t n);
 /* Quantises n floats (a whole number of blocks) to q8_K, the activations of K-quant dot
  * products: d = max|x| / 127, q in [-127, 127], bsums the exact sums of 16 quants. */

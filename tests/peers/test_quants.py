@@ -32,17 +32,23 @@ FORMATS = {
     Q.Q5_K: (256, 176, (0, 2)),
     Q.Q6_K: (256, 210, (208,)),
     Q.Q8_K: (256, 292, ()),  # d is a float32 at offset 0
+    Q.IQ4_NL: (32, 18, (0,)),
+    Q.IQ4_XS: (256, 136, (0,)),
 }
 K_QUANTS = [Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K]
+# Quantisers of our own design (the package has none), held to error bounds like the K-quants.
+SEARCHED = K_QUANTS + [Q.IQ4_NL, Q.IQ4_XS]
 PACKAGE_QUANTISERS = [Q.F32, Q.F16, Q.BF16, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0]
 
 # Round-trip RMS error relative to the data's RMS on Gaussian data (measured: q8_0 0.54%,
 # q4_0 8.5, q4_1 7.8, q5_0 4.2, q5_1 3.8, q2_K 28.3, q3_K 15.0, q4_K 7.1, q5_K 3.5, q6_K 1.77,
-# q8_1 0.54, q8_K 0.68, bf16 0.17, f16 0.021; a little more on other seeds).
+# q8_1 0.54, q8_K 0.68, iq4_nl 7.5, iq4_xs 7.7, bf16 0.17, f16 0.021; a little more on other
+# seeds).
 ERROR_BOUNDS = {
     Q.F32: 0.0, Q.F16: 0.0003, Q.BF16: 0.002,
     Q.Q4_0: 0.09, Q.Q4_1: 0.082, Q.Q5_0: 0.045, Q.Q5_1: 0.04, Q.Q8_0: 0.006, Q.Q8_1: 0.006,
     Q.Q2_K: 0.30, Q.Q3_K: 0.16, Q.Q4_K: 0.075, Q.Q5_K: 0.037, Q.Q6_K: 0.019, Q.Q8_K: 0.008,
+    Q.IQ4_NL: 0.08, Q.IQ4_XS: 0.08,
 }
 
 
@@ -171,7 +177,8 @@ def test_bf16_nan_is_quiet(tmp_path):
 @pytest.mark.parametrize("qtype", list(FORMATS), ids=lambda t: t.name)
 def test_round_trip_error(qtype, tmp_path):
     """dequantize(quantize(x)) on Gaussian data (at unit, small and large scale) stays within
-    the type's bound; the package decodes the bytes (it has no K-quant quantiser to compare)."""
+    the type's bound; the package decodes the bytes (it has no K-quant or iq4 quantiser to
+    compare)."""
     rng = np.random.default_rng(3000 + int(qtype))
     for sigma in (1.0, 0.01, 100.0):
         x = gaussian(rng, sigma=sigma)
@@ -181,7 +188,7 @@ def test_round_trip_error(qtype, tmp_path):
         assert err <= ERROR_BOUNDS[qtype] * (1.1 if sigma == 0.01 else 1.0), f"sigma {sigma}: error {err:.4%}"
 
 
-@pytest.mark.parametrize("qtype", K_QUANTS, ids=lambda t: t.name)
+@pytest.mark.parametrize("qtype", SEARCHED, ids=lambda t: t.name)
 def test_k_quant_edge_rows(qtype, tmp_path):
     """Zeros give zeros, constants come back within a few half ulps, and the other edge rows
     within a multiple of the type's bound."""
@@ -240,7 +247,7 @@ def ggml_base():
     return None
 
 
-@pytest.mark.parametrize("qtype", K_QUANTS, ids=lambda t: t.name)
+@pytest.mark.parametrize("qtype", SEARCHED, ids=lambda t: t.name)
 def test_k_quants_as_good_as_llamacpp(qtype, tmp_path):
     """The round-trip error is no worse than that of llama.cpp's reference quantiser (on
     the same Gaussian data, both decoded by the package)."""

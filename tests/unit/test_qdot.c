@@ -13,7 +13,8 @@
 #include "tensor/quants.h"
 
 static const slm_type TYPES[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q8_0,
-                                 SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
+                                 SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K,
+                                 SLM_TYPE_IQ4_NL, SLM_TYPE_IQ4_XS};
 
 /* Random bytes for a row of blocks, with every f16 scale field replaced by a small finite
  * value (the fields are found by quantising random data first, then scrambling the rest). */
@@ -99,7 +100,7 @@ int main(void) {
             }
             CHECK(worst_ref < 1e-4f, "%s matmul (%s) vs scalar relative difference %g", slm_type_info(t)->name,
                   kernels_simd_name(), worst_ref);
-            if (avx512 && (t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q6_K)) /* the same integer sums and float steps */
+            if (avx512 && (t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q6_K || t == SLM_TYPE_IQ4_XS)) /* the same integer sums and float steps */
                 CHECK(worst_avx2 == 0.0f, "%s: AVX-512 and AVX2 kernels differ by %g", slm_type_info(t)->name, worst_avx2);
             for (int threads = 1; threads <= 2; threads++)
                 for (size_t ni = 0; ni < sizeof n_inputs / sizeof n_inputs[0]; ni++) {

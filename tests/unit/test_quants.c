@@ -16,7 +16,8 @@ typedef struct {
 } quant_case;
 
 /* Bounds a little above the measured errors (q8_0 0.54%, q4_0 8.5, q4_1 7.8, q5_0 4.2, q5_1 3.8,
- * q2_K 28.3, q3_K 15.0, q4_K 7.0, q5_K 3.5, q6_K 1.79, q8_K 0.70, bf16 0.17, f16 0.021). */
+ * q2_K 28.3, q3_K 15.0, q4_K 7.0, q5_K 3.5, q6_K 1.79, q8_K 0.70, iq4_nl 7.5, iq4_xs 7.7, bf16 0.17,
+ * f16 0.021). */
 static const quant_case CASES[] = {
     {SLM_TYPE_F32, 1, 4, 0},
     {SLM_TYPE_F16, 1, 2, 0.0003},
@@ -33,6 +34,8 @@ static const quant_case CASES[] = {
     {SLM_TYPE_Q5_K, QK_K, sizeof(block_q5_K), 0.037},
     {SLM_TYPE_Q6_K, QK_K, sizeof(block_q6_K), 0.019},
     {SLM_TYPE_Q8_K, QK_K, sizeof(block_q8_K), 0.008},
+    {SLM_TYPE_IQ4_NL, QK, sizeof(block_iq4_nl), 0.08},
+    {SLM_TYPE_IQ4_XS, QK_K, sizeof(block_iq4_xs), 0.08},
 };
 #define N_CASES (int)(sizeof CASES / sizeof CASES[0])
 
@@ -80,7 +83,7 @@ static void test_block_sizes(void) {
               "%s: table says %d elements in %d bytes, quants.h %d in %d", tr->name, tr->block_elems,
               tr->block_bytes, c->block_elems, c->block_bytes);
     }
-    const slm_type unsupported[] = {SLM_TYPE_IQ2_XXS, SLM_TYPE_IQ4_NL, SLM_TYPE_I8, SLM_TYPE_F64, SLM_TYPE_TQ1_0};
+    const slm_type unsupported[] = {SLM_TYPE_IQ2_XXS, SLM_TYPE_IQ3_S, SLM_TYPE_I8, SLM_TYPE_F64, SLM_TYPE_TQ1_0};
     for (size_t k = 0; k < sizeof unsupported / sizeof unsupported[0]; k++)
         CHECK(!quant_type_supported(unsupported[k]), "type %d is not supported", unsupported[k]);
 }
@@ -183,6 +186,33 @@ static void test_q4_0_layout(void) {
     CHECK(bad == 0, "q4_0 layout: %d elements wrong", bad);
 }
 
+/* The layout of iq4_xs by hand: sub-block s has scale ls = s + 8 * (s % 4) (low 4 bits in nibble
+ * s % 2 of scales_l[s / 2], high 2 bits in bits 2s, 2s + 1 of scales_h), and its element j (< 16)
+ * in the low nibble of qs[16s + j], j + 16 in the high one; x = d (ls - 32) kvalues[q]. */
+static void test_iq4_xs_layout(void) {
+    block_iq4_xs b;
+    memset(&b, 0, sizeof b);
+    b.d = slm_f32_to_f16(0.25f);
+    for (int s = 0; s < 8; s++) {
+        const int ls = s + 8 * (s % 4);
+        b.scales_l[s / 2] |= (uint8_t)((ls & 0xF) << (4 * (s % 2)));
+        b.scales_h |= (uint16_t)((ls >> 4) << (2 * s));
+        for (int j = 0; j < 16; j++) b.qs[16 * s + j] = (uint8_t)(((j + s) % 16) | ((15 - j) << 4));
+    }
+    float y[QK_K];
+    dequantize_row(SLM_TYPE_IQ4_XS, &b, y, QK_K);
+    int bad = 0;
+    for (int s = 0; s < 8; s++) {
+        const float dl = 0.25f * (float)(s + 8 * (s % 4) - 32);
+        for (int j = 0; j < 16; j++) {
+            bad += y[32 * s + j] != dl * (float)IQ4_KVALUES[(j + s) % 16];
+            bad += y[32 * s + 16 + j] != dl * (float)IQ4_KVALUES[15 - j];
+        }
+    }
+    CHECK(bad == 0, "iq4_xs layout: %d elements wrong", bad);
+    CHECK(IQ4_KVALUES[0] == -127 && IQ4_KVALUES[8] == 1 && IQ4_KVALUES[15] == 113, "iq4 table");
+}
+
 static void test_q8_K_sums(void) {
     fill_gaussian(g_x, N, 3.0f, 600);
     block_q8_K *b = (block_q8_K *)g_blocks;
@@ -243,6 +273,7 @@ int main(void) {
     test_zeros_and_constants();
     test_outlier();
     test_q4_0_layout();
+    test_iq4_xs_layout();
     test_q8_K_sums();
     test_q8_1_sum();
     test_f16_bf16_exact();
