@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
- * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c and
- * qdot_k_avx512.c. */
+ * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
+ * qdot_k_avx512.c and qdot_k_more.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -31,6 +31,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
         return (qdot_kernel){qdot_q32_vnni_rows, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, QDOT_Q8_K, "avx512"};
+    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q5_K:
+        return (qdot_kernel){qdot_k_more_avx512_rows, QDOT_Q8_K, "avx512vnni"};
     default:
         return (qdot_kernel){NULL, 0, NULL};
     }
@@ -42,6 +44,8 @@ static qdot_kernel avx2_kernel(slm_type t) {
         return (qdot_kernel){qdot_q32_avx2_rows, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, QDOT_Q8_K, "avx2"};
+    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q5_K:
+        return (qdot_kernel){qdot_k_more_avx2_rows, QDOT_Q8_K, "avx2"};
     default:
         return (qdot_kernel){NULL, 0, NULL};
     }

@@ -21,4 +21,9 @@ void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 /* AVX-512 BW (qdot_k_avx512.c): q4_K / q6_K rows (QDOT_Q8_K), bit-identical to the AVX2 ones. */
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
+/* AVX2 and AVX-512 VNNI (qdot_k_more.c): q2_K / q3_K / q5_K rows (QDOT_Q8_K); the two give the
+ * same floats. */
+void qdot_k_more_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_k_more_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+
 #endif
