@@ -61,46 +61,63 @@ KM_AVX2_INLINE __m128 km_rounded(__m128 v) {
     return v;
 }
 
-/* The totals of M (1..4) vectors of 8 int32 lanes: lane m the sum of v[m]'s lanes (lanes from M
- * on repeat earlier totals). Exact integers. */
-KM_AVX2_INLINE __m128i km_totals4(const __m256i *v, const int M) {
-    const __m256i h0 = _mm256_hadd_epi32(v[0], v[M > 1 ? 1 : 0]);
-    const __m256i h1 = M > 2 ? _mm256_hadd_epi32(v[2], v[M > 3 ? 3 : 2]) : h0;
-    const __m256i g = _mm256_hadd_epi32(h0, h1);
-    return _mm_add_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
-}
-
-/* The totals of M (5..8) vectors, as km_totals4 in 8 lanes. */
-KM_AVX2_INLINE __m256i km_totals8(const __m256i *v, const int M) {
-    const __m256i h0 = _mm256_hadd_epi32(v[0], v[1]), h1 = _mm256_hadd_epi32(v[2], v[3]);
-    const __m256i h2 = _mm256_hadd_epi32(v[4], v[M > 5 ? 5 : 4]);
-    const __m256i h3 = M > 6 ? _mm256_hadd_epi32(v[6], v[M > 7 ? 7 : 6]) : h2;
-    const __m256i g0 = _mm256_hadd_epi32(h0, h1), g1 = _mm256_hadd_epi32(h2, h3);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
-}
-
-/* One block's results for n (1..4) inputs in 4 lanes (lanes from n on repeat others), with the
- * scalar reference's float steps: q2_K / q5_K ad (d S - dmin W), S the block's integer sum and W
- * its mins . sums of 16; q3_K (ad d) S, S with the offset taken off. isum[k], ws[k]: input k's
- * sums in 8 lanes; dm: d, dmin, d, dmin (q3_K: d 4 times); ad: the inputs' scales. */
-KM_AVX2_INLINE __m128 km_results4(const slm_type t, const __m256i *isum, const __m256i *ws, const int n, __m128 dm,
-                                  __m128 ad) {
-    if (t == SLM_TYPE_Q3_K) {
-        const __m128 s = _mm_cvtepi32_ps(km_totals4(isum, n));
-        return km_rounded(_mm_mul_ps(_mm_mul_ps(ad, dm), s));
+/* The totals of n (1..4) vectors of 8 int32 lanes: lane k the sum of v[k]'s lanes (lanes from n
+ * on repeat others). Exact integers, with unpacks and adds (the horizontal adds cost more). */
+KM_AVX2_INLINE __m128i km_sum4(const __m256i *v, const int n) {
+    if (n == 1) {
+        __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v[0]), _mm256_extracti128_si256(v[0], 1));
+        x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+        return _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
     }
+    /* lanes a0 b0 a1 b1 (per half): v[0] and v[1]'s lanes 0+2 and 1+3 */
+    const __m256i x01 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+    __m256i y;
+    if (n == 2) {
+        y = _mm256_add_epi32(x01, _mm256_shuffle_epi32(x01, 0x4E));
+    } else {
+        const __m256i v3 = v[n > 3 ? 3 : 2];
+        const __m256i x23 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v3), _mm256_unpackhi_epi32(v[2], v3));
+        y = _mm256_add_epi32(_mm256_unpacklo_epi64(x01, x23), _mm256_unpackhi_epi64(x01, x23));
+    }
+    return _mm_add_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+}
+
+/* One block's exact integer totals for n (1..4) inputs, from input k's sums in 8 lanes (isum[k];
+ * q3_K with the offset taken off) and its mins . sums of 16 (ws[k]; q2_K / q5_K): q3_K S0..S3 in
+ * the low half; q2_K / q5_K S0 W0 S0 W0 in the low half (n = 1), or S0..S3 | W0..W3. */
+KM_AVX2_INLINE __m256i km_block_totals(const slm_type t, const __m256i *isum, const __m256i *ws, const int n) {
+    if (t == SLM_TYPE_Q3_K) return _mm256_castsi128_si256(km_sum4(isum, n));
+    if (n == 1) {
+        const __m256i v[2] = {isum[0], ws[0]};
+        return _mm256_castsi128_si256(km_sum4(v, 2));
+    }
+    return _mm256_set_m128i(km_sum4(ws, n), km_sum4(isum, n));
+}
+
+/* One block's results for n (1..4) inputs in 4 lanes (lanes from n on are not used) from its
+ * totals (km_block_totals), with the scalar reference's float steps: q2_K / q5_K ad (d S - dmin W);
+ * q3_K (ad d) S. dm: d, dmin, d, dmin (q3_K: d 4 times); ad: the inputs' scales. */
+KM_AVX2_INLINE __m128 km_block_floats(const slm_type t, __m256i tot, const int n, __m128 dm, __m128 ad) {
+    if (t == SLM_TYPE_Q3_K)
+        return km_rounded(_mm_mul_ps(_mm_mul_ps(ad, dm), _mm_cvtepi32_ps(_mm256_castsi256_si128(tot))));
     __m128 r;
-    if (n <= 2) { /* S0 W0 S1 W1 */
-        const __m256i v[4] = {isum[0], ws[0], isum[n > 1], ws[n > 1]};
-        const __m128 f = _mm_mul_ps(_mm_cvtepi32_ps(km_totals4(v, 2 * n)), dm);
-        r = _mm_hsub_ps(f, f);
-    } else { /* S0 W0 S1 W1 | S2 W2 S3 W3 */
-        const __m256i v[8] = {isum[0], ws[0], isum[1], ws[1], isum[2], ws[2], isum[n > 3 ? 3 : 2], ws[n > 3 ? 3 : 2]};
-        const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(km_totals8(v, 2 * n)), _mm256_set_m128(dm, dm));
-        r = _mm_hsub_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+    if (n == 1) { /* lane 0: d S - dmin W */
+        const __m128 f = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_castsi256_si128(tot)), dm));
+        r = _mm_sub_ps(f, _mm_movehdup_ps(f));
+    } else {
+        const __m128 ds = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_castsi256_si128(tot)), _mm_shuffle_ps(dm, dm, 0x00)));
+        const __m128 mw = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_extracti128_si256(tot, 1)), _mm_shuffle_ps(dm, dm, 0x55)));
+        r = _mm_sub_ps(ds, mw);
     }
     return km_rounded(_mm_mul_ps(r, ad));
 }
+
+/* A block whose float steps wait for the next block's products (software pipelining: its
+ * integer totals are ready by then, and the sums still add block after block). */
+typedef struct {
+    __m256i tot;
+    __m128 dm, ad;
+} km_pending;
 
 /* d, dmin, d, dmin of a block (q3_K: d 4 times) from its f16 field(s) at p. */
 KM_AVX2_INLINE __m128 km_dm(const slm_type t, const uint16_t *p) {
@@ -174,68 +191,77 @@ KM_AVX2_INLINE __m256i km_pair_index(int lo, int hi) {
     return _mm256_setr_epi16(l, l, l, l, l, l, l, l, h, h, h, h, h, h, h, h);
 }
 
-/* Unpacks a q2_K block: piece i = 2-bit plane i % 4 of qs bytes 32 (i / 4) ..; sub-blocks 2i, 2i+1. */
-KM_AVX2_INLINE void km_q2_unpack(const block_q2_K *w, km_block *u) {
-    const __m128i sm = _mm_loadu_si128((const __m128i *)w->scales);
-    const __m128i m4 = _mm_set1_epi8(0xF);
-    const __m256i sc = _mm256_broadcastsi128_si256(_mm_and_si128(sm, m4));
-    u->w16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
-    const __m256i m2 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        const __m256i q = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * h));
-        for (int p = 0; p < 4; p++) {
-            const int i = 4 * h + p;
-            u->q[i] = _mm256_and_si256(km_shift(q, -2 * p), m2);
-            u->s[i] = km_pick(sc, km_word_index(2 * i, 2 * i + 1));
-        }
+/* What a block's pieces are made from (km_piece), set up once per block: the raw block, its
+ * scales ready for picking, w16 and dm as km_block has them. */
+typedef struct {
+    const uint8_t *w;
+    __m256i sc, sc_hi, w16;
+    __m128 dm;
+} km_prep;
+
+/* Sets up block wb of weight type t: q2_K the 16 4-bit scales in both halves, the mins as w16;
+ * q3_K the 16 signed scales as int16 (words 0-7 in both halves of sc, 8-15 in sc_hi, all as w16);
+ * q5_K the 8 scales and 8 mins in both halves, the mins twice each as w16. */
+KM_AVX2_INLINE km_prep km_setup(const slm_type t, const void *wb) {
+    km_prep r;
+    r.w = wb;
+    if (t == SLM_TYPE_Q2_K) {
+        const block_q2_K *w = wb;
+        const __m128i sm = _mm_loadu_si128((const __m128i *)w->scales), m4 = _mm_set1_epi8(0xF);
+        r.sc = _mm256_broadcastsi128_si256(_mm_and_si128(sm, m4));
+        r.sc_hi = r.sc;
+        r.w16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
+        r.dm = km_dm(t, &w->d);
+    } else if (t == SLM_TYPE_Q3_K) {
+        const block_q3_K *w = wb;
+        r.w16 = _mm256_cvtepi8_epi16(km_q3_scales(w->scales));
+        r.sc = _mm256_permute2x128_si256(r.w16, r.w16, 0x00);
+        r.sc_hi = _mm256_permute2x128_si256(r.w16, r.w16, 0x11);
+        r.dm = km_dm(t, &w->d);
+    } else {
+        const block_q5_K *w = wb;
+        r.sc = _mm256_broadcastsi128_si256(km_q5_scales(w->scales));
+        r.sc_hi = r.sc;
+        r.w16 = km_pick(r.sc, _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128,
+                                               12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128));
+        r.dm = km_dm(t, &w->d);
     }
-    u->dm = km_dm(SLM_TYPE_Q2_K, &w->d);
+    return r;
 }
 
-/* Unpacks a q3_K block: q2_K's planes with bit i of hmask byte r as bit 2 of piece i's element r. */
-KM_AVX2_INLINE void km_q3_unpack(const block_q3_K *w, km_block *u) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(km_q3_scales(w->scales));
-    u->w16 = sc16;
-    const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00), sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
-    const __m256i hm = _mm256_loadu_si256((const __m256i *)w->hmask);
-    const __m256i m2 = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
-    for (int h = 0; h < 2; h++) {
-        const __m256i q = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * h));
-        for (int p = 0; p < 4; p++) {
-            const int i = 4 * h + p;
-            const __m256i lo = _mm256_and_si256(km_shift(q, -2 * p), m2);
-            u->q[i] = _mm256_or_si256(lo, _mm256_and_si256(km_shift(hm, 2 - i), bit2));
-            u->s[i] = km_pick(h ? sc_hi : sc_lo, km_pair_index(2 * p, 2 * p + 1));
-        }
+/* Piece i (elements 32i..32i+31) of a block: its unsigned weights *q and their scales *s.
+ * q2_K: 2-bit plane i % 4 of qs bytes 32 (i / 4) .., sub-blocks 2i, 2i+1; q3_K: the same with
+ * bit i of hmask byte r as bit 2 of element r; q5_K: the low (i even) or high nibbles of qs bytes
+ * 32 (i / 2) .. with bit i of qh byte r as bit 4 of element r. */
+KM_AVX2_INLINE void km_piece(const slm_type t, const km_prep *p, const int i, __m256i *q, __m256i *s) {
+    if (t == SLM_TYPE_Q5_K) {
+        const block_q5_K *w = (const block_q5_K *)p->w;
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * (i / 2)));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)w->qh);
+        const __m256i lo = _mm256_and_si256(i % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0xF));
+        *q = _mm256_or_si256(lo, _mm256_and_si256(km_shift(qh, 4 - i), _mm256_set1_epi8(0x10)));
+        *s = km_pick(p->sc, km_word_index(i, i));
+        return;
     }
-    u->dm = km_dm(SLM_TYPE_Q3_K, &w->d);
+    const uint8_t *qs = t == SLM_TYPE_Q2_K ? ((const block_q2_K *)p->w)->qs : ((const block_q3_K *)p->w)->qs;
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (i / 4)));
+    const __m256i lo = _mm256_and_si256(km_shift(v, -2 * (i % 4)), _mm256_set1_epi8(3));
+    if (t == SLM_TYPE_Q2_K) {
+        *q = lo;
+        *s = km_pick(p->sc, km_word_index(2 * i, 2 * i + 1));
+        return;
+    }
+    const __m256i hm = _mm256_loadu_si256((const __m256i *)((const block_q3_K *)p->w)->hmask);
+    *q = _mm256_or_si256(lo, _mm256_and_si256(km_shift(hm, 2 - i), _mm256_set1_epi8(4)));
+    *s = km_pick(i < 4 ? p->sc : p->sc_hi, km_pair_index(2 * (i % 4), 2 * (i % 4) + 1));
 }
 
-/* Unpacks a q5_K block: pieces 2c, 2c+1 the low and high nibbles of qs bytes 32c .., with bit i
- * of qh byte r as bit 4 of piece i's element r. */
-KM_AVX2_INLINE void km_q5_unpack(const block_q5_K *w, km_block *u) {
-    const __m256i sm = _mm256_broadcastsi128_si256(km_q5_scales(w->scales));
-    u->w16 = km_pick(sm, _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128,
-                                          12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128));
-    const __m256i qh = _mm256_loadu_si256((const __m256i *)w->qh);
-    const __m256i m4 = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(0x10);
-    for (int c = 0; c < 4; c++) {
-        const __m256i q = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * c));
-        const int i = 2 * c;
-        u->q[i] = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(km_shift(qh, 4 - i), bit4));
-        u->q[i + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                      _mm256_and_si256(km_shift(qh, 3 - i), bit4));
-        u->s[i] = km_pick(sm, km_word_index(i, i));
-        u->s[i + 1] = km_pick(sm, km_word_index(i + 1, i + 1));
-    }
-    u->dm = km_dm(SLM_TYPE_Q5_K, &w->d);
-}
-
-/* Unpacks block wb of weight type t. */
+/* Unpacks block wb of weight type t whole (for a batch). */
 KM_AVX2_INLINE void km_unpack(const slm_type t, const void *wb, km_block *u) {
-    if (t == SLM_TYPE_Q2_K) km_q2_unpack(wb, u);
-    else if (t == SLM_TYPE_Q3_K) km_q3_unpack(wb, u);
-    else km_q5_unpack(wb, u);
+    const km_prep p = km_setup(t, wb);
+    for (int i = 0; i < 8; i++) km_piece(t, &p, i, &u->q[i], &u->s[i]);
+    u->w16 = p.w16;
+    u->dm = p.dm;
 }
 
 /* One row of type t against N (1..KM_GROUP_AVX2) q8_K inputs act_stride bytes apart: each
@@ -246,29 +272,38 @@ KM_AVX2_INLINE void km_unpack(const slm_type t, const void *wb, km_block *u) {
 KM_AVX2_INLINE void km_body(const slm_type t, const void *row, const km_block *unpacked, const uint8_t *act,
                             size_t act_stride, const int N, int64_t nb, float *out) {
     __m128 sum = _mm_setzero_ps();
+    km_pending pend = {_mm256_setzero_si256(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
-        km_block local;
-        const km_block *u = unpacked ? unpacked + b : &local;
+        km_prep p;
         if (!unpacked) {
             const char *wb = (const char *)row + (size_t)b * km_block_bytes(t);
             km_prefetch(t, wb);
-            km_unpack(t, wb, &local);
+            p = km_setup(t, wb);
         }
         __m256i acc[KM_GROUP_AVX2], ws[KM_GROUP_AVX2];
         for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 8; i++) { /* each piece made just before its products */
+            __m256i q, s;
+            if (unpacked) q = unpacked[b].q[i], s = unpacked[b].s[i];
+            else km_piece(t, &p, i, &q, &s);
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-                const __m256i p = _mm256_maddubs_epi16(u->q[i], _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, u->s[i]));
+                const __m256i pr = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(a->qs + 32 * i)));
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pr, s));
             }
+        }
+        const __m256i w16 = unpacked ? unpacked[b].w16 : p.w16;
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            ws[k] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), u->w16);
+            ws[k] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), w16);
             if (t == SLM_TYPE_Q3_K) acc[k] = _mm256_sub_epi32(acc[k], _mm256_slli_epi32(ws[k], 2));
         }
-        sum = _mm_add_ps(sum, km_results4(t, acc, ws, N, u->dm, km_input_scales(act, act_stride, b, N)));
+        const __m128 dm = unpacked ? unpacked[b].dm : p.dm;
+        const km_pending now = {km_block_totals(t, acc, ws, N), dm, km_input_scales(act, act_stride, b, N)};
+        if (b > 0) sum = _mm_add_ps(sum, km_block_floats(t, pend.tot, N, pend.dm, pend.ad));
+        pend = now;
     }
+    if (nb > 0) sum = _mm_add_ps(sum, km_block_floats(t, pend.tot, N, pend.dm, pend.ad));
     float r[4];
     _mm_storeu_ps(r, sum);
     for (int k = 0; k < N; k++) out[k] = r[k];
@@ -437,6 +472,9 @@ KM_AVX512_INLINE void km512_unpack(const slm_type t, const void *wb, km512_block
 KM_AVX512_INLINE void km512_body(const slm_type t, const void *row, const km512_block *unpacked, const uint8_t *act,
                                  size_t act_stride, const int N, int64_t nb, float *out) {
     __m128 sum[2] = {_mm_setzero_ps(), _mm_setzero_ps()};
+    km_pending pend[2];
+    pend[0].tot = pend[1].tot = _mm256_setzero_si256();
+    pend[0].dm = pend[1].dm = pend[0].ad = pend[1].ad = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         km512_block local;
         const km512_block *u = unpacked ? unpacked + b : &local;
@@ -445,26 +483,33 @@ KM_AVX512_INLINE void km512_body(const slm_type t, const void *row, const km512_
             km_prefetch(t, wb);
             km512_unpack(t, wb, &local);
         }
-        __m512i acc[KM_GROUP_AVX512];
-        for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_si512();
+        /* two chains per input (pairs 0-1 and 2-3), added: a shorter wait for the block's sums */
+        __m512i acc[2][KM_GROUP_AVX512];
         for (int c = 0; c < 4; c++)
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
                 const __m512i p = _mm512_maddubs_epi16(u->q[c], _mm512_loadu_si512(a->qs + 64 * c));
-                acc[k] = _mm512_dpwssd_epi32(acc[k], p, u->s[c]);
+                acc[c / 2][k] = c % 2 ? _mm512_dpwssd_epi32(acc[c / 2][k], p, u->s[c]) : _mm512_madd_epi16(p, u->s[c]);
             }
         __m256i isum[KM_GROUP_AVX512], ws[KM_GROUP_AVX512];
         for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
-            isum[k] = _mm256_add_epi32(_mm512_castsi512_si256(acc[k]), _mm512_extracti64x4_epi64(acc[k], 1));
+            const __m512i sk = _mm512_add_epi32(acc[0][k], acc[1][k]);
+            isum[k] = _mm256_add_epi32(_mm512_castsi512_si256(sk), _mm512_extracti64x4_epi64(sk, 1));
             ws[k] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), u->w16);
             if (t == SLM_TYPE_Q3_K) isum[k] = _mm256_sub_epi32(isum[k], _mm256_slli_epi32(ws[k], 2));
         }
         for (int g = 0; g < N; g += 4) {
             const int n = N - g < 4 ? N - g : 4;
-            const __m128 ad = km_input_scales(act + (size_t)g * act_stride, act_stride, b, n);
-            sum[g / 4] = _mm_add_ps(sum[g / 4], km_results4(t, isum + g, ws + g, n, u->dm, ad));
+            const km_pending now = {km_block_totals(t, isum + g, ws + g, n), u->dm,
+                                    km_input_scales(act + (size_t)g * act_stride, act_stride, b, n)};
+            if (b > 0) sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
+            pend[g / 4] = now;
         }
+    }
+    for (int g = 0; g < N && nb > 0; g += 4) {
+        const int n = N - g < 4 ? N - g : 4;
+        sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
     }
     float r[8];
     _mm_storeu_ps(r, sum[0]);
