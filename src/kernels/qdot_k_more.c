@@ -113,7 +113,8 @@ KM_AVX2_INLINE __m128 km_block_floats(const slm_type t, __m256i tot, const int n
 }
 
 /* A block whose float steps wait for the next block's products (software pipelining: its
- * integer totals are ready by then, and the sums still add block after block). */
+ * integer totals are ready by then, and the sums still add block after block). The loop starts
+ * with a zero one, whose +0.0 leaves the sum as the scalar reference has it. */
 typedef struct {
     __m256i tot;
     __m128 dm, ad;
@@ -121,7 +122,7 @@ typedef struct {
 
 /* d, dmin, d, dmin of a block (q3_K: d 4 times) from its f16 field(s) at p. */
 KM_AVX2_INLINE __m128 km_dm(const slm_type t, const uint16_t *p) {
-    if (t == SLM_TYPE_Q3_K) return _mm_set1_ps(km_h2f(p[0]));
+    if (t == SLM_TYPE_Q3_K) return _mm_cvtph_ps(_mm_set1_epi16((short)p[0]));
     uint32_t both;
     memcpy(&both, p, 4);
     return _mm_cvtph_ps(_mm_set1_epi32((int)both));
@@ -259,20 +260,26 @@ KM_AVX2_INLINE void km_piece(const slm_type t, const km_prep *p, const int i, __
 /* Unpacks block wb of weight type t whole (for a batch). */
 KM_AVX2_INLINE void km_unpack(const slm_type t, const void *wb, km_block *u) {
     const km_prep p = km_setup(t, wb);
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) km_piece(t, &p, i, &u->q[i], &u->s[i]);
     u->w16 = p.w16;
     u->dm = p.dm;
 }
 
-/* One row of type t against N (1..KM_GROUP_AVX2) q8_K inputs act_stride bytes apart: each
- * block's exact integer sums, their totals per input, then the scalar reference's float steps for
- * the N inputs at once (km_results4), so out[k] is the reference's float. The blocks come
+/* The most inputs a 256-bit body takes (AVX2: KM_GROUP_AVX2; with AVX-512's 32 registers, 8). */
+#define KM_BODY_MAX 8
+
+/* One row of type t against N (1..KM_BODY_MAX) q8_K inputs act_stride bytes apart: each block's
+ * exact integer sums, their totals per input, then the scalar reference's float steps for 4
+ * inputs at a time (km_block_floats), so out[k] is the reference's float. The blocks come
  * unpacked, or are unpacked here (decoding: streamed from memory, prefetched); the arithmetic is
- * the same. */
+ * the same. Inlined into the AVX2 kernels and, with its 256-bit steps, the AVX-512 ones. */
 KM_AVX2_INLINE void km_body(const slm_type t, const void *row, const km_block *unpacked, const uint8_t *act,
                             size_t act_stride, const int N, int64_t nb, float *out) {
-    __m128 sum = _mm_setzero_ps();
-    km_pending pend = {_mm256_setzero_si256(), _mm_setzero_ps(), _mm_setzero_ps()};
+    __m128 sum[2] = {_mm_setzero_ps(), _mm_setzero_ps()};
+    km_pending pend[2];
+    pend[0].tot = pend[1].tot = _mm256_setzero_si256();
+    pend[0].dm = pend[1].dm = pend[0].ad = pend[1].ad = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         km_prep p;
         if (!unpacked) {
@@ -280,9 +287,10 @@ KM_AVX2_INLINE void km_body(const slm_type t, const void *row, const km_block *u
             km_prefetch(t, wb);
             p = km_setup(t, wb);
         }
-        __m256i acc[KM_GROUP_AVX2], ws[KM_GROUP_AVX2];
+        __m256i acc[KM_BODY_MAX], ws[KM_BODY_MAX];
         for (int k = 0; k < N; k++) acc[k] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++) { /* each piece made just before its products */
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) { /* each piece made just before its products (constant i) */
             __m256i q, s;
             if (unpacked) q = unpacked[b].q[i], s = unpacked[b].s[i];
             else km_piece(t, &p, i, &q, &s);
@@ -299,13 +307,21 @@ KM_AVX2_INLINE void km_body(const slm_type t, const void *row, const km_block *u
             if (t == SLM_TYPE_Q3_K) acc[k] = _mm256_sub_epi32(acc[k], _mm256_slli_epi32(ws[k], 2));
         }
         const __m128 dm = unpacked ? unpacked[b].dm : p.dm;
-        const km_pending now = {km_block_totals(t, acc, ws, N), dm, km_input_scales(act, act_stride, b, N)};
-        if (b > 0) sum = _mm_add_ps(sum, km_block_floats(t, pend.tot, N, pend.dm, pend.ad));
-        pend = now;
+        for (int g = 0; g < N; g += 4) {
+            const int n = N - g < 4 ? N - g : 4;
+            const km_pending now = {km_block_totals(t, acc + g, ws + g, n), dm,
+                                    km_input_scales(act + (size_t)g * act_stride, act_stride, b, n)};
+            sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
+            pend[g / 4] = now;
+        }
     }
-    if (nb > 0) sum = _mm_add_ps(sum, km_block_floats(t, pend.tot, N, pend.dm, pend.ad));
-    float r[4];
-    _mm_storeu_ps(r, sum);
+    for (int g = 0; g < N; g += 4) {
+        const int n = N - g < 4 ? N - g : 4;
+        sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
+    }
+    float r[8];
+    _mm_storeu_ps(r, sum[0]);
+    _mm_storeu_ps(r + 4, sum[1]);
     for (int k = 0; k < N; k++) out[k] = r[k];
 }
 
@@ -403,8 +419,10 @@ KM_AVX512_INLINE void km512_q2_unpack(const block_q2_K *w, km512_block *u) {
     const __m512i sc = _mm512_broadcast_i32x4(_mm_and_si128(sm, m4));
     u->w16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
     const __m512i m2 = _mm512_set1_epi8(3);
+    #pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m512i q = km512_both(w->qs + 32 * h);
+        #pragma GCC unroll 4
         for (int pp = 0; pp < 2; pp++) {
             const int c = 2 * h + pp;
             u->q[c] = _mm512_and_si512(km512_srl_halves(q, 4 * pp, 4 * pp + 2), m2);
@@ -422,8 +440,10 @@ KM_AVX512_INLINE void km512_q3_unpack(const block_q3_K *w, km512_block *u) {
     const __m512i sc_hi = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc16, 1));
     const __m512i hm = km512_both(w->hmask);
     const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    #pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m512i q = km512_both(w->qs + 32 * h);
+        #pragma GCC unroll 4
         for (int pp = 0; pp < 2; pp++) {
             const int c = 2 * h + pp, i = 2 * c; /* pieces i, i + 1 */
             const __m512i lo = _mm512_and_si512(km512_srl_halves(q, 4 * pp, 4 * pp + 2), m2);
@@ -447,6 +467,7 @@ KM_AVX512_INLINE void km512_q5_unpack(const block_q5_K *w, km512_block *u) {
     const __m512i sm = _mm512_broadcast_i32x4(sm8);
     const __m512i qh = km512_both(w->qh);
     const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
+    #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
         const int i = 2 * c; /* pieces i, i + 1 */
         const __m512i q = km512_both(w->qs + 32 * c);
@@ -466,25 +487,20 @@ KM_AVX512_INLINE void km512_unpack(const slm_type t, const void *wb, km512_block
     else km512_q5_unpack(wb, u);
 }
 
-/* One row of type t against N (1..KM_GROUP_AVX512) q8_K inputs: the integer sums in 16 lanes
- * (VPDPWSSD), folded to 8 (the AVX2 kernels' integers), then as km_body, 4 inputs a step. The
- * blocks come unpacked or are unpacked here; the arithmetic is the same. */
-KM_AVX512_INLINE void km512_body(const slm_type t, const void *row, const km512_block *unpacked, const uint8_t *act,
+/* One unpacked row of type t against N (1..KM_GROUP_AVX512) q8_K inputs (a batch): the integer
+ * sums in 16 lanes (VPDPWSSD), folded to 8 (km_body's integers), then km_body's float steps, 4
+ * inputs a step: the same floats as km_body. */
+KM_AVX512_INLINE void km512_body(const slm_type t, const km512_block *unpacked, const uint8_t *act,
                                  size_t act_stride, const int N, int64_t nb, float *out) {
     __m128 sum[2] = {_mm_setzero_ps(), _mm_setzero_ps()};
     km_pending pend[2];
     pend[0].tot = pend[1].tot = _mm256_setzero_si256();
     pend[0].dm = pend[1].dm = pend[0].ad = pend[1].ad = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        km512_block local;
-        const km512_block *u = unpacked ? unpacked + b : &local;
-        if (!unpacked) {
-            const char *wb = (const char *)row + (size_t)b * km_block_bytes(t);
-            km_prefetch(t, wb);
-            km512_unpack(t, wb, &local);
-        }
+        const km512_block *u = unpacked + b;
         /* two chains per input (pairs 0-1 and 2-3), added: a shorter wait for the block's sums */
         __m512i acc[2][KM_GROUP_AVX512];
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             for (int k = 0; k < N; k++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)k * act_stride) + b;
@@ -503,11 +519,11 @@ KM_AVX512_INLINE void km512_body(const slm_type t, const void *row, const km512_
             const int n = N - g < 4 ? N - g : 4;
             const km_pending now = {km_block_totals(t, isum + g, ws + g, n), u->dm,
                                     km_input_scales(act + (size_t)g * act_stride, act_stride, b, n)};
-            if (b > 0) sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
+            sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
             pend[g / 4] = now;
         }
     }
-    for (int g = 0; g < N && nb > 0; g += 4) {
+    for (int g = 0; g < N; g += 4) {
         const int n = N - g < 4 ? N - g : 4;
         sum[g / 4] = _mm_add_ps(sum[g / 4], km_block_floats(t, pend[g / 4].tot, n, pend[g / 4].dm, pend[g / 4].ad));
     }
@@ -517,32 +533,51 @@ KM_AVX512_INLINE void km512_body(const slm_type t, const void *row, const km512_
     for (int k = 0; k < N; k++) out[k] = r[k];
 }
 
-/* One row against n_act inputs, KM_GROUP_AVX512 at a time (unpacked: the row's blocks, or NULL). */
-KM_AVX512_INLINE void km512_groups(const slm_type t, const void *row, const km512_block *unpacked, const uint8_t *act,
-                                   size_t act_stride, int n_act, int64_t nb, float *out) {
+/* An unpacked row against n_act inputs, KM_GROUP_AVX512 at a time. */
+KM_AVX512_INLINE void km512_groups(const slm_type t, const km512_block *unpacked, const uint8_t *act, size_t act_stride,
+                                   int n_act, int64_t nb, float *out) {
     for (int g = 0; g < n_act; g += KM_GROUP_AVX512) {
         const uint8_t *a = act + (size_t)g * act_stride;
 #define KM512_CASE(N) \
-    case N: km512_body(t, row, unpacked, a, act_stride, N, nb, out + g); break
+    case N: km512_body(t, unpacked, a, act_stride, N, nb, out + g); break
         switch (n_act - g) {
         KM512_CASE(1); KM512_CASE(2); KM512_CASE(3); KM512_CASE(4);
         KM512_CASE(5); KM512_CASE(6); KM512_CASE(7);
-        default: km512_body(t, row, unpacked, a, act_stride, KM_GROUP_AVX512, nb, out + g); break;
+        default: km512_body(t, unpacked, a, act_stride, KM_GROUP_AVX512, nb, out + g); break;
         }
 #undef KM512_CASE
     }
 }
 
-/* One row against n_act inputs: streamed for a group or less, else unpacked once. */
+/* A streamed row against n_act inputs, KM_BODY_MAX at a time, with the 256-bit body. */
+KM_AVX512_INLINE void km_groups8(const slm_type t, const void *row, const uint8_t *act, size_t act_stride, int n_act,
+                                 int64_t nb, float *out) {
+    for (int g = 0; g < n_act; g += KM_BODY_MAX) {
+        const uint8_t *a = act + (size_t)g * act_stride;
+#define KM_CASE(N) \
+    case N: km_body(t, row, NULL, a, act_stride, N, nb, out + g); break
+        switch (n_act - g) {
+        KM_CASE(1); KM_CASE(2); KM_CASE(3); KM_CASE(4);
+        KM_CASE(5); KM_CASE(6); KM_CASE(7);
+        default: km_body(t, row, NULL, a, act_stride, KM_BODY_MAX, nb, out + g); break;
+        }
+#undef KM_CASE
+    }
+}
+
+/* One row against n_act inputs. Up to KM_GROUP_AVX512 inputs (decoding) take the 256-bit body
+ * with AVX-512's encodings and 32 registers: on Zen 4, whose 512-bit steps take two cycles, it
+ * is the faster for one input. A batch unpacks the row once into 512-bit pieces for VPDPWSSD.
+ * The floats are the same either way. */
 KM_AVX512_INLINE void km512_multi(const slm_type t, const void *row, const uint8_t *act, size_t act_stride, int n_act,
                                   int64_t nb, float *out) {
     if (n_act <= KM_GROUP_AVX512 || nb > KM_UNPACKED_MAX) {
-        km512_groups(t, row, NULL, act, act_stride, n_act, nb, out);
+        km_groups8(t, row, act, act_stride, n_act, nb, out);
         return;
     }
     km512_block unpacked[KM_UNPACKED_MAX];
     for (int64_t b = 0; b < nb; b++) km512_unpack(t, (const char *)row + (size_t)b * km_block_bytes(t), unpacked + b);
-    km512_groups(t, row, unpacked, act, act_stride, n_act, nb, out);
+    km512_groups(t, unpacked, act, act_stride, n_act, nb, out);
 }
 
 /* The AVX-512 kernel of q2_K rows. */
