@@ -21,8 +21,9 @@ void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 /* AVX-512 BW (qdot_k_avx512.c): q4_K / q6_K rows (QDOT_Q8_K), bit-identical to the AVX2 ones. */
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
-/* AVX2 and AVX-512 VNNI (qdot_k_more.c): q2_K / q3_K / q5_K rows (QDOT_Q8_K); the two give the
- * same floats. */
+/* AVX2 and AVX-512 VNNI (qdot_k_more.c): q2_K / q3_K / q5_K rows (QDOT_Q8_K), giving the scalar
+ * reference's floats (its float steps on exact block totals). Up to 4 (AVX2) / 8 (AVX-512) inputs
+ * share each weight load. */
 void qdot_k_more_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_more_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 

@@ -3,10 +3,10 @@
  * q5_K 0..31) and multiplied with the input's signed bytes (maddubs), the pairs summed with the
  * sub-block scales as int16 (madd, or VPDPWSSD): exact integers. What the unsigned weights leave
  * out (the q2_K / q5_K mins, q3_K's -4) is a product of the input's sums of 16 (bsums) with the
- * mins or scales, also exact. Each block then takes the same float steps in 8 lanes on both
- * instruction sets (the AVX-512 kernels fold their 16 lanes to the AVX2 kernels' 8, which as
- * integers is exact), so the two give the same floats, and one input and a batch run the same
- * arithmetic: a row's result does not depend on the batch it is in. */
+ * mins or scales, also exact. Each block's sums are then totalled per input (exactly) and take the
+ * scalar reference's float steps, for 4 inputs at once in the lanes of one register: the results
+ * are the reference's floats (qdot_ref.c), whatever the instruction set, the number of inputs or
+ * their place in a batch. */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
@@ -39,14 +39,6 @@ static inline size_t km_block_bytes(slm_type t) {
 
 /* IEEE half to float (F16C). */
 KM_AVX2_INLINE float km_h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-/* The sum of 8 lanes, as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
-KM_AVX2_INLINE float km_hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* Asks for the weights of the block at wb, KM_PREFETCH_BYTES ahead (one line per 64 bytes: with
  * the blocks back to back, every line of the row is asked for). */
@@ -105,8 +97,10 @@ KM_AVX2_INLINE __m128 km_block_floats(const slm_type t, __m256i tot, const int n
         const __m128 f = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_castsi256_si128(tot)), dm));
         r = _mm_sub_ps(f, _mm_movehdup_ps(f));
     } else {
-        const __m128 ds = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_castsi256_si128(tot)), _mm_shuffle_ps(dm, dm, 0x00)));
-        const __m128 mw = km_rounded(_mm_mul_ps(_mm_cvtepi32_ps(_mm256_extracti128_si256(tot, 1)), _mm_shuffle_ps(dm, dm, 0x55)));
+        const __m128 s = _mm_cvtepi32_ps(_mm256_castsi256_si128(tot));
+        const __m128 w = _mm_cvtepi32_ps(_mm256_extracti128_si256(tot, 1));
+        const __m128 ds = km_rounded(_mm_mul_ps(s, _mm_shuffle_ps(dm, dm, 0x00)));
+        const __m128 mw = km_rounded(_mm_mul_ps(w, _mm_shuffle_ps(dm, dm, 0x55)));
         r = _mm_sub_ps(ds, mw);
     }
     return km_rounded(_mm_mul_ps(r, ad));
@@ -192,6 +186,13 @@ KM_AVX2_INLINE __m256i km_pair_index(int lo, int hi) {
     return _mm256_setr_epi16(l, l, l, l, l, l, l, l, h, h, h, h, h, h, h, h);
 }
 
+/* The 8 q5_K mins (bytes 8-15 of km_q5_scales, in both halves of sm) twice each as 16 int16,
+ * against an input's 16 sums of 16. */
+KM_AVX2_INLINE __m256i km_q5_mins(__m256i sm) {
+    return km_pick(sm, _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128, 12,
+                                        -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128));
+}
+
 /* What a block's pieces are made from (km_piece), set up once per block: the raw block, its
  * scales ready for picking, w16 and dm as km_block has them. */
 typedef struct {
@@ -223,8 +224,7 @@ KM_AVX2_INLINE km_prep km_setup(const slm_type t, const void *wb) {
         const block_q5_K *w = wb;
         r.sc = _mm256_broadcastsi128_si256(km_q5_scales(w->scales));
         r.sc_hi = r.sc;
-        r.w16 = km_pick(r.sc, _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128,
-                                               12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128));
+        r.w16 = km_q5_mins(r.sc);
         r.dm = km_dm(t, &w->d);
     }
     return r;
@@ -388,7 +388,9 @@ typedef struct {
 } km512_block;
 
 /* A 256-bit value in both halves of a 512-bit register. */
-KM_AVX512_INLINE __m512i km512_both(const void *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
+KM_AVX512_INLINE __m512i km512_both(const void *p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
 
 /* The index pattern taking byte b_L (zero-extended to 16 bits) into the 8 words of each 128-bit
  * lane L. */
@@ -398,10 +400,12 @@ KM_AVX512_INLINE __m512i km512_word_index(int b0, int b1, int b2, int b3) {
     return _mm512_setr_epi32(l0, l0, l0, l0, l1, l1, l1, l1, l2, l2, l2, l2, l3, l3, l3, l3);
 }
 
+/* Two index bytes taking 16-bit word w, twice (a 32-bit lane of an index pattern). */
+static inline int km_word_twice(int w) { return (int)((2u * (unsigned)w | (2u * (unsigned)w + 1) << 8) * 0x10001u); }
+
 /* The index pattern taking the 16-bit word w_L into the 8 words of each 128-bit lane L. */
 KM_AVX512_INLINE __m512i km512_pair_index(int w0, int w1, int w2, int w3) {
-    const int l0 = (2 * w0 | (2 * w0 + 1) << 8) * 0x10001, l1 = (2 * w1 | (2 * w1 + 1) << 8) * 0x10001;
-    const int l2 = (2 * w2 | (2 * w2 + 1) << 8) * 0x10001, l3 = (2 * w3 | (2 * w3 + 1) << 8) * 0x10001;
+    const int l0 = km_word_twice(w0), l1 = km_word_twice(w1), l2 = km_word_twice(w2), l3 = km_word_twice(w3);
     return _mm512_setr_epi32(l0, l0, l0, l0, l1, l1, l1, l1, l2, l2, l2, l2, l3, l3, l3, l3);
 }
 
@@ -411,7 +415,7 @@ KM_AVX512_INLINE __m512i km512_srl_halves(__m512i v, int lo, int hi) {
     return _mm512_srlv_epi16(v, n);
 }
 
-/* Unpacks a q2_K block (see km_q2_unpack): pair c = planes 2(c % 2), 2(c % 2) + 1 of qs bytes
+/* Unpacks a q2_K block (see km_piece): pair c = planes 2(c % 2), 2(c % 2) + 1 of qs bytes
  * 32 (c / 2) ..; its 4 sub-blocks' scales in the 4 128-bit lanes. */
 KM_AVX512_INLINE void km512_q2_unpack(const block_q2_K *w, km512_block *u) {
     const __m128i sm = _mm_loadu_si128((const __m128i *)w->scales);
@@ -419,10 +423,10 @@ KM_AVX512_INLINE void km512_q2_unpack(const block_q2_K *w, km512_block *u) {
     const __m512i sc = _mm512_broadcast_i32x4(_mm_and_si128(sm, m4));
     u->w16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
     const __m512i m2 = _mm512_set1_epi8(3);
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m512i q = km512_both(w->qs + 32 * h);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int pp = 0; pp < 2; pp++) {
             const int c = 2 * h + pp;
             u->q[c] = _mm512_and_si512(km512_srl_halves(q, 4 * pp, 4 * pp + 2), m2);
@@ -432,7 +436,7 @@ KM_AVX512_INLINE void km512_q2_unpack(const block_q2_K *w, km512_block *u) {
     u->dm = km_dm(SLM_TYPE_Q2_K, &w->d);
 }
 
-/* Unpacks a q3_K block (see km_q3_unpack): q2_K's planes, 4 added where the hmask bit is set. */
+/* Unpacks a q3_K block (see km_piece): q2_K's planes, 4 added where the hmask bit is set. */
 KM_AVX512_INLINE void km512_q3_unpack(const block_q3_K *w, km512_block *u) {
     const __m256i sc16 = _mm256_cvtepi8_epi16(km_q3_scales(w->scales));
     u->w16 = sc16;
@@ -440,10 +444,10 @@ KM_AVX512_INLINE void km512_q3_unpack(const block_q3_K *w, km512_block *u) {
     const __m512i sc_hi = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc16, 1));
     const __m512i hm = km512_both(w->hmask);
     const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m512i q = km512_both(w->qs + 32 * h);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int pp = 0; pp < 2; pp++) {
             const int c = 2 * h + pp, i = 2 * c; /* pieces i, i + 1 */
             const __m512i lo = _mm512_and_si512(km512_srl_halves(q, 4 * pp, 4 * pp + 2), m2);
@@ -457,17 +461,16 @@ KM_AVX512_INLINE void km512_q3_unpack(const block_q3_K *w, km512_block *u) {
     u->dm = km_dm(SLM_TYPE_Q3_K, &w->d);
 }
 
-/* Unpacks a q5_K block (see km_q5_unpack): pair c = the low and high nibbles of qs bytes 32c ..
+/* Unpacks a q5_K block (see km_piece): pair c = the low and high nibbles of qs bytes 32c ..
  * with the fifth bits rotated into place (bit i of each qh byte to bit 4). */
 KM_AVX512_INLINE void km512_q5_unpack(const block_q5_K *w, km512_block *u) {
     const __m128i sm8 = km_q5_scales(w->scales);
     const __m256i smy = _mm256_broadcastsi128_si256(sm8);
-    u->w16 = km_pick(smy, _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128,
-                                           12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128));
+    u->w16 = km_q5_mins(smy);
     const __m512i sm = _mm512_broadcast_i32x4(sm8);
     const __m512i qh = km512_both(w->qh);
     const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
         const int i = 2 * c; /* pieces i, i + 1 */
         const __m512i q = km512_both(w->qs + 32 * c);
