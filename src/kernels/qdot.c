@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
  * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
- * qdot_k_avx512.c and qdot_iq4.c. */
+ * qdot_k_avx512.c, qdot_k_more.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -37,6 +37,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
     case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
         if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){NULL, NULL, 0, NULL};
+    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q5_K:
+        return (qdot_kernel){qdot_k_more_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
     default:
         return (qdot_kernel){NULL, NULL, 0, NULL};
     }
@@ -51,6 +53,8 @@ static qdot_kernel avx2_kernel(slm_type t) {
         return (qdot_kernel){qdot_k_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
     case SLM_TYPE_IQ4_XS:
         return (qdot_kernel){qdot_iq4_xs_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
+    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K: case SLM_TYPE_Q5_K:
+        return (qdot_kernel){qdot_k_more_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
     default:
         return (qdot_kernel){NULL, NULL, 0, NULL};
     }

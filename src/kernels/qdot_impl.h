@@ -32,4 +32,10 @@ void qdot_k_avx512_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
 void qdot_iq4_xs_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_iq4_xs_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
+/* AVX2 and AVX-512 VNNI (qdot_k_more.c): q2_K / q3_K / q5_K rows (QDOT_Q8_K), giving the scalar
+ * reference's floats (its float steps on exact block totals). Up to 4 (AVX2) / 8 (AVX-512) inputs
+ * share each weight load. */
+void qdot_k_more_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_k_more_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+
 #endif
