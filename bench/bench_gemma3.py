@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Gemma 3 270M (Q4_K_M) in slm against llama.cpp (llama-cpp-python) on the same file:
+"""Gemma 3 270M (Q4_K_M) in slm against llama.cpp (the llama_cpp Python binding over llama.cpp
+built natively for this CPU by scripts/llamacpp_native.sh) on the same file:
 prompt processing (a 512-token prompt in one call) and generation (128 greedy tokens)
 tokens/s, and peak RSS, at 1 and 2 threads. Each run is a fresh process; the two programs
 alternate inside one invocation; figures are medians of --runs runs; ratio = slm / llama.cpp.
 Also prints the memory-bandwidth bound (bench/bandwidth: GB/s / bytes of weights read per
-generated token) and the fraction of it each program reaches.
+generated token) and the fraction of it each program reaches. The peer's build
+(.peer/llamacpp.json: cmake flags, llama.cpp's system_info) is printed with the figures;
+without the native build the benchmark stops, unless --allow-non-native (then the column reads
+"llama.cpp (non-native build)").
 
-usage: .venv/bin/python bench/bench_gemma3.py [--runs 3]"""
+usage: .venv/bin/python bench/bench_gemma3.py [--runs 3] [--allow-non-native]"""
 import argparse
 import json
 import os
@@ -18,6 +22,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
+sys.path.insert(0, str(ROOT / "bench"))
+import peer  # noqa: E402  (bench/peer.py: the native llama.cpp build)
 DATA = pathlib.Path(os.environ.get("SLM_DATA", ROOT.parent / "shared" / "data")).resolve()
 BUILD = pathlib.Path(os.environ.get("SLM_BUILD", ROOT / "build"))
 N_PROMPT, N_GEN = 512, 128
@@ -92,7 +98,13 @@ def weight_bytes_per_token(model):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--allow-non-native", action="store_true",
+                    help="time a llama_cpp binding that is not over the native build (labelled so)")
     args = ap.parse_args()
+    # sets LLAMA_CPP_LIB_PATH, which the peer's processes inherit, and checks what it loads
+    label, build = peer.binding(args.allow_non_native, "bench_gemma3")
+    print(peer.cpu_line())
+    print(build, flush=True)
     from gemma import gemma_path
     model = gemma_path()
     text = cut_to_tokens(model, prompt_text(), N_PROMPT)
@@ -100,8 +112,9 @@ def main():
     gbs = {int(t): float(v) for t, v in re.findall(r"threads (\d+): best ([\d.]+) GB/s", bw)}
     per_token = weight_bytes_per_token(model)
     print(f"model: {pathlib.Path(model).name}, {per_token / 1e6:.0f} MB of weights read per generated token")
-    print(f"{'threads':>7} | {'pp512 slm':>9} {'llama.cpp':>9} {'ratio':>5} | {'tg128 slm':>9} {'llama.cpp':>9} {'ratio':>5} | "
-          f"{'RSS MiB slm':>11} {'llama.cpp':>9} | {'bound tok/s':>11} {'slm %':>5} {'llama %':>7}")
+    w = len(label)
+    print(f"{'threads':>7} | {'pp512 slm':>9} {label:>{w}} {'ratio':>5} | {'tg128 slm':>9} {label:>{w}} {'ratio':>5} | "
+          f"{'RSS MiB slm':>11} {label:>{w}} | {'bound tok/s':>11} {'slm %':>5} {'llama %':>7}")
     for threads in (1, 2):
         ours, theirs = [], []
         for _ in range(args.runs):
@@ -109,11 +122,11 @@ def main():
             theirs.append(peer_run(model, threads, text))
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
         bound = gbs[threads] * 1e9 / per_token
-        print(f"{threads:>7} | {med(ours, 'pp'):>9.1f} {med(theirs, 'pp'):>9.1f} {med(ours, 'pp') / med(theirs, 'pp'):>5.2f} | "
-              f"{med(ours, 'tg'):>9.1f} {med(theirs, 'tg'):>9.1f} {med(ours, 'tg') / med(theirs, 'tg'):>5.2f} | "
-              f"{med(ours, 'rss') / 2**20:>11.0f} {med(theirs, 'rss') / 2**20:>9.0f} | {bound:>11.1f} "
+        print(f"{threads:>7} | {med(ours, 'pp'):>9.1f} {med(theirs, 'pp'):>{w}.1f} {med(ours, 'pp') / med(theirs, 'pp'):>5.2f} | "
+              f"{med(ours, 'tg'):>9.1f} {med(theirs, 'tg'):>{w}.1f} {med(ours, 'tg') / med(theirs, 'tg'):>5.2f} | "
+              f"{med(ours, 'rss') / 2**20:>11.0f} {med(theirs, 'rss') / 2**20:>{w}.0f} | {bound:>11.1f} "
               f"{100 * med(ours, 'tg') / bound:>5.0f} {100 * med(theirs, 'tg') / bound:>7.0f}", flush=True)
-    print(f"prompt tokens: slm {ours[0]['n_prompt']}, llama.cpp {theirs[0]['n_prompt']}; read bandwidth {gbs} GB/s; "
+    print(f"prompt tokens: slm {ours[0]['n_prompt']}, {label} {theirs[0]['n_prompt']}; read bandwidth {gbs} GB/s; "
           f"median of {args.runs} alternating runs")
 
 

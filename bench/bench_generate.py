@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""slm generate against llama.cpp (llama-cpp-python) on the same GGUF files: generation speed
+"""slm generate against llama.cpp (the llama_cpp Python binding over llama.cpp built natively for
+this CPU by scripts/llamacpp_native.sh) on the same GGUF files: generation speed
 (tokens/s, greedy, one token at a time) and prompt processing speed (a ~120-token prompt in
 one call), for stories260K (converted by slm convert) and a random ~15M-parameter Llama
 (dim 288, 6 layers, vocab 32000, f32), at 1 and 2 threads. Runs alternate between the two
@@ -9,8 +10,11 @@ llama.cpp.
 llama.cpp is timed through its C API (llama_decode, then an argmax of the logits) from
 Python; the Python side adds a few microseconds per token. slm is timed by its own report
 ("prompt: ... tokens/s | generation: ... tokens/s"), which covers sampling and streaming.
+The peer's build (.peer/llamacpp.json: cmake flags, llama.cpp's system_info) is printed with
+the figures; without the native build the benchmark stops, unless --allow-non-native (then
+the column reads "llama.cpp (non-native build)").
 
-usage: .venv/bin/python bench/bench_generate.py [--runs 5] [--tokens 200]"""
+usage: .venv/bin/python bench/bench_generate.py [--runs 5] [--tokens 200] [--allow-non-native]"""
 import argparse
 import ctypes
 import os
@@ -26,6 +30,8 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
+sys.path.insert(0, str(ROOT / "bench"))
+import peer  # noqa: E402  (bench/peer.py: the native llama.cpp build)
 DATA = pathlib.Path(os.environ.get("SLM_DATA", ROOT.parent / "shared" / "data")).resolve()
 SLM = pathlib.Path(os.environ.get("SLM_BIN", ROOT / "build" / "slm"))
 
@@ -86,7 +92,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--allow-non-native", action="store_true",
+                    help="time a llama_cpp binding that is not over the native build (labelled so)")
     args = ap.parse_args()
+    label, build = peer.binding(args.allow_non_native, "bench_generate")
+    print(peer.cpu_line())
+    print(build, flush=True)
     from random_llama import CONFIG_15M, make_weights, write_gguf
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="slm-bench-"))
@@ -96,19 +107,20 @@ def main():
     config = dict(CONFIG_15M, ctx=512)
     random15 = write_gguf(tmp / "random-15M.gguf", config, make_weights(config, seed=1),
                           DATA / "tokenizers/llama2_32k/tokenizer.model")
-    print(f"{'model':<12} {'threads':>7} | {'generation tok/s: slm':>21} {'llama.cpp':>9} {'ratio':>5} | "
-          f"{'prompt tok/s: slm':>17} {'llama.cpp':>9} {'ratio':>5}")
+    w = len(label)
+    print(f"{'model':<12} {'threads':>7} | {'generation tok/s: slm':>21} {label:>{w}} {'ratio':>5} | "
+          f"{'prompt tok/s: slm':>17} {label:>{w}} {'ratio':>5}")
     for name, path in [("stories260K", stories), ("random-15M", random15)]:
-        peer = LlamaCpp(path, n_ctx=512)
+        llm = LlamaCpp(path, n_ctx=512)
         for threads in (1, 2):
             ours, theirs = [], []
             for _ in range(args.runs):
                 ours.append(slm_speeds(path, threads, args.tokens))
-                theirs.append(peer.speeds(threads, args.tokens))
+                theirs.append(llm.speeds(threads, args.tokens))
             assert ours[0][2] == theirs[0][2], "the two tokenizers disagree on the prompt"
             og, tg = statistics.median(o[1] for o in ours), statistics.median(t[1] for t in theirs)
             op, tp = statistics.median(o[0] for o in ours), statistics.median(t[0] for t in theirs)
-            print(f"{name:<12} {threads:>7} | {og:>21.0f} {tg:>9.0f} {og / tg:>5.2f} | {op:>17.0f} {tp:>9.0f} {op / tp:>5.2f}",
+            print(f"{name:<12} {threads:>7} | {og:>21.0f} {tg:>{w}.0f} {og / tg:>5.2f} | {op:>17.0f} {tp:>{w}.0f} {op / tp:>5.2f}",
                   flush=True)
     print(f"f32 weights; {ours[0][2]}-token prompt, {args.tokens} generated tokens; median of {args.runs} alternating runs")
 

