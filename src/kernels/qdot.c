@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
- * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c and
- * qdot_k_avx512.c. */
+ * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
+ * qdot_q41.c (q4_1 / q5_1) and qdot_k_avx512.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -29,6 +29,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
         return (qdot_kernel){qdot_q32_vnni_rows, QDOT_U8 | QDOT_SCALES, "avx512vnni"};
+    case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1:
+        return (qdot_kernel){qdot_q41_vnni_rows, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, QDOT_Q8_K, "avx512"};
     default:
@@ -40,6 +42,8 @@ static qdot_kernel avx2_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
         return (qdot_kernel){qdot_q32_avx2_rows, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
+    case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1:
+        return (qdot_kernel){qdot_q41_avx2_rows, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, QDOT_Q8_K, "avx2"};
     default:
