@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
  * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
- * qdot_k_avx512.c, qdot_k_more.c and qdot_iq4.c. */
+ * qdot_q41.c (q4_1 / q5_1), qdot_k_avx512.c, qdot_k_more.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -32,6 +32,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
     case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_vnni_rows, qdot_q32_vnni_many, QDOT_PAIRS, "avx512vnni"};
+    case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1:
+        return (qdot_kernel){qdot_q41_vnni_rows, NULL, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
     case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
@@ -49,6 +51,8 @@ static qdot_kernel avx2_kernel(slm_type t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
     case SLM_TYPE_IQ4_NL:
         return (qdot_kernel){qdot_q32_avx2_rows, NULL, QDOT_Q8_0 | QDOT_SCALES, "avx2"};
+    case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1:
+        return (qdot_kernel){qdot_q41_avx2_rows, NULL, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS, "avx2"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx2_rows, NULL, QDOT_Q8_K, "avx2"};
     case SLM_TYPE_IQ4_XS:

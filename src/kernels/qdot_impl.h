@@ -23,6 +23,11 @@ void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                         int n_act, float *out);
 
+/* q4_1 / q5_1 rows (qdot_q41.c, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS): AVX2, up to 4 inputs per
+ * weight load; AVX-512 VNNI (on 256-bit registers), up to QDOT_VNNI_MAX; the same floats. */
+void qdot_q41_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_q41_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+
 /* AVX-512 BW (qdot_k_avx512.c): q4_K / q6_K rows (QDOT_Q8_K), bit-identical to the AVX2 ones. */
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_avx512_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
