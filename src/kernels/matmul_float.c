@@ -14,15 +14,21 @@
  * floats, so an input gets the same result alone or among others. The AVX-512 order (16 lanes)
  * is not the AVX2 one: the two instruction sets round differently, each consistently.
  *
- * Shapes: one input (decoding) goes through tiles of one row, so the weights are read as one
- * sequential stream, which the hardware prefetcher follows at close to the memory's bandwidth
- * (software prefetches ahead of it, tried at 256 B to 8 KiB, only slowed it down; four rows read
- * side by side ran at about two thirds of it). Several inputs go through tiles of several rows x
- * several inputs, so that each loaded weight vector serves every input of the tile and each
- * input vector every row, the accumulators in registers (AVX2: 4 rows x 3 inputs, 12 of 16 ymm
- * registers; AVX-512: 4 rows x 6 inputs, 24 of 32 zmm registers); since their rows are read side
- * by side, the first tile of each group of rows prefetches the next group (one contiguous
- * block, in address order) while it computes. */
+ * Shapes: prompts go through tiles of several rows x several inputs, so that each loaded weight
+ * vector serves every input of the tile and each input vector every row, the accumulators in
+ * registers (AVX2: 4 rows x 3 inputs, 12 of 16 ymm registers; AVX-512: 4 rows x 6 inputs, 24 of
+ * 32 zmm registers). Decoding streams the weights from memory: with AVX-512 one input with
+ * f16 / bf16 weights goes through tiles of one row, so the weights are read as one sequential
+ * stream (f32 weights, and every AVX2 product, went 5-10% faster, and with AVX2 f16 / bf16 a
+ * third faster, in tiles of 4 rows x 1: one 8-lane accumulator per output waits on its FMA
+ * latency, 16 bytes of f16 per FMA, about 16 GB/s here).
+ *
+ * Prefetching, into L2, from the first input tile of each group of rows: a one-row tile
+ * prefetches PREFETCH_AHEAD bytes ahead of its reads; a tile of several rows reads them side by
+ * side, which breaks the stream the hardware prefetcher follows, so it prefetches the next
+ * group's rows (one contiguous block) in address order, as many lines as it reads. Measured
+ * here (one thread, ~30 GB/s memory): prefetching into L1 instead, or not at all, loses a third
+ * to a half of the speed with 3 to 6 inputs, and a little with one. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -32,6 +38,9 @@
 static inline float *out_of(const matmul_job *job, int b) {
     return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
 }
+
+/* How far ahead of its reads a one-row tile prefetches its weights, in bytes (into L2). */
+#define PREFETCH_AHEAD 8192
 
 /* ---------------------------------------------------------------- AVX2 + FMA + F16C */
 
@@ -71,10 +80,10 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_step(__m256 a
 }
 
 /* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1, inlined with constant T, NR, NT so
- * that the accumulators stay in registers; next (or NULL) is the block of rows to prefetch. */
+ * that the accumulators stay in registers; with prefetch set, the weights ahead are prefetched. */
 AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(const matmul_job *job, const float *x,
                                                                              int ld_x, int64_t r, int b,
-                                                                             const char *next, const slm_type T,
+                                                                             const bool prefetch, const slm_type T,
                                                                              const int NR, const int NT) {
     const slm_tensor *w = job->w;
     const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
@@ -87,8 +96,9 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(con
         for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + per_line <= n; k += per_line) { /* a cache line of each row per iteration */
-        if (next)
-            for (int i = 0; i < NR; i++) _mm_prefetch(next + (k * NR + per_line * i) * elem, _MM_HINT_T0);
+        if (prefetch && NR == 1) _mm_prefetch(rows[0] + k * elem + PREFETCH_AHEAD, _MM_HINT_T1);
+        else if (prefetch) /* the next NR rows, as many lines as this step reads */
+            for (int i = 0; i < NR; i++) _mm_prefetch(rows[0] + NR * w->row_bytes + (k * NR + per_line * i) * elem, _MM_HINT_T1);
         for (int64_t s = k; s < k + per_line; s += 8) avx2_step(acc, rows, xs, s, T, NR, NT);
     }
     for (; k + 8 <= n; k += 8) avx2_step(acc, rows, xs, k, T, NR, NT);
@@ -117,30 +127,30 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(con
 /* A tile of nr (AVX2_ROWS or 1) rows x nt (1..AVX2_TOKS) inputs of weights of type T. */
 AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_t(const matmul_job *job, const float *x, int ld_x,
                                                                           int64_t r, int nr, int b, int nt,
-                                                                          const char *next, const slm_type T) {
+                                                                          const bool prefetch, const slm_type T) {
     if (nr == AVX2_ROWS) {
-        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, next, T, AVX2_ROWS, 3);
-        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, next, T, AVX2_ROWS, 2);
-        else avx2_tile_body(job, x, ld_x, r, b, next, T, AVX2_ROWS, 1);
+        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 3);
+        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 2);
+        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 1);
     } else {
-        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, NULL, T, 1, 3);
-        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, NULL, T, 1, 2);
-        else avx2_tile_body(job, x, ld_x, r, b, NULL, T, 1, 1);
+        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 3);
+        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 2);
+        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 1);
     }
 }
 
-/* Rows [lo, hi) x every input with the AVX2 tiles: one row at a time for one input, else
- * groups of AVX2_ROWS rows (the rows left over one at a time). */
+/* Rows [lo, hi) x every input with the AVX2 tiles: groups of AVX2_ROWS rows (the rows left
+ * over one at a time). */
 AVX2_TARGET static void avx2_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo, int64_t hi) {
     const slm_type type = job->w->type;
     for (int64_t r = lo; r < hi;) {
-        const int nr = hi - r >= AVX2_ROWS && n_tok > 1 ? AVX2_ROWS : 1;
+        const int nr = hi - r >= AVX2_ROWS ? AVX2_ROWS : 1;
         for (int b = 0; b < n_tok; b += AVX2_TOKS) {
             const int nt = n_tok - b < AVX2_TOKS ? n_tok - b : AVX2_TOKS;
-            const char *next = b == 0 && hi - r >= 2 * AVX2_ROWS ? slm_tensor_row(job->w, r + AVX2_ROWS) : NULL;
-            if (type == SLM_TYPE_F16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_F16);
-            else if (type == SLM_TYPE_BF16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_BF16);
-            else avx2_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_F32);
+            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX2_ROWS);
+            if (type == SLM_TYPE_F16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+            else if (type == SLM_TYPE_BF16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+            else avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
         }
         r += nr;
     }
@@ -192,11 +202,11 @@ AVX512_TARGET __attribute__((always_inline)) static inline void avx512_step(__m5
     }
 }
 
-/* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1 with 16-lane accumulators; next (or
- * NULL) is the block of rows to prefetch. */
+/* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1 with 16-lane accumulators (prefetch
+ * as in avx2_tile_body). */
 AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body(const matmul_job *job, const float *x,
                                                                                  int ld_x, int64_t r, int b,
-                                                                                 const char *next, const slm_type T,
+                                                                                 const bool prefetch, const slm_type T,
                                                                                  const int NR, const int NT) {
     const slm_tensor *w = job->w;
     const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
@@ -209,8 +219,9 @@ AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body
         for (int t = 0; t < NT; t++) acc[i][t] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + per_line <= n; k += per_line) { /* a cache line of each row per iteration */
-        if (next)
-            for (int i = 0; i < NR; i++) _mm_prefetch(next + (k * NR + per_line * i) * elem, _MM_HINT_T0);
+        if (prefetch && NR == 1) _mm_prefetch(rows[0] + k * elem + PREFETCH_AHEAD, _MM_HINT_T1);
+        else if (prefetch) /* the next NR rows, as many lines as this step reads */
+            for (int i = 0; i < NR; i++) _mm_prefetch(rows[0] + NR * w->row_bytes + (k * NR + per_line * i) * elem, _MM_HINT_T1);
         for (int64_t s = k; s < k + per_line; s += 16) avx512_step(acc, rows, xs, s, false, 0, T, NR, NT);
     }
     for (; k + 16 <= n; k += 16) avx512_step(acc, rows, xs, k, false, 0, T, NR, NT);
@@ -220,37 +231,37 @@ AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body
 }
 
 /* The switch over nt (1..AVX512_TOKS) of avx512_tile_t for NR rows. */
-#define AVX512_NT_SWITCH(NR, NEXT)                                                                                     \
+#define AVX512_NT_SWITCH(NR)                                                                                     \
     switch (nt) {                                                                                                      \
-    case 6: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 6); break;                                               \
-    case 5: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 5); break;                                               \
-    case 4: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 4); break;                                               \
-    case 3: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 3); break;                                               \
-    case 2: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 2); break;                                               \
-    default: avx512_tile_body(job, x, ld_x, r, b, NEXT, T, NR, 1); break;                                              \
+    case 6: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 6); break;                                               \
+    case 5: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 5); break;                                               \
+    case 4: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 4); break;                                               \
+    case 3: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 3); break;                                               \
+    case 2: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 2); break;                                               \
+    default: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 1); break;                                              \
     }
 /* A tile of nr (AVX512_ROWS or 1) rows x nt (1..AVX512_TOKS) inputs of weights of type T. */
 AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_t(const matmul_job *job, const float *x,
                                                                               int ld_x, int64_t r, int nr, int b, int nt,
-                                                                              const char *next, const slm_type T) {
-    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(AVX512_ROWS, next)
-    else AVX512_NT_SWITCH(1, NULL)
+                                                                              const bool prefetch, const slm_type T) {
+    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(AVX512_ROWS)
+    else AVX512_NT_SWITCH(1)
 }
 #undef AVX512_NT_SWITCH
 
-/* Rows [lo, hi) x every input with the AVX-512 tiles: one row at a time for one input, else
- * groups of AVX512_ROWS rows (the rows left over one at a time). */
+/* Rows [lo, hi) x every input with the AVX-512 tiles: one row at a time for one input and
+ * 16-bit weights, else groups of AVX512_ROWS rows (the rows left over one at a time). */
 AVX512_TARGET static void avx512_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo,
                                       int64_t hi) {
     const slm_type type = job->w->type;
     for (int64_t r = lo; r < hi;) {
-        const int nr = hi - r >= AVX512_ROWS && n_tok > 1 ? AVX512_ROWS : 1;
+        const int nr = hi - r >= AVX512_ROWS && (n_tok > 1 || type == SLM_TYPE_F32) ? AVX512_ROWS : 1;
         for (int b = 0; b < n_tok; b += AVX512_TOKS) {
             const int nt = n_tok - b < AVX512_TOKS ? n_tok - b : AVX512_TOKS;
-            const char *next = b == 0 && hi - r >= 2 * AVX512_ROWS ? slm_tensor_row(job->w, r + AVX512_ROWS) : NULL;
-            if (type == SLM_TYPE_F16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_F16);
-            else if (type == SLM_TYPE_BF16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_BF16);
-            else avx512_tile_t(job, x, ld_x, r, nr, b, nt, next, SLM_TYPE_F32);
+            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX512_ROWS);
+            if (type == SLM_TYPE_F16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+            else if (type == SLM_TYPE_BF16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+            else avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
         }
         r += nr;
     }
