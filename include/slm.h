@@ -60,7 +60,7 @@ const char *slm_status_name(slm_status status);
 void slm_free(void *ptr);
 /* The library version as "MAJOR.MINOR.PATCH". Static. */
 const char *slm_version(void);
-/* The CPU kernels in use: "avx2+avx512vnni", "avx2" or "scalar" (SLM_NO_SIMD=1 and
+/* The CPU kernels in use: "avx2+avx512vnni", "avx2+avx512", "avx2" or "scalar" (SLM_NO_SIMD=1 and
  * SLM_NO_AVX512=1 step down). Static. */
 const char *slm_kernels_name(void);
 

@@ -19,18 +19,24 @@ bool kernels_simd_tiles(void);
  * them, the AVX2 kernels are selected and neither SLM_NO_AVX512=1 nor kernels_allow_avx512
  * turned them off. */
 bool kernels_avx512_vnni(void);
-/* Allows (the default, unless SLM_NO_AVX512=1) or forbids the AVX-512 VNNI kernels. */
+/* True when the AVX-512 F/BW/VL/DQ kernels (the f32 / f16 / bf16 matmul tiles) are used: the
+ * CPU and OS have them, the AVX2 kernels are selected and they are allowed (as above). */
+bool kernels_avx512(void);
+/* Allows (the default, unless SLM_NO_AVX512=1) or forbids every AVX-512 kernel. */
 void kernels_allow_avx512(bool allow);
-/* Name of the kernel set in use: "avx2+avx512vnni", "avx2" or "scalar". */
+/* Name of the kernel set in use: "avx2+avx512vnni", "avx2+avx512", "avx2" or "scalar". */
 const char *kernels_simd_name(void);
 
 /* dot(a, b) of n floats, scalar reference. */
 float dot_f32_scalar(const float *a, const float *b, size_t n);
 /* dot(row of f16, x) of n elements, scalar reference. */
 float dot_f16_scalar(const uint16_t *a, const float *b, size_t n);
+/* dot(row of bf16, x) of n elements, scalar reference. */
+float dot_bf16_scalar(const uint16_t *a, const float *b, size_t n);
 /* The same with the selected (possibly SIMD) kernels. */
 float dot_f32(const float *a, const float *b, size_t n);
 float dot_f16(const uint16_t *a, const float *b, size_t n);
+float dot_bf16(const uint16_t *a, const float *b, size_t n);
 /* Row r of W (f32, f16 or bf16) dotted with x, with the selected kernels. */
 float dot_row(const slm_tensor *w, int64_t r, const float *x);
 /* Converts row r of a tensor to ne[0] floats (any supported type). */

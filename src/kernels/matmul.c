@@ -6,6 +6,7 @@
 
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_float.h"
 #include "kernels/qdot.h"
 
 /* Products smaller than this (in multiply-adds) run on the calling thread alone: the pool's
@@ -28,67 +29,6 @@ typedef struct {
 /* Where input b's outputs start. */
 static inline float *job_out(const matmul_job *job, int b) {
     return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
-}
-
-/* f32 / f16 weights (cols a multiple of 8) go through tiles of up to 4 weight rows x 3 inputs:
- * each loaded weight vector serves 3 inputs and each input vector 4 rows (12 accumulators, 7
- * loads per 12 FMAs). Every output sums in one order, whatever the tile's shape (one 8-lane
- * accumulator, columns in order, then the lanes), so a row's result does not depend on how many
- * inputs share the product or where it sits among them: one token alone or in a batch of
- * sessions gets the same floats. */
-#define TILE_ROWS 4
-#define TILE_TOKS 3
-
-__attribute__((target("avx2,fma,f16c"))) static inline __m256 load_w(const void *row, slm_type type, int64_t k) {
-    if (type == SLM_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
-    return _mm256_loadu_ps((const float *)row + k);
-}
-
-__attribute__((target("avx2,fma,f16c"))) static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* Weight rows r..r+NR-1 times inputs b..b+NT-1 (inlined with constant NR, NT so that the
- * accumulators stay in registers). */
-__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void tile_body(const matmul_job *job, const matmul_ctx *c,
-                                                                                    int64_t r, int b, const int NR, const int NT) {
-    const slm_tensor *w = job->w;
-    const size_t elem = w->type == SLM_TYPE_F16 ? 2 : 4;
-    const void *rows[TILE_ROWS];
-    const float *xs[TILE_TOKS];
-    for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
-    for (int t = 0; t < NT; t++) xs[t] = c->x + (int64_t)(b + t) * c->ld_x;
-    __m256 acc[TILE_ROWS][TILE_TOKS];
-    for (int i = 0; i < NR; i++)
-        for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < w->ne[0]; k += 8) {
-        if ((k * (int64_t)elem) % 64 == 0) /* the weights stream from memory when decoding */
-            for (int i = 0; i < NR; i++) _mm_prefetch((const char *)rows[i] + k * (int64_t)elem + 1024, _MM_HINT_T0);
-        __m256 xv[TILE_TOKS];
-        for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(xs[t] + k);
-        for (int i = 0; i < NR; i++) {
-            __m256 wv = load_w(rows[i], w->type, k);
-            for (int t = 0; t < NT; t++) acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
-        }
-    }
-    for (int i = 0; i < NR; i++)
-        for (int t = 0; t < NT; t++) job_out(job, b + t)[r + i] = hsum(acc[i][t]);
-}
-
-/* A tile of nr (4 or 1) rows x nt (1..3) inputs. */
-__attribute__((target("avx2,fma,f16c"))) static void tile(const matmul_job *job, const matmul_ctx *c, int64_t r, int nr, int b, int nt) {
-    if (nr == TILE_ROWS) {
-        if (nt == 3) tile_body(job, c, r, b, TILE_ROWS, 3);
-        else if (nt == 2) tile_body(job, c, r, b, TILE_ROWS, 2);
-        else tile_body(job, c, r, b, TILE_ROWS, 1);
-    } else {
-        if (nt == 3) tile_body(job, c, r, b, 1, 3);
-        else if (nt == 2) tile_body(job, c, r, b, 1, 2);
-        else tile_body(job, c, r, b, 1, 1);
-    }
 }
 
 /* Inputs per pass over a thread's rows: their quantised activations stay in L1 while every row
@@ -129,25 +69,15 @@ static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, con
     }
 }
 
-/* Rows [lo, hi) of one job for every input: tiles for f32 / f16 weights with the SIMD kernels,
- * else single dots (the same order for every input either way). */
+/* Rows [lo, hi) of one job for every input: the job's quantised kernel, else the f32 / f16 /
+ * bf16 tiles of matmul_float.c. */
 static void matmul_rows(int j, const matmul_ctx *c, int64_t lo, int64_t hi) {
     const matmul_job *job = &c->jobs[j];
-    const slm_tensor *w = job->w;
     if (c->kernel[j].fn) {
         matmul_rows_quantised(job, c->kernel[j], c, lo, hi);
         return;
     }
-    if (kernels_simd_tiles() && (w->type == SLM_TYPE_F32 || w->type == SLM_TYPE_F16) && w->ne[0] % 8 == 0) {
-        for (int64_t r = lo; r < hi;) {
-            int nr = hi - r >= TILE_ROWS ? TILE_ROWS : 1;
-            for (int b = 0; b < c->n_tok; b += TILE_TOKS) tile(job, c, r, nr, b, c->n_tok - b < TILE_TOKS ? c->n_tok - b : TILE_TOKS);
-            r += nr;
-        }
-        return;
-    }
-    for (int64_t r = lo; r < hi; r++)
-        for (int b = 0; b < c->n_tok; b++) job_out(job, b)[r] = dot_row(w, r, c->x + (int64_t)b * c->ld_x);
+    matmul_float_rows(job, c->x, c->n_tok, c->ld_x, lo, hi);
 }
 
 /* Rows [begin, end) of the jobs taken as one concatenated matrix. */

@@ -1,4 +1,6 @@
-/* test_kernels.c — f16 conversion, and every SIMD kernel against its scalar reference. */
+/* test_kernels.c — f16 conversion, every SIMD kernel against its scalar reference, and the
+ * f32 / f16 / bf16 matmuls of every kernel set against the definition and against themselves
+ * (an input's outputs do not depend on the batch or the threads). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "check.h"
 #include "kernels/kernels.h"
 #include "slm.h"
+#include "tensor/quants.h"
 #include "tensor/types.h"
 
 static void test_f16_roundtrip(void) {
@@ -34,19 +37,29 @@ static void test_dot_simd_matches_scalar(void) {
     slm_rng_seed(&rng, 3);
     enum { N = 1037 };
     float a[N], b[N];
-    uint16_t h[N];
+    uint16_t h[N], bh[N];
     for (int i = 0; i < N; i++) {
         a[i] = slm_rng_f32(&rng) * 2 - 1;
         b[i] = slm_rng_f32(&rng) * 2 - 1;
         h[i] = slm_f32_to_f16(a[i]);
     }
+    quantize_row(SLM_TYPE_BF16, a, bh, N);
     kernels_force_scalar(false);
     for (int n = 0; n <= N; n += (n < 40 ? 1 : 97)) {
         float s32 = dot_f32_scalar(a, b, (size_t)n), v32 = dot_f32(a, b, (size_t)n);
         float s16 = dot_f16_scalar(h, b, (size_t)n), v16 = dot_f16(h, b, (size_t)n);
         CHECK(fabsf(s32 - v32) <= 1e-4f * (1 + fabsf(s32)), "f32 n=%d: %g vs %g", n, s32, v32);
         CHECK(fabsf(s16 - v16) <= 1e-4f * (1 + fabsf(s16)), "f16 n=%d: %g vs %g", n, s16, v16);
+        float sb = dot_bf16_scalar(bh, b, (size_t)n), vb = dot_bf16(bh, b, (size_t)n);
+        CHECK(fabsf(sb - vb) <= 1e-4f * (1 + fabsf(sb)), "bf16 n=%d: %g vs %g", n, sb, vb);
     }
+    /* dot_row of a bf16 row: the selected kernel, the scalar one */
+    slm_tensor tb = {.name = "w", .type = SLM_TYPE_BF16, .n_dims = 2, .ne = {N, 1, 1, 1}, .data = bh, .row_bytes = N * 2};
+    float ref = dot_bf16_scalar(bh, b, N), got = dot_row(&tb, 0, b);
+    CHECK(fabsf(got - ref) <= 1e-4f * (1 + fabsf(ref)), "bf16 dot_row (%s): %g vs %g", kernels_simd_name(), got, ref);
+    kernels_force_scalar(true);
+    CHECK(dot_row(&tb, 0, b) == ref, "bf16 dot_row (scalar) is the reference");
+    kernels_force_scalar(false);
 }
 
 static void test_matvec_threads_and_scalar(void) {
@@ -86,52 +99,96 @@ static void test_matvec_threads_and_scalar(void) {
     free(wh);
 }
 
-static void test_matmul_batches(void) {
-    enum { ROWS = 301, COLS = 264, TOKS = 7 };
-    float *w = malloc(sizeof(float) * ROWS * COLS), *x = malloc(sizeof(float) * TOKS * COLS);
-    float *out = malloc(sizeof(float) * TOKS * ROWS);
-    uint16_t *wh = malloc(sizeof(uint16_t) * ROWS * COLS);
+/* The kernel sets to try: 0 scalar, 1 AVX2, 2 AVX-512; false when the CPU lacks set k. */
+static bool use_kernel_set(int k) {
+    kernels_force_scalar(k == 0);
+    kernels_allow_avx512(k == 2);
+    return k == 0 || (k == 1 ? kernels_simd_tiles() : kernels_avx512());
+}
+
+/* f32 / f16 / bf16 weights, with every kernel set: the outputs against the definition (sums in
+ * double of the widened weights times the inputs, within 1e-5 of the sum of |w x|), and each
+ * input's outputs, in a batch of 1, 3, 6, 7 or 11 and on 1 or 2 threads, bit-identical to that
+ * input alone on one thread. Column counts leave tails of every kind (264 = 16 * 16 + 8, 261 is
+ * odd), 37 rows leave partial row tiles, and two jobs in one call split rows mid-tile. */
+static void test_matmul_float(void) {
+    enum { ROWS = 37, ROWS2 = 21, MAX_TOK = 11, MAX_COLS = 1040 };
+    static const int COLS[] = {264, 261, 1040}, N_TOK[] = {1, 3, 6, 7, MAX_TOK};
+    static const slm_type TYPES[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16};
+    static const char *SETS[] = {"scalar", "avx2", "avx512"};
+    float *wf = malloc(sizeof(float) * (ROWS + ROWS2) * MAX_COLS), *x = malloc(sizeof(float) * MAX_TOK * MAX_COLS);
+    float *deq = malloc(sizeof(float) * MAX_COLS), *out = malloc(sizeof(float) * MAX_TOK * (ROWS + ROWS2));
+    float *alone = malloc(sizeof(float) * MAX_TOK * (ROWS + ROWS2));
+    double *ref = malloc(sizeof(double) * MAX_TOK * (ROWS + ROWS2)), *mag = malloc(sizeof(double) * MAX_TOK * (ROWS + ROWS2));
+    unsigned char *wq = malloc(4 * (ROWS + ROWS2) * MAX_COLS);
     slm_rng rng;
     slm_rng_seed(&rng, 11);
-    for (int i = 0; i < ROWS * COLS; i++) wh[i] = slm_f32_to_f16(w[i] = slm_rng_f32(&rng) - 0.5f);
-    for (int i = 0; i < TOKS * COLS; i++) x[i] = slm_rng_f32(&rng) - 0.5f;
-    slm_tensor t32 = {.name = "w", .type = SLM_TYPE_F32, .n_dims = 2, .ne = {COLS, ROWS, 1, 1}, .data = w, .row_bytes = COLS * 4};
-    slm_tensor t16 = t32;
-    t16.type = SLM_TYPE_F16;
-    t16.data = wh;
-    t16.row_bytes = COLS * 2;
-    for (int k = 0; k < 2; k++)
-        for (int n_tok = 1; n_tok <= TOKS; n_tok++)
-            for (int threads = 1; threads <= 2; threads++)
-                for (int scalar = 0; scalar <= 1; scalar++) {
-                    slm_set_threads(threads);
-                    kernels_force_scalar(scalar);
-                    matmul_job job = {out, ROWS, k ? &t16 : &t32, NULL};
-                    matmul_multi(&job, 1, x, n_tok, COLS, NULL);
-                    float worst = 0;
-                    for (int b = 0; b < n_tok; b++)
-                        for (int r = 0; r < ROWS; r++) {
-                            float ref = k ? dot_f16_scalar(wh + r * COLS, x + b * COLS, COLS) : dot_f32_scalar(w + r * COLS, x + b * COLS, COLS);
-                            worst = fmaxf(worst, fabsf(out[b * ROWS + r] - ref));
-                        }
-                    CHECK(worst < 1e-4f, "%s matmul, %d tokens, %d threads, %s: max diff %g", k ? "f16" : "f32", n_tok,
-                          threads, scalar ? "scalar" : kernels_simd_name(), worst);
-                    /* each input gets exactly what it gets alone, wherever it sits in the batch */
-                    float alone[ROWS];
-                    int same = 1;
-                    for (int b = 0; b < n_tok; b++) {
-                        matmul_job one = {alone, ROWS, k ? &t16 : &t32, NULL};
-                        matmul_multi(&one, 1, x + b * COLS, 1, COLS, NULL);
-                        same &= memcmp(alone, out + b * ROWS, sizeof alone) == 0;
+    for (size_t ci = 0; ci < sizeof COLS / sizeof COLS[0]; ci++)
+        for (size_t ti = 0; ti < sizeof TYPES / sizeof TYPES[0]; ti++) {
+            const int cols = COLS[ci];
+            const slm_type type = TYPES[ti];
+            const size_t elem = type == SLM_TYPE_F32 ? 4 : 2;
+            for (int i = 0; i < (ROWS + ROWS2) * cols; i++) wf[i] = (slm_rng_f32(&rng) - 0.5f) * (1 + i % 3);
+            for (int i = 0; i < MAX_TOK * cols; i++) x[i] = slm_rng_f32(&rng) - 0.5f;
+            quantize_row(type, wf, wq, (int64_t)(ROWS + ROWS2) * cols);
+            /* two matrices that share the inputs: rows 0..36 and 37..57 of wq */
+            slm_tensor t1 = {.name = "w", .type = type, .n_dims = 2, .ne = {cols, ROWS, 1, 1}, .data = wq,
+                             .row_bytes = cols * elem};
+            slm_tensor t2 = t1;
+            t2.ne[1] = ROWS2;
+            t2.data = wq + (size_t)ROWS * cols * elem;
+            for (int r = 0; r < ROWS + ROWS2; r++) {
+                dequantize_row(type, wq + (size_t)r * cols * elem, deq, cols);
+                for (int b = 0; b < MAX_TOK; b++) {
+                    double s = 0, m = 0;
+                    for (int i = 0; i < cols; i++) {
+                        s += (double)deq[i] * x[b * cols + i];
+                        m += fabs((double)deq[i] * x[b * cols + i]);
                     }
-                    CHECK(same, "%s matmul, %d tokens, %d threads, %s: an input's outputs depend on the batch", k ? "f16" : "f32",
-                          n_tok, threads, scalar ? "scalar" : kernels_simd_name());
+                    ref[b * (ROWS + ROWS2) + r] = s, mag[b * (ROWS + ROWS2) + r] = m;
                 }
+            }
+            for (int set = 0; set < 3; set++) {
+                if (!use_kernel_set(set)) continue;
+                /* each input alone, on one thread: the definition */
+                slm_set_threads(1);
+                double worst = 0;
+                for (int b = 0; b < MAX_TOK; b++) {
+                    float *o = alone + b * (ROWS + ROWS2);
+                    matmul_job jobs[2] = {{o, 0, &t1, NULL}, {o + ROWS, 0, &t2, NULL}};
+                    matmul_multi(jobs, 2, x + b * cols, 1, cols, NULL);
+                    for (int r = 0; r < ROWS + ROWS2; r++) {
+                        const int i = b * (ROWS + ROWS2) + r;
+                        worst = fmax(worst, fabs(o[r] - ref[i]) / (mag[i] + 1e-30));
+                    }
+                }
+                CHECK(worst <= 1e-5, "%s matmul, %d cols, %s: relative error %g", slm_type_info(type)->name, cols,
+                      SETS[set], worst);
+                /* batches on 1 and 2 threads: each input exactly as alone */
+                for (int threads = 1; threads <= 2; threads++)
+                    for (size_t ni = 0; ni < sizeof N_TOK / sizeof N_TOK[0]; ni++) {
+                        const int n_tok = N_TOK[ni];
+                        slm_set_threads(threads);
+                        memset(out, 0, sizeof(float) * MAX_TOK * (ROWS + ROWS2));
+                        matmul_job jobs[2] = {{out, ROWS + ROWS2, &t1, NULL}, {out + ROWS, ROWS + ROWS2, &t2, NULL}};
+                        matmul_multi(jobs, 2, x, n_tok, cols, NULL);
+                        CHECK(!memcmp(out, alone, sizeof(float) * n_tok * (ROWS + ROWS2)),
+                              "%s matmul, %d cols, %s, %d inputs, %d threads: an input's outputs depend on the batch",
+                              slm_type_info(type)->name, cols, SETS[set], n_tok, threads);
+                    }
+                /* outputs scattered through out_rows, as the logits of several sessions */
+                float *rows_at[3] = {out + 2 * ROWS, out, out + ROWS};
+                matmul_job scat = {NULL, 0, &t1, rows_at};
+                matmul_multi(&scat, 1, x, 3, cols, NULL);
+                int same = 1;
+                for (int b = 0; b < 3; b++) same &= !memcmp(rows_at[b], alone + b * (ROWS + ROWS2), sizeof(float) * ROWS);
+                CHECK(same, "%s matmul, %d cols, %s: out_rows outputs differ", slm_type_info(type)->name, cols, SETS[set]);
+            }
+        }
     kernels_force_scalar(false);
-    free(w);
-    free(wh);
-    free(x);
-    free(out);
+    kernels_allow_avx512(true);
+    slm_set_threads(1);
+    free(wf); free(x); free(deq); free(out); free(alone); free(ref); free(mag); free(wq);
 }
 
 static void test_attention(void) {
@@ -171,7 +228,7 @@ int main(void) {
     test_f16_roundtrip();
     test_dot_simd_matches_scalar();
     test_matvec_threads_and_scalar();
-    test_matmul_batches();
+    test_matmul_float();
     test_attention();
     test_ops();
     return check_summary("test_kernels");

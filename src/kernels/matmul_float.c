@@ -1,0 +1,279 @@
+/* matmul_float.c — f32 / f16 / bf16 weights times a batch of inputs (matmul.c's float branch):
+ * tiles of several weight rows x several inputs with AVX-512 F/BW/VL/DQ (16 lanes) or
+ * AVX2+FMA+F16C (8 lanes), chosen at run time, else one dot_row per output.
+ *
+ * Arithmetic: every weight is widened to f32 exactly (f16 with vcvtph2ps, bf16 by shifting the
+ * zero-extended 16 bits left by 16) and every product and sum is an f32 FMA. AVX512_BF16's
+ * vdpbf16ps would multiply bf16 pairs at twice the rate, but only with the inputs rounded to
+ * bf16 as well (8 significant bits: a relative error up to 2^-9 per product, where an f32 dot
+ * keeps about 1e-6), so it is not used: bf16 weights give what their f32 widening gives.
+ *
+ * Order: each output has one accumulator (8 or 16 lanes) that takes the columns in order, 8 or
+ * 16 at a time (the last partial group zero-padded), and its lanes are then added in one fixed
+ * tree. The tile shape, the batch and the split of rows over threads never change an output's
+ * floats, so an input gets the same result alone or among others. The AVX-512 order (16 lanes)
+ * is not the AVX2 one: the two instruction sets round differently, each consistently.
+ *
+ * Shapes: prompts go through tiles of several rows x several inputs, so that each loaded weight
+ * vector serves every input of the tile and each input vector every row, the accumulators in
+ * registers (AVX2: 4 rows x 3 inputs, 12 of 16 ymm registers; AVX-512: 4 rows x 6 inputs, 24 of
+ * 32 zmm registers). Decoding streams the weights from memory: with AVX-512 one input with
+ * f16 / bf16 weights goes through tiles of one row, so the weights are read as one sequential
+ * stream (f32 weights, and every AVX2 product, went 5-10% faster, and with AVX2 f16 / bf16 a
+ * third faster, in tiles of 4 rows x 1: one 8-lane accumulator per output waits on its FMA
+ * latency, 16 bytes of f16 per FMA, about 16 GB/s here).
+ *
+ * Prefetching, into L2, from the first input tile of each group of rows: a one-row tile
+ * prefetches PREFETCH_AHEAD bytes ahead of its reads; a tile of several rows reads them side by
+ * side, which breaks the stream the hardware prefetcher follows, so it prefetches the next
+ * group's rows (one contiguous block) in address order, as many lines as it reads. Measured
+ * here (one thread, ~30 GB/s memory): prefetching into L1 instead, or not at all, loses a third
+ * to a half of the speed with 3 to 6 inputs, and a little with one. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/matmul_float.h"
+
+/* Where input b's outputs start (the outputs at out + b * ld_out, or out_rows[b]). */
+static inline float *out_of(const matmul_job *job, int b) {
+    return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
+}
+
+/* How far ahead of its reads a one-row tile prefetches its weights, in bytes (into L2). */
+#define PREFETCH_AHEAD 8192
+
+/* ---------------------------------------------------------------- AVX2 + FMA + F16C */
+
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+#define AVX2_ROWS 4 /* 4 rows x 3 inputs: 12 accumulators, 3 input vectors and a weight vector */
+#define AVX2_TOKS 3
+
+/* Eight weights of type t from element k of a row, widened to f32. */
+AVX2_TARGET static inline __m256 avx2_w8(slm_type t, const void *row, int64_t k) {
+    if (t == SLM_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+    if (t == SLM_TYPE_BF16) {
+        __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+    }
+    return _mm256_loadu_ps((const float *)row + k);
+}
+
+/* Sum of 8 lanes in a fixed order: the two 4-lane halves, then pairs, then the last two. */
+AVX2_TARGET static inline float avx2_hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* One group of 8 columns from k: acc[i][t] += w_i[k..k+7] * x_t[k..k+7]. */
+AVX2_TARGET __attribute__((always_inline)) static inline void avx2_step(__m256 acc[AVX2_ROWS][AVX2_TOKS],
+                                                                        const char *const *rows, const float *const *xs,
+                                                                        int64_t k, const slm_type T, const int NR,
+                                                                        const int NT) {
+    __m256 xv[AVX2_TOKS];
+    for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(xs[t] + k);
+    for (int i = 0; i < NR; i++) {
+        __m256 wv = avx2_w8(T, rows[i], k);
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
+    }
+}
+
+/* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1, inlined with constant T, NR, NT so
+ * that the accumulators stay in registers; with prefetch set, the weights ahead are prefetched. */
+AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(const matmul_job *job, const float *x,
+                                                                             int ld_x, int64_t r, int b,
+                                                                             const bool prefetch, const slm_type T,
+                                                                             const int NR, const int NT) {
+    const slm_tensor *w = job->w;
+    const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
+    const char *rows[AVX2_ROWS];
+    const float *xs[AVX2_TOKS];
+    for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
+    for (int t = 0; t < NT; t++) xs[t] = x + (int64_t)(b + t) * ld_x;
+    __m256 acc[AVX2_ROWS][AVX2_TOKS];
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + per_line <= n; k += per_line) { /* a cache line of each row per iteration */
+        if (prefetch && NR == 1) _mm_prefetch(rows[0] + k * elem + PREFETCH_AHEAD, _MM_HINT_T1);
+        else if (prefetch) /* the next NR rows, as many lines as this step reads */
+            for (int i = 0; i < NR; i++) _mm_prefetch(rows[0] + NR * w->row_bytes + (k * NR + per_line * i) * elem, _MM_HINT_T1);
+        for (int64_t s = k; s < k + per_line; s += 8) avx2_step(acc, rows, xs, s, T, NR, NT);
+    }
+    for (; k + 8 <= n; k += 8) avx2_step(acc, rows, xs, k, T, NR, NT);
+    if (k < n) { /* the last columns, zero-padded to 8 */
+        const size_t rem = (size_t)(n - k);
+        unsigned char wpad[AVX2_ROWS][32];
+        float xpad[AVX2_TOKS][8];
+        const char *wr[AVX2_ROWS];
+        const float *xr[AVX2_TOKS];
+        for (int i = 0; i < NR; i++) {
+            memset(wpad[i], 0, sizeof wpad[i]);
+            memcpy(wpad[i], rows[i] + k * elem, rem * (size_t)elem);
+            wr[i] = (const char *)wpad[i];
+        }
+        for (int t = 0; t < NT; t++) {
+            memset(xpad[t], 0, sizeof xpad[t]);
+            memcpy(xpad[t], xs[t] + k, rem * sizeof(float));
+            xr[t] = xpad[t];
+        }
+        avx2_step(acc, wr, xr, 0, T, NR, NT);
+    }
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) out_of(job, b + t)[r + i] = avx2_hsum(acc[i][t]);
+}
+
+/* A tile of nr (AVX2_ROWS or 1) rows x nt (1..AVX2_TOKS) inputs of weights of type T. */
+AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_t(const matmul_job *job, const float *x, int ld_x,
+                                                                          int64_t r, int nr, int b, int nt,
+                                                                          const bool prefetch, const slm_type T) {
+    if (nr == AVX2_ROWS) {
+        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 3);
+        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 2);
+        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 1);
+    } else {
+        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 3);
+        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 2);
+        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 1);
+    }
+}
+
+/* Rows [lo, hi) x every input with the AVX2 tiles: groups of AVX2_ROWS rows (the rows left
+ * over one at a time). */
+AVX2_TARGET static void avx2_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo, int64_t hi) {
+    const slm_type type = job->w->type;
+    for (int64_t r = lo; r < hi;) {
+        const int nr = hi - r >= AVX2_ROWS ? AVX2_ROWS : 1;
+        for (int b = 0; b < n_tok; b += AVX2_TOKS) {
+            const int nt = n_tok - b < AVX2_TOKS ? n_tok - b : AVX2_TOKS;
+            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX2_ROWS);
+            if (type == SLM_TYPE_F16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+            else if (type == SLM_TYPE_BF16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+            else avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+        }
+        r += nr;
+    }
+}
+
+/* ---------------------------------------------------------------- AVX-512 F/BW/VL/DQ */
+
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")))
+#define AVX512_ROWS 4 /* 4 rows x 6 inputs: 24 accumulators, 6 input vectors and a weight vector */
+#define AVX512_TOKS 6
+
+/* Sixteen weights of type t from element k of a row, widened to f32. */
+AVX512_TARGET static inline __m512 avx512_w16(slm_type t, const void *row, int64_t k) {
+    if (t == SLM_TYPE_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k)));
+    if (t == SLM_TYPE_BF16) {
+        __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+    }
+    return _mm512_loadu_ps((const float *)row + k);
+}
+
+/* The weights of the lanes in mask m (zero elsewhere, nothing read there). */
+AVX512_TARGET static inline __m512 avx512_w16_masked(slm_type t, const void *row, int64_t k, __mmask16 m) {
+    if (t == SLM_TYPE_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+    if (t == SLM_TYPE_BF16) {
+        __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+    }
+    return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+}
+
+/* Sum of the 16 lanes in a fixed order: lanes 0-7 plus lanes 8-15, then avx2_hsum. */
+AVX512_TARGET static inline float avx512_hsum(__m512 v) {
+    return avx2_hsum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+/* One group of 16 columns from k (only the lanes of m when MASKED). */
+AVX512_TARGET __attribute__((always_inline)) static inline void avx512_step(__m512 acc[AVX512_ROWS][AVX512_TOKS],
+                                                                            const char *const *rows,
+                                                                            const float *const *xs, int64_t k,
+                                                                            const bool MASKED, __mmask16 m,
+                                                                            const slm_type T, const int NR,
+                                                                            const int NT) {
+    __m512 xv[AVX512_TOKS];
+    for (int t = 0; t < NT; t++) xv[t] = MASKED ? _mm512_maskz_loadu_ps(m, xs[t] + k) : _mm512_loadu_ps(xs[t] + k);
+    for (int i = 0; i < NR; i++) {
+        __m512 wv = MASKED ? avx512_w16_masked(T, rows[i], k, m) : avx512_w16(T, rows[i], k);
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm512_fmadd_ps(wv, xv[t], acc[i][t]);
+    }
+}
+
+/* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1 with 16-lane accumulators (prefetch
+ * as in avx2_tile_body). */
+AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body(const matmul_job *job, const float *x,
+                                                                                 int ld_x, int64_t r, int b,
+                                                                                 const bool prefetch, const slm_type T,
+                                                                                 const int NR, const int NT) {
+    const slm_tensor *w = job->w;
+    const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
+    const char *rows[AVX512_ROWS];
+    const float *xs[AVX512_TOKS];
+    for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
+    for (int t = 0; t < NT; t++) xs[t] = x + (int64_t)(b + t) * ld_x;
+    __m512 acc[AVX512_ROWS][AVX512_TOKS];
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + per_line <= n; k += per_line) { /* a cache line of each row per iteration */
+        if (prefetch && NR == 1) _mm_prefetch(rows[0] + k * elem + PREFETCH_AHEAD, _MM_HINT_T1);
+        else if (prefetch) /* the next NR rows, as many lines as this step reads */
+            for (int i = 0; i < NR; i++) _mm_prefetch(rows[0] + NR * w->row_bytes + (k * NR + per_line * i) * elem, _MM_HINT_T1);
+        for (int64_t s = k; s < k + per_line; s += 16) avx512_step(acc, rows, xs, s, false, 0, T, NR, NT);
+    }
+    for (; k + 16 <= n; k += 16) avx512_step(acc, rows, xs, k, false, 0, T, NR, NT);
+    if (k < n) avx512_step(acc, rows, xs, k, true, (__mmask16)((1u << (n - k)) - 1), T, NR, NT);
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) out_of(job, b + t)[r + i] = avx512_hsum(acc[i][t]);
+}
+
+/* The switch over nt (1..AVX512_TOKS) of avx512_tile_t for NR rows. */
+#define AVX512_NT_SWITCH(NR)                                                                                     \
+    switch (nt) {                                                                                                      \
+    case 6: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 6); break;                                               \
+    case 5: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 5); break;                                               \
+    case 4: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 4); break;                                               \
+    case 3: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 3); break;                                               \
+    case 2: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 2); break;                                               \
+    default: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 1); break;                                              \
+    }
+/* A tile of nr (AVX512_ROWS or 1) rows x nt (1..AVX512_TOKS) inputs of weights of type T. */
+AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_t(const matmul_job *job, const float *x,
+                                                                              int ld_x, int64_t r, int nr, int b, int nt,
+                                                                              const bool prefetch, const slm_type T) {
+    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(AVX512_ROWS)
+    else AVX512_NT_SWITCH(1)
+}
+#undef AVX512_NT_SWITCH
+
+/* Rows [lo, hi) x every input with the AVX-512 tiles: one row at a time for one input and
+ * 16-bit weights, else groups of AVX512_ROWS rows (the rows left over one at a time). */
+AVX512_TARGET static void avx512_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo,
+                                      int64_t hi) {
+    const slm_type type = job->w->type;
+    for (int64_t r = lo; r < hi;) {
+        const int nr = hi - r >= AVX512_ROWS && (n_tok > 1 || type == SLM_TYPE_F32) ? AVX512_ROWS : 1;
+        for (int b = 0; b < n_tok; b += AVX512_TOKS) {
+            const int nt = n_tok - b < AVX512_TOKS ? n_tok - b : AVX512_TOKS;
+            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX512_ROWS);
+            if (type == SLM_TYPE_F16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+            else if (type == SLM_TYPE_BF16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+            else avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+        }
+        r += nr;
+    }
+}
+
+/* ---------------------------------------------------------------- choice */
+
+/* The AVX-512 tiles, else the AVX2 ones, else one dot_row (scalar) per output. */
+void matmul_float_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo, int64_t hi) {
+    if (kernels_avx512()) avx512_rows(job, x, n_tok, ld_x, lo, hi);
+    else if (kernels_simd_tiles()) avx2_rows(job, x, n_tok, ld_x, lo, hi);
+    else
+        for (int64_t r = lo; r < hi; r++)
+            for (int b = 0; b < n_tok; b++) out_of(job, b)[r] = dot_row(job->w, r, x + (int64_t)b * ld_x);
+}
