@@ -81,11 +81,15 @@ Q41_INLINE __m256 Q41(group_values)(const q41_unpacked *u, const block_q8_0 *a, 
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i p[GROUP]; /* lane j: the products of elements 4j .. 4j+3 */
     for (int i = 0; i < GROUP; i++) {
+        if (i >= cnt) { /* past the row's end: nothing to read */
+            p[i] = _mm256_setzero_si256();
+            continue;
+        }
         const __m256i ai = _mm256_loadu_si256((const __m256i *)a[i].qs);
 #if Q41_VNNI
-        p[i] = i < cnt ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), u->q[i], ai) : _mm256_setzero_si256();
+        p[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u->q[i], ai);
 #else
-        p[i] = i < cnt ? _mm256_madd_epi16(_mm256_maddubs_epi16(u->q[i], ai), ones) : _mm256_setzero_si256();
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(u->q[i], ai), ones);
 #endif
     }
     /* pairs of lanes, then fours (every partial sum fits 16 bits): per 128-bit half, the sums of
