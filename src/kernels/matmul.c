@@ -44,21 +44,14 @@ static int inputs_per_pass(qdot_kernel k) { return k.forms & QDOT_Q8_K ? 8 : INP
  * inputs of a pass. */
 static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int64_t lo,
                                   int64_t hi) {
-    enum { ROWS_PER_CALL = 16 };
     const slm_tensor *w = job->w;
     const int pass = inputs_per_pass(kernel);
     for (int b = 0; b < c->n_tok; b += pass) {
         const int k = c->n_tok - b < pass ? c->n_tok - b : pass;
         if (kernel.many) {
-            float out[ROWS_PER_CALL * INPUTS_PER_PASS];
-            for (int64_t r = lo; r < hi; r += ROWS_PER_CALL) {
-                const int nr = hi - r < ROWS_PER_CALL ? (int)(hi - r) : ROWS_PER_CALL;
-                kernel.many(w->type, slm_tensor_row(w, r), w->row_bytes, nr, &c->in, b, k, out);
-                for (int i = 0; i < k; i++) {
-                    float *o = job_out(job, b + i) + r;
-                    for (int j = 0; j < nr; j++) o[j] = out[j * k + i];
-                }
-            }
+            float *outs[INPUTS_PER_PASS];
+            for (int i = 0; i < k; i++) outs[i] = job_out(job, b + i) + lo;
+            kernel.many(w->type, slm_tensor_row(w, lo), w->row_bytes, (int)(hi - lo), &c->in, b, k, outs);
             continue;
         }
         for (int64_t r = lo; r < hi; r++) {

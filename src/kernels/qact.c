@@ -187,6 +187,16 @@ static void vnni_pairs(const block_q8_0 *act, int64_t n, qdot_pair *out) {
     }
 }
 
+/* The QDOT_INFO form of a q8_0 input (qdot.h). */
+static void block_info(const block_q8_0 *act, int64_t n, qdot_block_info *info) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        int s = 0;
+        for (int i = 0; i < QK; i++) s += act[b].qs[i];
+        const float d = slm_f16_to_f32(act[b].d);
+        info[b] = (qdot_block_info){d, s, d * (float)s, 0};
+    }
+}
+
 /* ---------------------------------------------------------------- qdot_inputs */
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -200,15 +210,16 @@ static size_t form_bytes(unsigned form, int64_t cols) {
     case QDOT_SUMS: return align64((size_t)(cols / QK + 1) * sizeof(int16_t));
     case QDOT_Q8_K: return align64((size_t)(cols / QK_K) * sizeof(block_q8_K));
     case QDOT_PAIRS: return (size_t)qdot_block_pairs(cols) * sizeof(qdot_pair);
+    case QDOT_INFO: return align64((size_t)(cols / QK) * sizeof(qdot_block_info));
     default: return 0;
     }
 }
 
-static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K, QDOT_PAIRS};
+static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K, QDOT_PAIRS, QDOT_INFO};
 
 /* The forms that others are made from. */
 static unsigned with_sources(unsigned forms) {
-    return forms & (QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_PAIRS) ? forms | QDOT_Q8_0 : forms;
+    return forms & (QDOT_SCALES | QDOT_U8 | QDOT_SUMS | QDOT_PAIRS | QDOT_INFO) ? forms | QDOT_Q8_0 : forms;
 }
 
 size_t qdot_inputs_bytes(unsigned forms, int n, int64_t cols) {
@@ -234,6 +245,7 @@ void qdot_inputs_layout(qdot_inputs *in, unsigned forms, int n, int64_t cols, vo
         case QDOT_U8: in->u8 = at, in->u8_stride = stride; break;
         case QDOT_SUMS: in->sums = at, in->sums_stride = stride; break;
         case QDOT_PAIRS: in->pairs = at, in->pairs_stride = stride; break;
+        case QDOT_INFO: in->info = at, in->info_stride = stride; break;
         default: in->q8_K = at, in->q8_K_stride = stride; break;
         }
         at += (size_t)n * stride;
@@ -250,6 +262,7 @@ void qdot_inputs_fill(const qdot_inputs *in, const float *x, int ld_x, int b0, i
             if (in->scales) qdot_act_scales(q, cols, (float *)(in->scales + (size_t)b * in->scales_stride));
             if (in->u8) qdot_vnni_prepare(q, cols, in->u8 + (size_t)b * in->u8_stride);
             if (in->sums) block_sums(q, cols, (int16_t *)(in->sums + (size_t)b * in->sums_stride));
+            if (in->info) block_info(q, cols, (qdot_block_info *)(in->info + (size_t)b * in->info_stride));
             if (in->pairs) vnni_pairs(q, cols, (qdot_pair *)(in->pairs + (size_t)b * in->pairs_stride));
         }
         if (in->q8_K) quantize_act_q8_K(xb, (block_q8_K *)(in->q8_K + (size_t)b * in->q8_K_stride), cols);

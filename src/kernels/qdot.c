@@ -7,6 +7,20 @@
 #include "kernels/kernels.h"
 #include "kernels/qdot_impl.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+/* The 16-rows-a-lane kernels need AVX-512 BITALG too (q5_*: VPSHUFBITQMB); SLM_NO_ROWS16=1
+ * keeps the per-row VNNI kernels (for comparisons). */
+static bool kernels_rows16(void) {
+    static int ok = -1;
+    if (ok < 0) {
+        const char *env = getenv("SLM_NO_ROWS16");
+        ok = __builtin_cpu_supports("avx512bitalg") && !(env && strcmp(env, "0") != 0);
+    }
+    return ok;
+}
+
 slm_type qdot_activation_type(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1: case SLM_TYPE_Q8_0:
@@ -31,8 +45,10 @@ static qdot_kernel avx512_kernel(slm_type t) {
     switch (t) {
     case SLM_TYPE_Q4_0: case SLM_TYPE_Q5_0: case SLM_TYPE_Q8_0:
     case SLM_TYPE_IQ4_NL:
-        return (qdot_kernel){qdot_q32_vnni_rows, qdot_q32_vnni_many, QDOT_PAIRS, "avx512vnni"};
+        if (!kernels_rows16()) return (qdot_kernel){qdot_q32_vnni_rows, qdot_q32_vnni_many, QDOT_PAIRS, "avx512vnni"};
+        return (qdot_kernel){qdot_rows16_rows, qdot_rows16_many, QDOT_Q8_0 | QDOT_INFO, "avx512vnni16"};
     case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1:
+        if (kernels_rows16()) return (qdot_kernel){qdot_rows16_rows, qdot_rows16_many, QDOT_Q8_0 | QDOT_INFO, "avx512vnni16"};
         return (qdot_kernel){qdot_q41_vnni_rows, NULL, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS, "avx512vnni"};
     case SLM_TYPE_Q4_K: case SLM_TYPE_Q6_K:
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};

@@ -42,8 +42,18 @@ enum {
     QDOT_SUMS = 8,   /* each q8_0 block's sum of quants, int16 (an even count: a last odd one 0) */
     QDOT_Q8_K = 16,  /* q8_K blocks (with their sums of 16) */
     QDOT_PAIRS = 32, /* the q8_0 blocks in pairs for the AVX-512 VNNI kernels (qdot_pair) */
-    QDOT_ALL_FORMS = 63,
+    QDOT_INFO = 64,  /* each q8_0 block's scale, sum and scale x sum (qdot_block_info) */
+    QDOT_ALL_FORMS = 127,
 };
+
+/* The QDOT_INFO form: per q8_0 block of an input, its scale as a float, the sum of its quants,
+ * and their product. */
+typedef struct {
+    float d;
+    int32_t sum;
+    float d_sum;
+    int32_t unused;
+} qdot_block_info;
 
 /* The QDOT_PAIRS form of a q8_0 input, for the AVX-512 VNNI kernels of the 32-element types:
  * per pair of blocks 2p, 2p+1 (a last odd block paired with zeros) the quants + 128 in nibble
@@ -61,8 +71,8 @@ static_assert(sizeof(qdot_pair) == 128, "qdot_pair size");
 typedef struct {
     int64_t cols;
     unsigned forms;
-    uint8_t *q8_0, *scales, *u8, *sums, *q8_K, *pairs;
-    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride, pairs_stride; /* bytes */
+    uint8_t *q8_0, *scales, *u8, *sums, *q8_K, *pairs, *info;
+    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride, pairs_stride, info_stride; /* bytes */
 } qdot_inputs;
 
 /* Bytes of scratch for n inputs of cols floats in the given forms (the forms others are made
@@ -95,11 +105,11 @@ void qdot_vnni_prepare(const block_q8_0 *act, int64_t n, uint8_t *act_u8);
  * out[k] = the row's dot with input first + k, the same floats whatever n_act and first. */
 typedef void (*qdot_rows_fn)(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 
-/* Rows row0, row0 + row_bytes, ... (n_rows of them) against the same inputs: out[r * n_act + k]
- * is row r's dot with input first + k, exactly as qdot_rows_fn gives it (a kernel that loops
- * over rows itself saves a call per row, which counts on short rows). */
+/* Rows row0, row0 + row_bytes, ... (n_rows of them) against the same inputs: outs[k][r] is row
+ * r's dot with input first + k, exactly as qdot_rows_fn gives it (a kernel over several rows
+ * saves a call per row, and may share loads between rows). */
 typedef void (*qdot_many_fn)(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in,
-                             int first, int n_act, float *out);
+                             int first, int n_act, float *const *outs);
 
 /* A kernel and the input forms it reads. */
 typedef struct {

@@ -21,7 +21,7 @@ float qdot_k_avx2_one(slm_type t, const void *row, const void *act, int64_t n);
 #define QDOT_VNNI_MAX 8
 void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                        int n_act, float *out);
+                        int n_act, float *const *outs);
 
 /* q4_1 / q5_1 rows (qdot_q41.c, QDOT_Q8_0 | QDOT_SCALES | QDOT_SUMS): AVX2, up to 4 inputs per
  * weight load; AVX-512 VNNI (on 256-bit registers), up to QDOT_VNNI_MAX; the same floats. */
@@ -31,7 +31,13 @@ void qdot_q41_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 /* AVX-512 BW (qdot_k_avx512.c): q4_K / q6_K rows (QDOT_Q8_K), bit-identical to the AVX2 ones. */
 void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_avx512_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                        int n_act, float *out);
+                        int n_act, float *const *outs);
+
+/* AVX-512 VNNI over 16 rows at once, a row per lane (qdot_rows16.c): q4_0 / q4_1 / q5_0 / q5_1 /
+ * q8_0 / iq4_nl rows (QDOT_Q8_0 | QDOT_INFO). */
+void qdot_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                      int n_act, float *const *outs);
 
 /* iq4_xs rows (qdot_iq4.c, QDOT_Q8_K): AVX2, and AVX-512 BW + VNNI, bit-identical to each other. */
 void qdot_iq4_xs_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);

@@ -198,12 +198,18 @@ void qdot_k_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 }
 
 void qdot_k_avx512_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                        int n_act, float *out) {
+                        int n_act, float *const *outs) {
     const uint8_t *act = in->q8_K + (size_t)first * in->q8_K_stride;
+    float out[QDOT_VNNI_MAX * 4];
     for (int r = 0; r < n_rows; r++) {
         const void *row = (const uint8_t *)row0 + (size_t)r * row_bytes;
-        if (n_act == 1) out[r] = qdot_k_avx2_one(t, row, act, in->cols);
-        else if (t == SLM_TYPE_Q4_K) q4_K_multi(row, act, in->q8_K_stride, n_act, in->cols / QK_K, out + (size_t)r * n_act);
-        else q6_K_multi(row, act, in->q8_K_stride, n_act, in->cols / QK_K, out + (size_t)r * n_act);
+        for (int g = 0; g < n_act; g += QDOT_VNNI_MAX * 4) {
+            const int ng = n_act - g < QDOT_VNNI_MAX * 4 ? n_act - g : QDOT_VNNI_MAX * 4;
+            const uint8_t *a = act + (size_t)g * in->q8_K_stride;
+            if (ng == 1) out[0] = qdot_k_avx2_one(t, row, a, in->cols);
+            else if (t == SLM_TYPE_Q4_K) q4_K_multi(row, a, in->q8_K_stride, ng, in->cols / QK_K, out);
+            else q6_K_multi(row, a, in->q8_K_stride, ng, in->cols / QK_K, out);
+            for (int k = 0; k < ng; k++) outs[g + k][r] = out[k];
+        }
     }
 }

@@ -170,8 +170,9 @@ VNNI_TYPE(vnni_q8_0, SLM_TYPE_Q8_0)
 VNNI_TYPE(vnni_iq4_nl, SLM_TYPE_IQ4_NL)
 #undef VNNI_TYPE
 
-void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                        int n_act, float *out) {
+/* Rows against inputs: out[r * n_act + k]. */
+static void q32_vnni_rows(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                          int n_act, float *out) {
     const uint8_t *act = in->pairs + (size_t)first * in->pairs_stride;
     switch (t) {
     case SLM_TYPE_Q8_0: vnni_q8_0(row0, row_bytes, n_rows, act, in->pairs_stride, n_act, in->cols, out); return;
@@ -181,6 +182,17 @@ void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
     }
 }
 
+void qdot_q32_vnni_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                        int n_act, float *const *outs) {
+    float out[64];
+    for (int r = 0; r < n_rows; r++)
+        for (int g = 0; g < n_act; g += 64) {
+            const int ng = n_act - g < 64 ? n_act - g : 64;
+            q32_vnni_rows(t, (const uint8_t *)row0 + (size_t)r * row_bytes, 0, 1, in, first + g, ng, out);
+            for (int k = 0; k < ng; k++) outs[g + k][r] = out[k];
+        }
+}
+
 void qdot_q32_vnni_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
-    qdot_q32_vnni_many(t, row, 0, 1, in, first, n_act, out);
+    q32_vnni_rows(t, row, 0, 1, in, first, n_act, out);
 }
