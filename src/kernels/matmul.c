@@ -86,11 +86,12 @@ static void matmul_range(const matmul_ctx *c, int64_t begin, int64_t end) {
 
 static void matmul_worker(void *ctx, int ith, int nth) {
     const matmul_ctx *c = ctx;
-    /* whole groups of 4 rows, so neighbouring threads do not share output cache lines */
-    int64_t groups = (c->total_rows + 3) / 4;
+    /* whole groups of 16 rows: neighbouring threads share no output cache lines, and the kernels
+       over 16 rows at once (qdot_rows16.c) get whole groups */
+    int64_t groups = (c->total_rows + 15) / 16;
     int begin, end;
     slm_split_range((int)groups, ith, nth, &begin, &end);
-    int64_t lo = (int64_t)begin * 4, hi = (int64_t)end * 4;
+    int64_t lo = (int64_t)begin * 16, hi = (int64_t)end * 16;
     matmul_range(c, lo, hi < c->total_rows ? hi : c->total_rows);
 }
 
