@@ -28,7 +28,7 @@ mkdir -p "$PEER"
 
 if [ ! -d "$SRC/vendor/llama.cpp" ]; then
   echo "llamacpp_native: downloading the llama-cpp-python $VERSION sdist"
-  "$py" -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+  "$py" -m pip download -q --disable-pip-version-check --no-deps --no-binary llama-cpp-python \
     "llama-cpp-python==$VERSION" -d "$PEER"
   tar xzf "$PEER/llama_cpp_python-$VERSION.tar.gz" -C "$PEER"
 fi
