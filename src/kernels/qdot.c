@@ -1,7 +1,8 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
  * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
- * qdot_q41.c (q4_1 / q5_1), qdot_k_avx512.c, qdot_k_more.c and qdot_iq4.c. */
+ * qdot_q41.c (q4_1 / q5_1), qdot_rows16.c, qdot_k_avx512.c, qdot_k_rows16.c (q4_K / q5_K / q6_K,
+ * 16 rows a pass), qdot_k_more.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
