@@ -118,8 +118,9 @@ int main(void) {
             }
             CHECK(worst_ref < 1e-4f, "%s matmul (%s) vs scalar relative difference %g", slm_type_info(t)->name,
                   kernels_simd_name(), worst_ref);
-            if (avx512 && at == SLM_TYPE_Q8_K)
-                /* the same integer sums and float steps */
+            if (avx512 && at == SLM_TYPE_Q8_K && strcmp(qdot_kernel_for(t).name, "avx512vnni16") != 0)
+                /* the same integer sums and float steps (the 16-row kernels take their own float
+                   steps: checked against the reference above) */
                 CHECK(worst_avx2 == 0.0f, "%s: AVX-512 and AVX2 kernels differ by %g", slm_type_info(t)->name, worst_avx2);
             for (int threads = 1; threads <= 2; threads++)
                 for (size_t ni = 0; ni < sizeof n_inputs / sizeof n_inputs[0]; ni++) {

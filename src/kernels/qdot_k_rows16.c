@@ -1,0 +1,258 @@
+/* qdot_k_rows16.c — q4_K, q5_K and q6_K weight rows against q8_K activations with AVX-512 VNNI,
+ * sixteen rows at a time: one row per 32-bit lane (the design of qdot_rows16.c).
+ *
+ * Per 256-element super-block the sixteen rows' bytes are loaded transposed (rows16.h), so a
+ * register holds 4 bytes of every row; the weights are made unsigned 4 at a time per lane (q4_K:
+ * a nibble; q5_K: a nibble and a fifth bit; q6_K: a nibble and two bits, q + 32), and one
+ * VPDPBUSD with 4 of an input's quants broadcast adds 4 products to every row. Per sub-block
+ * (32 elements for q4_K / q5_K, 16 for q6_K) each lane then holds its row's exact integer dot,
+ * which is multiplied by that row's sub-block scale and summed, as integers (q6_K: the chain
+ * starts at -32 x the input's sum of the sub-block, taking its offset off). The q4_K / q5_K mins
+ * come in as integers too: (min pairs) . (the input's sums of 32, in pairs) by VPDPWSSD. Then one
+ * float step per super-block and lane:
+ *   q4_K / q5_K: acc += (d x ad) x sums, then acc -= (dmin x ad) x mins;
+ *   q6_K:        acc += (d x ad) x sums.
+ * Ranges: q4_K / q5_K |sums| <= 8 x 63 x 32 x 31 x 127, q6_K <= 16 x 128 x 16 x 32 x 127, both
+ * below 2^31. Each row is one lane with one chain over its super-blocks, so its result depends
+ * neither on the rows beside it nor on the number of inputs. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/qdot.h"
+#include "kernels/qdot_impl.h"
+#include "kernels/rows16.h"
+#include "tensor/quants.h"
+
+/* Inputs per weight load (each keeps one 16-row accumulator). */
+#define K16_INPUTS 8
+
+/* Decoding streams the weights from memory, which the hardware prefetchers do not follow over
+ * 16 rows at once: the rows two groups ahead (contiguous) are asked for into L2 at the pace this
+ * group is read, a few lines before each transposed load (measured here: one group ahead, all
+ * of a super-block's lines at once, or into L1, did worse; none at all, 3x worse). */
+#define K16_PF_GROUPS 2
+#define K16_PF_PER_LOAD 4
+
+/* Prefetches into L2 spread over a super-block's loads: the next 64-byte lines of [*pf, end). */
+typedef struct { const char *at, *end; } k16_pf;
+R16_INLINE void pf_some(k16_pf *pf, int n) {
+    for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
+}
+
+/* The byte j (0..3) of every lane, zero-extended to 32 bits. */
+R16_INLINE __m512i byte_of(__m512i v, int j) {
+    if (j == 3) return _mm512_srli_epi32(v, 24);
+    if (j == 0) return _mm512_and_si512(v, _mm512_set1_epi32(0xFF));
+    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * j), _mm512_set1_epi32(0xFF));
+}
+
+/* Bits moved from position `from` to position `to` of each byte, everything else cleared
+ * (mask = 1 << to, or 3 << to): 16-bit shifts, whose carries between bytes the mask drops. */
+R16_INLINE __m512i bits_to(__m512i v, int from, int to, int mask) {
+    const __m512i m = _mm512_set1_epi8((char)mask);
+    if (to > from) return _mm512_and_si512(_mm512_slli_epi16(v, (unsigned)(to - from)), m);
+    if (to < from) return _mm512_and_si512(_mm512_srli_epi16(v, (unsigned)(from - to)), m);
+    return _mm512_and_si512(v, m);
+}
+
+/* (low nibble of q) | hi, with hi holding only bits above the nibble. */
+R16_INLINE __m512i low_or(__m512i q, __m512i hi) { return _mm512_ternarylogic_epi32(q, hi, _mm512_set1_epi8(0xF), 0xEC); }
+
+/* Super-block b of the 16 rows against N inputs, into the float accumulators acc (lane order of
+ * load_transposed). blk[r]: row r's super-block; base: row 0's (for gathers at gather_idx). */
+R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *base, __m512i gather_idx,
+                          const qdot_inputs *in, int first, const int N, int64_t b, __m512 *acc, k16_pf *pf) {
+    __m512i isum[K16_INPUTS];
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) isum[k] = _mm512_setzero_si512();
+    if (t == SLM_TYPE_Q6_K) {
+        __m512i S[4];
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 192, S); /* the 16 int8 scales */
+        const __m512i dword = _mm512_i32gather_epi32(gather_idx, base + 206, 1); /* scales 14, 15, d */
+        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dword, 16)));
+        _Pragma("GCC unroll 16") for (int h = 0; h < 2; h++) {
+            __m512i H[8]; /* qh bytes 32h + 4g .. (g = 0..7), the top 2 bits of elements 128h + 4g + 32k at bits 2k */
+            pf_some(pf, K16_PF_PER_LOAD);
+            load_transposed(blk, 128 + 32 * h, H);
+            pf_some(pf, K16_PF_PER_LOAD);
+            load_transposed(blk, 128 + 32 * h + 16, H + 4);
+            _Pragma("GCC unroll 16") for (int m = 0; m < 4; m++) {
+                __m512i L[4]; /* ql bytes 64h + 16m + 4u: elements 128h + 16m + 4u (low), + 64 (high) */
+                pf_some(pf, K16_PF_PER_LOAD);
+                load_transposed(blk, 64 * h + 16 * m, L);
+                __m512i lo[4], hi[4];
+                _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
+                    const __m512i qh = H[4 * (m % 2) + u];
+                    lo[u] = low_or(L[u], bits_to(qh, 2 * (m / 2), 4, 0x30));
+                    hi[u] = low_or(_mm512_srli_epi16(L[u], 4), bits_to(qh, 2 * (2 + m / 2), 4, 0x30));
+                }
+                const int jl = 8 * h + m, jh = 8 * h + 4 + m; /* their sub-blocks of 16 */
+                const __m512i sl = _mm512_srai_epi32(_mm512_slli_epi32(S[jl / 4], 24 - 8 * (jl % 4)), 24);
+                const __m512i sh = _mm512_srai_epi32(_mm512_slli_epi32(S[jh / 4], 24 - 8 * (jh % 4)), 24);
+                _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+                    const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+                    const r16_i32 *aq = (const r16_i32 *)(const void *)a->qs;
+                    __m512i dl = _mm512_set1_epi32(-32 * a->bsums[jl]), dh = _mm512_set1_epi32(-32 * a->bsums[jh]);
+                    _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
+                        dl = _mm512_dpbusd_epi32(dl, lo[u], _mm512_set1_epi32(aq[4 * jl + u]));
+                        dh = _mm512_dpbusd_epi32(dh, hi[u], _mm512_set1_epi32(aq[4 * jh + u]));
+                    }
+                    isum[k] = _mm512_add_epi32(isum[k], _mm512_add_epi32(_mm512_mullo_epi32(dl, sl), _mm512_mullo_epi32(dh, sh)));
+                }
+            }
+        }
+        _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+            const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a->d)), _mm512_cvtepi32_ps(isum[k]), acc[k]);
+        }
+        return;
+    }
+    const bool q5 = t == SLM_TYPE_Q5_K;
+    const int qs = q5 ? 48 : 16;
+    __m512i T[4]; /* d | dmin, then the 12 scale bytes */
+    pf_some(pf, K16_PF_PER_LOAD);
+    load_transposed(blk, 0, T);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(T[0]));
+    const __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(T[0], 16)));
+    const __m512i six = _mm512_set1_epi8(0x3F), nib = _mm512_set1_epi8(0xF), top = _mm512_set1_epi8(0x30);
+    const __m512i sc_lo = _mm512_and_si512(T[1], six), mn_lo = _mm512_and_si512(T[2], six);
+    const __m512i sc_hi = _mm512_or_si512(_mm512_and_si512(T[3], nib), _mm512_and_si512(_mm512_srli_epi32(T[1], 2), top));
+    const __m512i mn_hi =
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(T[3], 4), nib), _mm512_and_si512(_mm512_srli_epi32(T[2], 2), top));
+    /* the mins in pairs of int16 (m0 m1), (m2 m3), (m4 m5), (m6 m7) */
+    const __m512i pair_lo = _mm512_broadcast_i32x4(_mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1));
+    const __m512i pair_hi = _mm512_broadcast_i32x4(_mm_setr_epi8(2, -1, 3, -1, 6, -1, 7, -1, 10, -1, 11, -1, 14, -1, 15, -1));
+    const __m512i mp[4] = {_mm512_shuffle_epi8(mn_lo, pair_lo), _mm512_shuffle_epi8(mn_lo, pair_hi),
+                           _mm512_shuffle_epi8(mn_hi, pair_lo), _mm512_shuffle_epi8(mn_hi, pair_hi)};
+    __m512i H[8]; /* q5_K: qh bytes 4g .. (g = 0..7); bit j is the fifth bit of element 32j + 4g .. */
+    if (q5) {
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 16, H);
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 32, H + 4);
+    }
+    _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c + 1 (high) */
+        __m512i q[8], lo[8], hi[8];
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, qs + 32 * c, q);
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, qs + 32 * c + 16, q + 4);
+        _Pragma("GCC unroll 16") for (int g = 0; g < 8; g++) {
+            if (q5) {
+                lo[g] = low_or(q[g], bits_to(H[g], 2 * c, 4, 0x10));
+                hi[g] = low_or(_mm512_srli_epi16(q[g], 4), bits_to(H[g], 2 * c + 1, 4, 0x10));
+            } else {
+                lo[g] = _mm512_and_si512(q[g], nib);
+                hi[g] = _mm512_and_si512(_mm512_srli_epi16(q[g], 4), nib);
+            }
+        }
+        const __m512i sl = byte_of(c < 2 ? sc_lo : sc_hi, (2 * c) % 4), sh = byte_of(c < 2 ? sc_lo : sc_hi, (2 * c + 1) % 4);
+        _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+            const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+            const r16_i32 *aq = (const r16_i32 *)(const void *)(a->qs + 64 * c);
+            __m512i l0 = _mm512_setzero_si512(), l1 = _mm512_setzero_si512();
+            __m512i h0 = _mm512_setzero_si512(), h1 = _mm512_setzero_si512();
+            _Pragma("GCC unroll 16") for (int g = 0; g < 8; g += 2) {
+                l0 = _mm512_dpbusd_epi32(l0, lo[g], _mm512_set1_epi32(aq[g]));
+                l1 = _mm512_dpbusd_epi32(l1, lo[g + 1], _mm512_set1_epi32(aq[g + 1]));
+                h0 = _mm512_dpbusd_epi32(h0, hi[g], _mm512_set1_epi32(aq[8 + g]));
+                h1 = _mm512_dpbusd_epi32(h1, hi[g + 1], _mm512_set1_epi32(aq[8 + g + 1]));
+            }
+            const __m512i s = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(l0, l1), sl),
+                                               _mm512_mullo_epi32(_mm512_add_epi32(h0, h1), sh));
+            isum[k] = _mm512_add_epi32(isum[k], s);
+        }
+    }
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+        const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+        /* the input's sums of 32 as int16 pairs (s0 s1), (s2 s3) | (s4 s5), (s6 s7) */
+        const __m256i s32 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), _mm256_set1_epi16(1));
+        const __m512i sp = _mm512_castsi256_si512(_mm256_packs_epi32(s32, s32));
+        __m512i mins = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mp[0], _mm512_permutexvar_epi32(_mm512_set1_epi32(0), sp));
+        mins = _mm512_dpwssd_epi32(mins, mp[1], _mm512_permutexvar_epi32(_mm512_set1_epi32(1), sp));
+        mins = _mm512_dpwssd_epi32(mins, mp[2], _mm512_permutexvar_epi32(_mm512_set1_epi32(4), sp));
+        mins = _mm512_dpwssd_epi32(mins, mp[3], _mm512_permutexvar_epi32(_mm512_set1_epi32(5), sp));
+        const __m512 ad = _mm512_set1_ps(a->d);
+        acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, ad), _mm512_cvtepi32_ps(isum[k]), acc[k]);
+        acc[k] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, ad), _mm512_cvtepi32_ps(mins), acc[k]);
+    }
+}
+
+/* Rows row0 .. row0 + n_rows - 1 (row_bytes apart, n_rows <= 16) against N inputs: outs[k][r]. */
+R16_INLINE void k16_rows(slm_type t, const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in,
+                         int first, const int N, float *const *outs) {
+    const size_t bytes = t == SLM_TYPE_Q6_K ? sizeof(block_q6_K) : t == SLM_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const int64_t nb = in->cols / QK_K;
+    const uint8_t *p[16];
+    int32_t idx[16];
+    for (int q = 0; q < 16; q++) { /* lane q's row (the last row repeated past the end) */
+        const int r = lane_row(q) < n_rows ? lane_row(q) : n_rows - 1;
+        idx[q] = (int32_t)((size_t)r * row_bytes);
+    }
+    for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
+    const __m512i gather_idx = _mm512_loadu_si512(idx);
+    const uint8_t *next = row0 + (size_t)K16_PF_GROUPS * 16 * row_bytes;
+    __m512 acc[K16_INPUTS];
+    for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t at = (size_t)b * bytes;
+        k16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
+        const uint8_t *blk[16];
+        for (int r = 0; r < 16; r++) blk[r] = p[r] + at;
+        k16_block(t, blk, row0 + at, gather_idx, in, first, N, b, acc, &pf);
+        pf_some(&pf, 64); /* what is left */
+    }
+    const __mmask16 keep = (__mmask16)((1u << n_rows) - 1);
+    for (int k = 0; k < N; k++) _mm512_mask_storeu_ps(outs[k], keep, unshuffle(acc[k]));
+}
+
+/* All rows, in groups of 16, against n_act inputs, K16_INPUTS at a time. */
+R16_INLINE void k16_all(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                        int n_act, float *const *outs) {
+    for (int r = 0; r < n_rows; r += 16) {
+        const int nr = n_rows - r < 16 ? n_rows - r : 16;
+        const uint8_t *rows = (const uint8_t *)row0 + (size_t)r * row_bytes;
+        for (int g = 0; g < n_act; g += K16_INPUTS) {
+            float *o[K16_INPUTS];
+            const int ng = n_act - g < K16_INPUTS ? n_act - g : K16_INPUTS;
+            for (int k = 0; k < ng; k++) o[k] = outs[g + k] + r;
+#define K16_CASE(N) \
+    case N: k16_rows(t, rows, row_bytes, nr, in, first + g, N, o); break
+            switch (ng) {
+            K16_CASE(1); K16_CASE(2); K16_CASE(3); K16_CASE(4);
+            K16_CASE(5); K16_CASE(6); K16_CASE(7);
+            default: k16_rows(t, rows, row_bytes, nr, in, first + g, K16_INPUTS, o); break;
+            }
+#undef K16_CASE
+        }
+    }
+}
+
+/* One function per type, so that every step is specialised for it. */
+#define K16_TYPE(name, T)                                                                                          \
+    __attribute__((target(R16_TARGET))) static void name(const void *row0, size_t row_bytes, int n_rows,            \
+                                                       const qdot_inputs *in, int first, int n_act, float *const *outs) { \
+        k16_all(T, row0, row_bytes, n_rows, in, first, n_act, outs);                                                \
+    }
+K16_TYPE(k16_q4_K, SLM_TYPE_Q4_K)
+K16_TYPE(k16_q5_K, SLM_TYPE_Q5_K)
+K16_TYPE(k16_q6_K, SLM_TYPE_Q6_K)
+#undef K16_TYPE
+
+void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                        int n_act, float *const *outs) {
+    switch (t) {
+    case SLM_TYPE_Q5_K: k16_q5_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
+    case SLM_TYPE_Q6_K: k16_q6_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
+    default: k16_q4_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
+    }
+}
+
+void qdot_k_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
+    float *outs[64];
+    for (int k = 0; k < n_act; k += 64) {
+        const int nk = n_act - k < 64 ? n_act - k : 64;
+        for (int i = 0; i < nk; i++) outs[i] = out + k + i;
+        qdot_k_rows16_many(t, row, 0, 1, in, first + k, nk, outs);
+    }
+}
