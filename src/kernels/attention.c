@@ -23,26 +23,62 @@ void attention_head_scalar(float *out, const float *q, const float *k, const flo
     }
 }
 
-/* Scores with four independent accumulator chains per key (a head of 256 is 32 fused
- * multiply-adds), then the weighted sum of values 64 columns at a time: eight chains, each over
- * the keys, instead of one chain per 8 columns waiting on the previous key's result. */
+/* Sums of 8 vectors: lane j of the result is the sum of a[j]'s lanes, added in a fixed tree that
+ * involves no other vector's lanes. */
+__attribute__((target("avx2,fma"))) static inline __m256 sum8(const __m256 *a) {
+    const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* The cache rows are read once per step and the weights streaming past evict them, so they come
+ * from memory: ask for rows t0 .. t0 + n - 1 (hd floats each) ahead of their use. */
+static inline void prefetch_rows(const float *x, size_t stride, int t0, int n, int hd) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i += 16) _mm_prefetch((const char *)(x + (size_t)(t0 + j) * stride + i), _MM_HINT_T0);
+}
+
+/* The same into L2, for the value rows, read after the softmax (all of them: more than L1). */
+static inline void prefetch_rows_l2(const float *x, size_t stride, int t0, int n, int hd) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i += 16) _mm_prefetch((const char *)(x + (size_t)(t0 + j) * stride + i), _MM_HINT_T1);
+}
+
+/* scores[t] = (q . k_t) x scale for keys t0 .. t0 + nk - 1 (nk <= 8; hd a multiple of 8): one
+ * chain of fused multiply-adds per key over its head, 8 keys side by side, then one tree for
+ * the 8 sums. A key's score is the same floats whichever of the 8 places it takes. */
+__attribute__((target("avx2,fma"))) static inline void scores8(float *scores, const float *q, const float *k,
+                                                                size_t stride, int t0, int nk, int hd, float scale) {
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+    for (int i = 0; i < hd; i += 8) {
+        const __m256 qi = _mm256_loadu_ps(q + i);
+        for (int j = 0; j < nk; j++)
+            acc[j] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k + (size_t)(t0 + j) * stride + i), acc[j]);
+    }
+    const __m256 s = _mm256_mul_ps(sum8(acc), _mm256_set1_ps(scale));
+    if (nk == 8) _mm256_storeu_ps(scores + t0, s);
+    else {
+        float tmp[8];
+        _mm256_storeu_ps(tmp, s);
+        memcpy(scores + t0, tmp, (size_t)nk * sizeof(float));
+    }
+}
+
+/* Scores 8 keys at a time (scores8), then the weighted sum of values 64 columns at a time: eight
+ * chains, each over the keys, instead of one chain per 8 columns waiting on the previous key's
+ * result. */
 __attribute__((target("avx2,fma"))) static void attention_head_avx2(float *out, const float *q, const float *k,
                                                                      const float *v, size_t stride, int n, int hd,
                                                                      float scale, float *scores) {
-    for (int t = 0; t < n; t++) {
-        const float *kt = k + (size_t)t * stride;
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        int i = 0;
-        for (; i + 32 <= hd; i += 32)
-            for (int j = 0; j < 4; j++)
-                acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), _mm256_loadu_ps(kt + i + 8 * j), acc[j]);
-        for (; i < hd; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kt + i), acc[0]);
-        __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        scores[t] = _mm_cvtss_f32(s) * scale;
+    int t = 0;
+    for (; t + 8 <= n; t += 8) { /* 8: unrolled */
+        prefetch_rows(k, stride, t + 8, n - t - 8 < 8 ? n - t - 8 : 8, hd);
+        prefetch_rows_l2(v, stride, t, 8, hd);
+        scores8(scores, q, k, stride, t, 8, hd, scale);
     }
+    if (t < n) scores8(scores, q, k, stride, t, n - t, hd, scale);
     softmax(scores, n);
     int i = 0;
     for (; i + 64 <= hd; i += 64) {
@@ -64,26 +100,20 @@ __attribute__((target("avx2,fma"))) static void attention_head_avx2(float *out, 
 
 /* Heads sharing one key/value head (grouped-query attention): each key and value row is read
  * once for all of them. Per head the same sums in the same order as attention_head_avx2 (the
- * scores' four chains; each output column one chain over the keys), so the results are its. */
+ * scores by scores8; each output column one chain over the keys), so the results are its. */
 __attribute__((target("avx2,fma"))) static void attention_group_avx2(float *out, size_t out_stride, const float *q,
                                                                       size_t q_stride, int G, const float *k,
                                                                       const float *v, size_t stride, int n, int hd,
                                                                       float scale, float *scores, size_t scores_stride) {
-    for (int t = 0; t < n; t++) {
-        const float *kt = k + (size_t)t * stride;
-        for (int g = 0; g < G; g++) {
-            const float *qg = q + (size_t)g * q_stride;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (int i = 0; i < hd; i += 32)
-                for (int j = 0; j < 4; j++)
-                    acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 8 * j), _mm256_loadu_ps(kt + i + 8 * j), acc[j]);
-            __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-            __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            s = _mm_add_ss(s, _mm_movehdup_ps(s));
-            scores[(size_t)g * scores_stride + t] = _mm_cvtss_f32(s) * scale;
-        }
+    int t = 0;
+    for (; t + 8 <= n; t += 8) { /* the 8 keys stay in L1 for all the heads */
+        prefetch_rows(k, stride, t + 8, n - t - 8 < 8 ? n - t - 8 : 8, hd);
+        prefetch_rows_l2(v, stride, t, 8, hd);
+        for (int g = 0; g < G; g++)
+            scores8(scores + (size_t)g * scores_stride, q + (size_t)g * q_stride, k, stride, t, 8, hd, scale);
     }
+    for (int g = 0; t < n && g < G; g++)
+        scores8(scores + (size_t)g * scores_stride, q + (size_t)g * q_stride, k, stride, t, n - t, hd, scale);
     for (int g = 0; g < G; g++) softmax(scores + (size_t)g * scores_stride, n);
     for (int i = 0; i < hd; i += 32)
         for (int g0 = 0; g0 < G; g0 += 3) { /* 3 heads x 32 columns: 12 accumulators */

@@ -211,6 +211,32 @@ static void test_attention(void) {
     CHECK(fabsf(out[3] - v[3]) < 1e-6f, "single position");
 }
 
+/* Heads sharing a KV head in one pass (attention_group) give each head's attention_head floats
+ * exactly, for head sizes 64/128/256, 1..6 heads and lengths around the 8-key blocks. */
+static void test_attention_group(void) {
+    enum { G = 6, N = 41 };
+    for (int hd = 64; hd <= 256; hd *= 2) {
+        const size_t stride = (size_t)hd * 2;
+        float *q = malloc((size_t)G * hd * sizeof(float)), *k = malloc(N * stride * sizeof(float));
+        float *v = malloc(N * stride * sizeof(float)), *out = malloc((size_t)G * hd * sizeof(float));
+        float *one = malloc((size_t)hd * sizeof(float)), *sc = malloc((size_t)G * N * sizeof(float));
+        slm_rng rng;
+        slm_rng_seed(&rng, 9);
+        for (int i = 0; i < G * hd; i++) q[i] = slm_rng_f32(&rng) * 2 - 1;
+        for (size_t i = 0; i < N * stride; i++) k[i] = slm_rng_f32(&rng) * 2 - 1, v[i] = slm_rng_f32(&rng) * 2 - 1;
+        for (int g = 1; g <= G; g++)
+            for (int n = 1; n <= N; n += 4) {
+                attention_group(out, (size_t)hd, q, (size_t)hd, g, k, v, stride, n, hd, 0.1f, sc, N);
+                for (int h = 0; h < g; h++) {
+                    attention_head(one, q + (size_t)h * hd, k, v, stride, n, hd, 0.1f, sc);
+                    CHECK(memcmp(one, out + (size_t)h * hd, (size_t)hd * sizeof(float)) == 0,
+                          "attention_group hd=%d heads=%d n=%d: head %d differs from attention_head", hd, g, n, h);
+                }
+            }
+        free(q); free(k); free(v); free(out); free(one); free(sc);
+    }
+}
+
 static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 1, 2}, out[4];
     rmsnorm(out, x, w, 4, 0.0f);
@@ -230,6 +256,7 @@ int main(void) {
     test_matvec_threads_and_scalar();
     test_matmul_float();
     test_attention();
+    test_attention_group();
     test_ops();
     return check_summary("test_kernels");
 }
