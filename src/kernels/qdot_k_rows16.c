@@ -14,7 +14,9 @@
  *   q6_K:        acc += (d x ad) x sums.
  * Ranges: q4_K / q5_K |sums| <= 8 x 63 x 32 x 31 x 127, q6_K <= 16 x 128 x 16 x 32 x 127, both
  * below 2^31. Each row is one lane with one chain over its super-blocks, so its result depends
- * neither on the rows beside it nor on the number of inputs. */
+ * neither on the rows beside it nor on the number of inputs. q6_K against one input (decoding)
+ * takes another path (k16_q6_one: rows read whole, in memory order) to the same integers and
+ * the same float steps, so the same floats. */
 #include <immintrin.h>
 #include <string.h>
 
