@@ -22,14 +22,15 @@ static bool kernels_rows16(void) {
     return ok;
 }
 
-/* The K-quant types the 16-row kernel serves: q4_K and q5_K (measured faster here, decoding and
- * in batches); SLM_K16 = a list of type names ("q4_K,q6_K") overrides that, for comparisons. */
+/* The K-quant types the 16-row kernel serves: q4_K, q5_K and q6_K (measured faster here,
+ * decoding and in batches; q6_K decodes with its own one-input path there); SLM_K16 = a list of
+ * type names ("q4_K,q6_K") overrides that, for comparisons. */
 static bool k_rows16_for(slm_type t) {
     static int mask = -1; /* bit 0: q4_K, 1: q5_K, 2: q6_K */
     if (mask < 0) {
         const char *env = getenv("SLM_K16");
         mask = env ? (strstr(env, "q4_K") != NULL) | (strstr(env, "q5_K") != NULL) << 1 | (strstr(env, "q6_K") != NULL) << 2
-                   : 3;
+                   : 7;
     }
     return mask >> (t == SLM_TYPE_Q4_K ? 0 : t == SLM_TYPE_Q5_K ? 1 : 2) & 1;
 }

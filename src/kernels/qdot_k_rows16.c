@@ -14,7 +14,9 @@
  *   q6_K:        acc += (d x ad) x sums.
  * Ranges: q4_K / q5_K |sums| <= 8 x 63 x 32 x 31 x 127, q6_K <= 16 x 128 x 16 x 32 x 127, both
  * below 2^31. Each row is one lane with one chain over its super-blocks, so its result depends
- * neither on the rows beside it nor on the number of inputs. */
+ * neither on the rows beside it nor on the number of inputs. q6_K against one input (decoding)
+ * takes another path (k16_q6_one: rows read whole, in memory order) to the same integers and
+ * the same float steps, so the same floats. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -228,6 +230,115 @@ R16_INLINE void k16_all(slm_type t, const void *row0, size_t row_bytes, int n_ro
     }
 }
 
+/* q6_K against one input (decoding), with the floats of k16_rows: per super-block each row's
+ * exact integer sum (the same integer however it is summed), then the same float step in the
+ * same lane. Here the rows are read one after another, whole super-blocks of a row at a time
+ * (the order they lie in memory, which the hardware prefetchers follow), 64 weights per
+ * register: VPMADDUBSW with the input's quants, VPDPWSSD with the scales. Each (row, super-block)
+ * leaves 16 partial sums in a register, folded to 4 and kept in a scratch; then per super-block
+ * the 16 rows' sums are summed across (a transposing reduction) into one register, a row per
+ * lane. */
+
+/* Super-blocks of the 16 rows summed per pass (their partial sums: 256 bytes each), so that
+ * rows of up to 32768 elements are read whole, in order. */
+#define K16_ONE_CHUNK 128
+
+/* The weights are asked for into L2 this far ahead of use, 4 lines a super-block (measured
+ * here, cols 1536: 16 KiB into L2 ~24 GB/s; 24 to 64 KiB no better; 4 KiB into L2 19, into L1
+ * 16-18; 16 KiB into L1 16; exactly the lines not yet asked for, rather than 4 a block, no
+ * better; none, 16). */
+#define K16_ONE_PF 16384
+#define K16_ONE_HINT _MM_HINT_T1
+
+/* 16 partial sums of row block w against input block a: their total is the block's integer sum
+ * over sub-blocks j of scale_j x (q . a - 32 x the input's sum of sub-block j). */
+R16_INLINE __m512i q6_one_block(const block_q6_K *w, const block_q8_K *a, __m256i neg_bsums) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w->scales));
+    /* the offset: (32 x scale_j) . (-bsums_j), in the low 8 lanes */
+    __m512i acc = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_slli_epi16(sc16, 5), neg_bsums));
+    const __m512i sc = _mm512_castsi256_si512(sc16);
+    const __m512i low4 = _mm512_set1_epi8(0xF), top2 = _mm512_set1_epi8(0x30);
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        const __m512i l = _mm512_loadu_si512(w->ql + 64 * h);
+        const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)(w->qh + 32 * h)));
+        /* elements 128h + 0..63: low nibbles, qh bits 0-1 (first 32) and 2-3 (next 32) */
+        const __m512i hi0 = _mm512_sllv_epi16(hb, _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1));
+        const __m512i q0 = _mm512_ternarylogic_epi32(_mm512_and_si512(l, low4), hi0, top2, 0xF8);
+        /* elements 128h + 64..127: high nibbles, qh bits 4-5 and 6-7 */
+        const __m512i hi1 = _mm512_mask_srli_epi16(hb, 0xFFFF0000u, hb, 2);
+        const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4), hi1, top2, 0xF8);
+        _Pragma("GCC unroll 2") for (int e = 0; e < 2; e++) {
+            const int c = 2 * h + e; /* elements 64c.., scales 4c..4c+3 (one per 128 bits) */
+            const short j = (short)(4 * c);
+            const __m512i idx = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_setr_epi16(j, j, j, j, j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1,
+                                                         j + 1, j + 1)),
+                _mm256_setr_epi16(j + 2, j + 2, j + 2, j + 2, j + 2, j + 2, j + 2, j + 2, j + 3, j + 3, j + 3, j + 3,
+                                  j + 3, j + 3, j + 3, j + 3),
+                1);
+            const __m512i p = _mm512_maddubs_epi16(e ? q1 : q0, _mm512_loadu_si512(a->qs + 64 * c));
+            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx, sc));
+        }
+    }
+    return acc;
+}
+
+/* The 4 lanes of v[r] summed into lane r (16 rows, v[4k + l] holding row 4l + k: the order
+ * k16_q6_one16 keeps them in, so that each register is one 64-byte load). */
+R16_INLINE __m512i sum_across16(const __m128i *v) {
+    const __m512i a = _mm512_loadu_si512(v), b = _mm512_loadu_si512(v + 4);
+    const __m512i c = _mm512_loadu_si512(v + 8), d = _mm512_loadu_si512(v + 12);
+    /* per 128 bits l: rows 4l, 4l+1, 4l, 4l+1, then 4l+2, 4l+3, 4l+2, 4l+3 */
+    const __m512i x = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+}
+
+/* Rows row0 .. row0 + n_rows - 1 (n_rows <= 16) of q6_K against input `first`: out[r]. */
+R16_INLINE void k16_q6_one16(const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                             float *out) {
+    const int64_t nb = in->cols / QK_K;
+    const block_q8_K *act = (const block_q8_K *)(in->q8_K + (size_t)first * in->q8_K_stride);
+    __m128i part[K16_ONE_CHUNK][16]; /* row 4l + k at 4k + l, its 16 partial sums folded to 4 */
+    uint16_t dh[K16_ONE_CHUNK][16];
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += K16_ONE_CHUNK) {
+        const int nc = nb - b0 < K16_ONE_CHUNK ? (int)(nb - b0) : K16_ONE_CHUNK;
+        __m256i nbs[K16_ONE_CHUNK];
+        for (int b = 0; b < nc; b++)
+            nbs[b] = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(const void *)act[b0 + b].bsums));
+        for (int r = 0; r < 16; r++) {
+            if (r >= n_rows) {
+                for (int b = 0; b < nc; b++) part[b][4 * (r % 4) + r / 4] = _mm_setzero_si128(), dh[b][r] = 0;
+                continue;
+            }
+            const block_q6_K *w = (const block_q6_K *)(const void *)(row0 + (size_t)r * row_bytes) + b0;
+            for (int b = 0; b < nc; b++) {
+                const char *ahead = (const char *)(w + b) + K16_ONE_PF;
+                for (int line = 0; line < 4; line++) _mm_prefetch(ahead + 64 * line, K16_ONE_HINT);
+                const __m512i p = q6_one_block(w + b, act + b0 + b, nbs[b]);
+                const __m256i p8 = _mm256_add_epi32(_mm512_castsi512_si256(p), _mm512_extracti64x4_epi64(p, 1));
+                part[b][4 * (r % 4) + r / 4] = _mm_add_epi32(_mm256_castsi256_si128(p8), _mm256_extracti128_si256(p8, 1));
+                dh[b][r] = w[b].d;
+            }
+        }
+        for (int b = 0; b < nc; b++) {
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)dh[b]));
+            const __m512i isum = sum_across16(part[b]);
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[b0 + b].d)), _mm512_cvtepi32_ps(isum), acc);
+        }
+    }
+    _mm512_mask_storeu_ps(out, (__mmask16)((1u << n_rows) - 1), acc);
+}
+
+/* All rows of q6_K against one input, 16 at a time. */
+__attribute__((target(R16_TARGET))) static void k16_q6_one(const void *row0, size_t row_bytes, int n_rows,
+                                                           const qdot_inputs *in, int first, float *out) {
+    for (int r = 0; r < n_rows; r += 16)
+        k16_q6_one16((const uint8_t *)row0 + (size_t)r * row_bytes, row_bytes, n_rows - r < 16 ? n_rows - r : 16, in,
+                     first, out + r);
+}
+
 /* One function per type, so that every step is specialised for it. */
 #define K16_TYPE(name, T)                                                                                          \
     __attribute__((target(R16_TARGET))) static void name(const void *row0, size_t row_bytes, int n_rows,            \
@@ -243,7 +354,10 @@ void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
                         int n_act, float *const *outs) {
     switch (t) {
     case SLM_TYPE_Q5_K: k16_q5_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
-    case SLM_TYPE_Q6_K: k16_q6_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
+    case SLM_TYPE_Q6_K:
+        if (n_act == 1) k16_q6_one(row0, row_bytes, n_rows, in, first, outs[0]);
+        else k16_q6_K(row0, row_bytes, n_rows, in, first, n_act, outs);
+        return;
     default: k16_q4_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
     }
 }
