@@ -19,6 +19,12 @@
 #include "kernels/rows16.h"
 #include "tensor/quants.h"
 
+/* Decoding streams the rows from memory: the group of 16 rows this many groups ahead is asked
+ * for into L2 at the pace this one is read. */
+#ifndef R16_PF_GROUPS
+#define R16_PF_GROUPS 2
+#endif
+
 /* Inputs per weight load (each keeps one 16-row accumulator). */
 #define R16_INPUTS 8
 
@@ -86,7 +92,7 @@ R16_INLINE void rows16(slm_type t, const uint8_t *row0, size_t row_bytes, int n_
     }
     for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
     const __m512i gather_idx = _mm512_loadu_si512(idx);
-    const uint8_t *next = row0 + 16 * row_bytes;
+    const uint8_t *next = row0 + (size_t)16 * R16_PF_GROUPS * row_bytes;
     __m512 acc[R16_INPUTS];
     for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
