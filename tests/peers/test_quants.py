@@ -261,8 +261,8 @@ def test_k_quants_as_good_as_llamacpp(qtype, tmp_path):
     fn.restype = None
     rng = np.random.default_rng(7000 + int(qtype))
     x = gaussian(rng, rows=128)
-    size = FORMATS[qtype][1]
-    theirs = np.zeros(x.size // 256 * size, dtype=np.uint8)
+    block, size = FORMATS[qtype][0], FORMATS[qtype][1]
+    theirs = np.zeros(x.size // block * size, dtype=np.uint8)  # iq4_nl: blocks of 32, not 256
     fn(x.ctypes.data, theirs.ctypes.data, x.size)
     ours = tool("quant", qtype, x, tmp_path)
     err_ours = relative_rms(reference_dequantize(ours.reshape(-1, size), qtype), x.ravel())
