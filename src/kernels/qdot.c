@@ -1,7 +1,7 @@
 /* qdot.c — which quantised kernel serves each weight type: the activation type each weight type
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
  * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
- * qdot_q41.c (q4_1 / q5_1), qdot_rows16.c, qdot_k_avx512.c, qdot_k_rows16.c (q4_K / q5_K / q6_K,
+ * qdot_q41.c (q4_1 / q5_1), qdot_rows16.c, qdot_k_avx512.c, qdot_k_rows16.c (q3_K / q4_K / q5_K / q6_K,
  * 16 rows a pass), qdot_k_more.c and qdot_iq4.c. */
 #include "kernels/qdot.h"
 
@@ -22,17 +22,18 @@ static bool kernels_rows16(void) {
     return ok;
 }
 
-/* The K-quant types the 16-row kernel serves: q4_K, q5_K and q6_K (measured faster here,
+/* The K-quant types the 16-row kernel serves: q3_K, q4_K, q5_K and q6_K (measured faster here,
  * decoding and in batches; q6_K decodes with its own one-input path there); SLM_K16 = a list of
- * type names ("q4_K,q6_K") overrides that, for comparisons. */
+ * type names ("q3_K,q4_K,q6_K") overrides that, for comparisons. */
 static bool k_rows16_for(slm_type t) {
-    static int mask = -1; /* bit 0: q4_K, 1: q5_K, 2: q6_K */
+    static int mask = -1; /* bit 0: q4_K, 1: q5_K, 2: q6_K, 3: q3_K */
     if (mask < 0) {
         const char *env = getenv("SLM_K16");
-        mask = env ? (strstr(env, "q4_K") != NULL) | (strstr(env, "q5_K") != NULL) << 1 | (strstr(env, "q6_K") != NULL) << 2
-                   : 7;
+        mask = env ? (strstr(env, "q4_K") != NULL) | (strstr(env, "q5_K") != NULL) << 1 |
+                         (strstr(env, "q6_K") != NULL) << 2 | (strstr(env, "q3_K") != NULL) << 3
+                   : 15;
     }
-    return mask >> (t == SLM_TYPE_Q4_K ? 0 : t == SLM_TYPE_Q5_K ? 1 : 2) & 1;
+    return mask >> (t == SLM_TYPE_Q4_K ? 0 : t == SLM_TYPE_Q5_K ? 1 : t == SLM_TYPE_Q6_K ? 2 : 3) & 1;
 }
 
 slm_type qdot_activation_type(slm_type t) {
@@ -72,7 +73,11 @@ static qdot_kernel avx512_kernel(slm_type t) {
     case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
         if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){NULL, NULL, 0, NULL};
-    case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K:
+    case SLM_TYPE_Q3_K:
+        if (kernels_rows16() && k_rows16_for(t))
+            return (qdot_kernel){qdot_k_rows16_rows, qdot_k_rows16_many, QDOT_Q8_K, "avx512vnni16"};
+        return (qdot_kernel){qdot_k_more_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
+    case SLM_TYPE_Q2_K:
         return (qdot_kernel){qdot_k_more_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
     default:
         return (qdot_kernel){NULL, NULL, 0, NULL};

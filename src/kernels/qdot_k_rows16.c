@@ -1,22 +1,23 @@
-/* qdot_k_rows16.c — q4_K, q5_K and q6_K weight rows against q8_K activations with AVX-512 VNNI,
- * sixteen rows at a time: one row per 32-bit lane (the design of qdot_rows16.c).
+/* qdot_k_rows16.c — q3_K, q4_K, q5_K and q6_K weight rows against q8_K activations with
+ * AVX-512 VNNI, sixteen rows at a time: one row per 32-bit lane (the design of qdot_rows16.c).
  *
  * Per 256-element super-block the sixteen rows' bytes are loaded transposed (rows16.h), so a
  * register holds 4 bytes of every row; the weights are made unsigned 4 at a time per lane (q4_K:
- * a nibble; q5_K: a nibble and a fifth bit; q6_K: a nibble and two bits, q + 32), and one
- * VPDPBUSD with 4 of an input's quants broadcast adds 4 products to every row. Per sub-block
- * (32 elements for q4_K / q5_K, 16 for q6_K) each lane then holds its row's exact integer dot,
- * which is multiplied by that row's sub-block scale and summed, as integers (q6_K: the chain
- * starts at -32 x the input's sum of the sub-block, taking its offset off). The q4_K / q5_K mins
- * come in as integers too: (min pairs) . (the input's sums of 32, in pairs) by VPDPWSSD. Then one
- * float step per super-block and lane:
+ * a nibble; q5_K: a nibble and a fifth bit; q6_K: a nibble and two bits, q + 32; q3_K: two bits
+ * and the high bit, q + 4), and one VPDPBUSD with 4 of an input's quants broadcast adds 4
+ * products to every row. Per sub-block (32 elements for q4_K / q5_K, 16 for q3_K / q6_K) each
+ * lane then holds its row's exact integer dot, which is multiplied by that row's sub-block scale
+ * and summed, as integers (q6_K: the chain starts at -32 x the input's sum of the sub-block,
+ * taking its offset off; q3_K: at -4 x that sum). The q4_K / q5_K mins come in as integers too:
+ * (min pairs) . (the input's sums of 32, in pairs) by VPDPWSSD. Then one float step per
+ * super-block and lane:
  *   q4_K / q5_K: acc += (d x ad) x sums, then acc -= (dmin x ad) x mins;
- *   q6_K:        acc += (d x ad) x sums.
- * Ranges: q4_K / q5_K |sums| <= 8 x 63 x 32 x 31 x 127, q6_K <= 16 x 128 x 16 x 32 x 127, both
- * below 2^31. Each row is one lane with one chain over its super-blocks, so its result depends
- * neither on the rows beside it nor on the number of inputs. q6_K against one input (decoding)
- * takes another path (k16_q6_one: rows read whole, in memory order) to the same integers and
- * the same float steps, so the same floats. */
+ *   q3_K / q6_K: acc += (d x ad) x sums.
+ * Ranges: q4_K / q5_K |sums| <= 8 x 63 x 32 x 31 x 127, q6_K <= 16 x 128 x 16 x 32 x 127,
+ * q3_K <= 16 x 32 x 16 x 4 x 128, all below 2^31. Each row is one lane with one chain over its
+ * super-blocks, so its result depends neither on the rows beside it nor on the number of
+ * inputs. q6_K against one input (decoding) takes another path (k16_q6_one: rows read whole,
+ * in memory order) to the same integers and the same float steps, so the same floats. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -66,6 +67,58 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
                           const qdot_inputs *in, int first, const int N, int64_t b, __m512 *acc, k16_pf *pf) {
     __m512i isum[K16_INPUTS];
     _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) isum[k] = _mm512_setzero_si512();
+    if (t == SLM_TYPE_Q3_K) {
+        __m512i T[4], M[8], S[4];
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 94, T); /* qs 62, 63, the 12 scale bytes p0..p11, d */
+        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(T[3], 16)));
+        /* p0..p3, p4..p7, p8..p11 of each row */
+        const __m512i P0 = _mm512_or_si512(_mm512_srli_epi32(T[0], 16), _mm512_slli_epi32(T[1], 16));
+        const __m512i P1 = _mm512_or_si512(_mm512_srli_epi32(T[1], 16), _mm512_slli_epi32(T[2], 16));
+        const __m512i P2 = _mm512_or_si512(_mm512_srli_epi32(T[2], 16), _mm512_slli_epi32(T[3], 16));
+        const __m512i nib = _mm512_set1_epi8(0xF), three = _mm512_set1_epi8(3), off = _mm512_set1_epi8(32);
+        /* S[q] byte i: scale 4q + i minus 32, as int8 (low nibble from p0..p7, top 2 bits from p8..p11) */
+        _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+            const __m512i lo = q % 2 ? P1 : P0;
+            const __m512i l4 = q < 2 ? _mm512_and_si512(lo, nib) : _mm512_and_si512(_mm512_srli_epi16(lo, 4), nib);
+            S[q] = _mm512_sub_epi8(_mm512_or_si512(l4, bits_to(P2, 2 * q, 4, 0x30)), off);
+        }
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 0, M); /* hmask bytes 4g .. (g = 0..7): bit 4h + p is the high bit of element 128h + 32p + 4g .. */
+        pf_some(pf, K16_PF_PER_LOAD);
+        load_transposed(blk, 16, M + 4);
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            __m512i Q[8]; /* qs bytes 32h + 4g ..: bits 2p are element 128h + 32p + 4g .. */
+            pf_some(pf, K16_PF_PER_LOAD);
+            load_transposed(blk, 32 + 32 * h, Q);
+            pf_some(pf, K16_PF_PER_LOAD);
+            load_transposed(blk, 32 + 32 * h + 16, Q + 4);
+            _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
+                __m512i w[8]; /* q2 + 4 x hbit (0..7): sub-blocks 8h + 2p (g < 4) and 8h + 2p + 1 */
+                _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++)
+                    w[g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(Q[g], (unsigned)(2 * p)),
+                                                     bits_to(M[g], 4 * h + p, 2, 0x04), three, 0xEC);
+                const int jl = 8 * h + 2 * p, jh = jl + 1;
+                const __m512i sl = _mm512_srai_epi32(_mm512_slli_epi32(S[jl / 4], 24 - 8 * (jl % 4)), 24);
+                const __m512i sh = _mm512_srai_epi32(_mm512_slli_epi32(S[jh / 4], 24 - 8 * (jh % 4)), 24);
+                _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+                    const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+                    const r16_i32 *aq = (const r16_i32 *)(const void *)a->qs;
+                    __m512i dl = _mm512_set1_epi32(-4 * a->bsums[jl]), dh = _mm512_set1_epi32(-4 * a->bsums[jh]);
+                    _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
+                        dl = _mm512_dpbusd_epi32(dl, w[u], _mm512_set1_epi32(aq[4 * jl + u]));
+                        dh = _mm512_dpbusd_epi32(dh, w[4 + u], _mm512_set1_epi32(aq[4 * jh + u]));
+                    }
+                    isum[k] = _mm512_add_epi32(isum[k], _mm512_add_epi32(_mm512_mullo_epi32(dl, sl), _mm512_mullo_epi32(dh, sh)));
+                }
+            }
+        }
+        _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+            const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a->d)), _mm512_cvtepi32_ps(isum[k]), acc[k]);
+        }
+        return;
+    }
     if (t == SLM_TYPE_Q6_K) {
         __m512i S[4];
         pf_some(pf, K16_PF_PER_LOAD);
@@ -183,7 +236,7 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
 /* Rows row0 .. row0 + n_rows - 1 (row_bytes apart, n_rows <= 16) against N inputs: outs[k][r]. */
 R16_INLINE void k16_rows(slm_type t, const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in,
                          int first, const int N, float *const *outs) {
-    const size_t bytes = t == SLM_TYPE_Q6_K ? sizeof(block_q6_K) : t == SLM_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const size_t bytes = t == SLM_TYPE_Q3_K ? sizeof(block_q3_K) : t == SLM_TYPE_Q6_K ? sizeof(block_q6_K) : t == SLM_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q4_K);
     const int64_t nb = in->cols / QK_K;
     const uint8_t *p[16];
     int32_t idx[16];
@@ -348,11 +401,13 @@ __attribute__((target(R16_TARGET))) static void k16_q6_one(const void *row0, siz
 K16_TYPE(k16_q4_K, SLM_TYPE_Q4_K)
 K16_TYPE(k16_q5_K, SLM_TYPE_Q5_K)
 K16_TYPE(k16_q6_K, SLM_TYPE_Q6_K)
+K16_TYPE(k16_q3_K, SLM_TYPE_Q3_K)
 #undef K16_TYPE
 
 void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                         int n_act, float *const *outs) {
     switch (t) {
+    case SLM_TYPE_Q3_K: k16_q3_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
     case SLM_TYPE_Q5_K: k16_q5_K(row0, row_bytes, n_rows, in, first, n_act, outs); return;
     case SLM_TYPE_Q6_K:
         if (n_act == 1) k16_q6_one(row0, row_bytes, n_rows, in, first, outs[0]);
