@@ -1,0 +1,135 @@
+/* qdot_iq4_rows16.c — iq4_xs weight rows against q8_K activations with AVX-512 VNNI, sixteen
+ * rows at a time: one row per 32-bit lane (the design of qdot_rows16.c and qdot_k_rows16.c).
+ *
+ * Per 256-element super-block the sixteen rows' bytes are loaded transposed (rows16.h), so a
+ * register holds 4 bytes of every row. The nibbles are looked up in IQ4_KVALUES shifted by +128
+ * (unsigned), and one VPDPBUSD with 4 of an input's quants broadcast adds 4 products to every
+ * row. Each sub-block of 32 starts its chain at -128 x the input's sum of the sub-block (which
+ * takes the offset off), so each lane ends with its row's exact integer dot, multiplied by the
+ * row's scale ls - 32 and summed as integers; then one float step per super-block and lane:
+ * acc += (d x ad) x sums. Range: |sums| <= 8 x 32 x 32 x 128 x 127 < 2^31. Each row is one lane
+ * with one chain over its super-blocks, so its result depends neither on the rows beside it nor
+ * on the number of inputs: one input and a batch give the same floats. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/qdot.h"
+#include "kernels/qdot_impl.h"
+#include "kernels/rows16.h"
+#include "tensor/quants.h"
+
+/* Inputs per weight load (each keeps one 16-row accumulator). */
+#define X16_INPUTS 8
+
+/* Decoding streams the weights: the group of 16 rows (contiguous) this many groups ahead is
+ * asked for into L2, a few lines before each transposed load, at the pace this one is read. */
+#define X16_PF_GROUPS 2
+#define X16_PF_PER_LOAD 4
+
+/* What is still to be prefetched: the 64-byte lines of [at, end). */
+typedef struct { const char *at, *end; } x16_pf;
+
+/* Asks for the next n lines of *pf into L2. */
+R16_INLINE void x16_prefetch(x16_pf *pf, int n) {
+    for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
+}
+
+/* Super-block b of the 16 rows (row r's at blk[r]) against N inputs, into acc (lane order of
+ * load_transposed). */
+R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int first, const int N, int64_t b,
+                          __m512 *acc, x16_pf *pf) {
+    __m512i T[4]; /* lane: d | scales_h << 16, then the 4 scales_l bytes (and qs 0..7, unused) */
+    x16_prefetch(pf, X16_PF_PER_LOAD);
+    load_transposed(blk, 0, T);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(T[0]));
+    const __m128i tab = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)IQ4_KVALUES), _mm_set1_epi8((char)0x80));
+    const __m512i table = _mm512_broadcast_i32x4(tab), low4 = _mm512_set1_epi8(0xF);
+    __m512i isum[X16_INPUTS];
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) isum[k] = _mm512_setzero_si512();
+    _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
+        __m512i q[4], lo[4], hi[4]; /* qs 16s + 4u ..: elements 32s + 4u (low nibbles), + 16 (high) */
+        x16_prefetch(pf, X16_PF_PER_LOAD);
+        load_transposed(blk, 8 + 16 * s, q);
+        _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
+            lo[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(q[u], low4));
+            hi[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q[u], 4), low4));
+        }
+        /* ls - 32: bits 4s..4s+3 of scales_l, bits 2s, 2s + 1 of scales_h above them */
+        const __m512i sel = _mm512_ternarylogic_epi32(_mm512_srli_epi32(T[1], 4 * s), _mm512_srli_epi32(T[0], 12 + 2 * s),
+                                                      _mm512_set1_epi32(0xF), 0xE4); /* C ? A : B */
+        const __m512i ls = _mm512_sub_epi32(_mm512_and_si512(sel, _mm512_set1_epi32(0x3F)), _mm512_set1_epi32(32));
+        _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+            const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+            const r16_i32 *aq = (const r16_i32 *)(const void *)(a->qs + 32 * s);
+            __m512i l = _mm512_set1_epi32(-128 * (a->bsums[2 * s] + a->bsums[2 * s + 1])), h = _mm512_setzero_si512();
+            _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
+                l = _mm512_dpbusd_epi32(l, lo[u], _mm512_set1_epi32(aq[u]));
+                h = _mm512_dpbusd_epi32(h, hi[u], _mm512_set1_epi32(aq[4 + u]));
+            }
+            isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(_mm512_add_epi32(l, h), ls));
+        }
+    }
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+        const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+        acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a->d)), _mm512_cvtepi32_ps(isum[k]), acc[k]);
+    }
+}
+
+/* Rows row0 .. row0 + n_rows - 1 (row_bytes apart, n_rows <= 16) against N inputs: outs[k][r]. */
+R16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                         const int N, float *const *outs) {
+    const size_t bytes = sizeof(block_iq4_xs);
+    const int64_t nb = in->cols / QK_K;
+    const uint8_t *p[16];
+    for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
+    const uint8_t *next = row0 + (size_t)X16_PF_GROUPS * 16 * row_bytes;
+    __m512 acc[X16_INPUTS];
+    for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t at = (size_t)b * bytes;
+        x16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
+        const uint8_t *blk[16];
+        for (int r = 0; r < 16; r++) blk[r] = p[r] + at;
+        x16_block(blk, in, first, N, b, acc, &pf);
+        x16_prefetch(&pf, 64); /* what is left */
+    }
+    const __mmask16 keep = (__mmask16)((1u << n_rows) - 1);
+    for (int k = 0; k < N; k++) _mm512_mask_storeu_ps(outs[k], keep, unshuffle(acc[k]));
+}
+
+/* All rows, in groups of 16, against n_act inputs, X16_INPUTS at a time. */
+__attribute__((target(R16_TARGET))) static void x16_all(const void *row0, size_t row_bytes, int n_rows,
+                                                        const qdot_inputs *in, int first, int n_act, float *const *outs) {
+    for (int r = 0; r < n_rows; r += 16) {
+        const int nr = n_rows - r < 16 ? n_rows - r : 16;
+        const uint8_t *rows = (const uint8_t *)row0 + (size_t)r * row_bytes;
+        for (int g = 0; g < n_act; g += X16_INPUTS) {
+            float *o[X16_INPUTS];
+            const int ng = n_act - g < X16_INPUTS ? n_act - g : X16_INPUTS;
+            for (int k = 0; k < ng; k++) o[k] = outs[g + k] + r;
+#define X16_CASE(N) \
+    case N: x16_rows(rows, row_bytes, nr, in, first + g, N, o); break
+            switch (ng) {
+            X16_CASE(1); X16_CASE(2); X16_CASE(3); X16_CASE(4);
+            X16_CASE(5); X16_CASE(6); X16_CASE(7);
+            default: x16_rows(rows, row_bytes, nr, in, first + g, X16_INPUTS, o); break;
+            }
+#undef X16_CASE
+        }
+    }
+}
+
+void qdot_iq4_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                          int n_act, float *const *outs) {
+    (void)t;
+    x16_all(row0, row_bytes, n_rows, in, first, n_act, outs);
+}
+
+void qdot_iq4_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
+    float *outs[64];
+    for (int k = 0; k < n_act; k += 64) {
+        const int nk = n_act - k < 64 ? n_act - k : 64;
+        for (int i = 0; i < nk; i++) outs[i] = out + k + i;
+        qdot_iq4_rows16_many(t, row, 0, 1, in, first + k, nk, outs);
+    }
+}
