@@ -4,9 +4,10 @@
  * Per 256-element super-block the sixteen rows' bytes are loaded transposed (rows16.h), so a
  * register holds 4 bytes of every row. The nibbles are looked up in IQ4_KVALUES shifted by +128
  * (unsigned), and one VPDPBUSD with 4 of an input's quants broadcast adds 4 products to every
- * row. Each sub-block of 32 starts its chain at -128 x the input's sum of the sub-block (which
- * takes the offset off), so each lane ends with its row's exact integer dot, multiplied by the
- * row's scale ls - 32 and summed as integers; then one float step per super-block and lane:
+ * row. Per sub-block of 32 each lane then holds its row's exact integer dot (offset by 128 x the
+ * input's sum of the sub-block), multiplied by the row's scale ls - 32 and summed as integers;
+ * the offsets come off once per super-block, (128 x scale pairs) . (the input's sums of 32, in
+ * pairs) by VPDPWSSD, where the sums start; then one float step per super-block and lane:
  * acc += (d x ad) x sums. Range: |sums| <= 8 x 32 x 32 x 128 x 127 < 2^31. Each row is one lane
  * with one chain over its super-blocks, so its result depends neither on the rows beside it nor
  * on the number of inputs: one input and a batch give the same floats. */
@@ -45,7 +46,26 @@ R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
     const __m128i tab = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)IQ4_KVALUES), _mm_set1_epi8((char)0x80));
     const __m512i table = _mm512_broadcast_i32x4(tab), low4 = _mm512_set1_epi8(0xF);
     __m512i isum[X16_INPUTS];
-    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) isum[k] = _mm512_setzero_si512();
+    __m512i ls[8], offp[4]; /* ls - 32 of sub-block s; 128 x those of sub-blocks 2i, 2i + 1 as int16 pairs */
+    _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
+        /* bits 4s..4s+3 of scales_l, bits 2s, 2s + 1 of scales_h above them */
+        const __m512i sel = _mm512_ternarylogic_epi32(_mm512_srli_epi32(T[1], 4 * s), _mm512_srli_epi32(T[0], 12 + 2 * s),
+                                                      _mm512_set1_epi32(0xF), 0xE4); /* C ? A : B */
+        ls[s] = _mm512_sub_epi32(_mm512_and_si512(sel, _mm512_set1_epi32(0x3F)), _mm512_set1_epi32(32));
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < 4; i++)
+        offp[i] = _mm512_or_si512(_mm512_and_si512(_mm512_slli_epi32(ls[2 * i], 7), _mm512_set1_epi32(0xFFFF)),
+                                  _mm512_slli_epi32(ls[2 * i + 1], 23));
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) { /* the offset: -128 x sum_s ls_s x (input's sum of s) */
+        const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+        const __m256i s32 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)a->bsums), _mm256_set1_epi16(1));
+        int32_t sp[8]; /* int16 pairs (s0 s1) (s2 s3) at 0, 1 and (s4 s5) (s6 s7) at 4, 5 */
+        _mm256_storeu_si256((__m256i *)(void *)sp, _mm256_packs_epi32(s32, s32));
+        __m512i o = _mm512_dpwssd_epi32(_mm512_setzero_si512(), offp[0], _mm512_set1_epi32(sp[0]));
+        o = _mm512_dpwssd_epi32(o, offp[1], _mm512_set1_epi32(sp[1]));
+        o = _mm512_dpwssd_epi32(o, offp[2], _mm512_set1_epi32(sp[4]));
+        isum[k] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpwssd_epi32(o, offp[3], _mm512_set1_epi32(sp[5])));
+    }
     _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
         __m512i q[4], lo[4], hi[4]; /* qs 16s + 4u ..: elements 32s + 4u (low nibbles), + 16 (high) */
         x16_prefetch(pf, X16_PF_PER_LOAD);
@@ -54,19 +74,15 @@ R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
             lo[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(q[u], low4));
             hi[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q[u], 4), low4));
         }
-        /* ls - 32: bits 4s..4s+3 of scales_l, bits 2s, 2s + 1 of scales_h above them */
-        const __m512i sel = _mm512_ternarylogic_epi32(_mm512_srli_epi32(T[1], 4 * s), _mm512_srli_epi32(T[0], 12 + 2 * s),
-                                                      _mm512_set1_epi32(0xF), 0xE4); /* C ? A : B */
-        const __m512i ls = _mm512_sub_epi32(_mm512_and_si512(sel, _mm512_set1_epi32(0x3F)), _mm512_set1_epi32(32));
         _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
             const r16_i32 *aq = (const r16_i32 *)(const void *)(a->qs + 32 * s);
-            __m512i l = _mm512_set1_epi32(-128 * (a->bsums[2 * s] + a->bsums[2 * s + 1])), h = _mm512_setzero_si512();
+            __m512i l = _mm512_setzero_si512(), h = _mm512_setzero_si512();
             _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
                 l = _mm512_dpbusd_epi32(l, lo[u], _mm512_set1_epi32(aq[u]));
                 h = _mm512_dpbusd_epi32(h, hi[u], _mm512_set1_epi32(aq[4 + u]));
             }
-            isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(_mm512_add_epi32(l, h), ls));
+            isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(_mm512_add_epi32(l, h), ls[s]));
         }
     }
     _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
