@@ -70,7 +70,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
         if (t == SLM_TYPE_Q5_K) return (qdot_kernel){qdot_k_more_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
     case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
-        if (kernels_rows16()) return (qdot_kernel){qdot_iq4_rows16_rows, qdot_iq4_rows16_many, QDOT_Q8_K, "avx512vnni16"};
+        if (kernels_rows16() && __builtin_cpu_supports("avx512vbmi"))
+            return (qdot_kernel){qdot_iq4_rows16_rows, qdot_iq4_rows16_many, QDOT_Q8_K, "avx512vnni16"};
         if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){NULL, NULL, 0, NULL};
     case SLM_TYPE_Q2_K: case SLM_TYPE_Q3_K:

@@ -19,6 +19,10 @@
 #include "kernels/rows16.h"
 #include "tensor/quants.h"
 
+/* rows16.h's target and VBMI (VPERMB: a 64-entry byte lookup that ignores the index's top 2 bits). */
+#define X16_TARGET R16_TARGET ",avx512vbmi"
+#define X16_INLINE __attribute__((target(X16_TARGET), always_inline)) static inline
+
 /* Inputs per weight load (each keeps one 16-row accumulator). */
 #define X16_INPUTS 8
 
@@ -31,20 +35,22 @@
 typedef struct { const char *at, *end; } x16_pf;
 
 /* Asks for the next n lines of *pf into L2. */
-R16_INLINE void x16_prefetch(x16_pf *pf, int n) {
+X16_INLINE void x16_prefetch(x16_pf *pf, int n) {
     for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
 }
 
 /* Super-block b of the 16 rows (row r's at blk[r]) against N inputs, into acc (lane order of
  * load_transposed). */
-R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int first, const int N, int64_t b,
+X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int first, const int N, int64_t b,
                           __m512 *acc, x16_pf *pf) {
     __m512i T[4]; /* lane: d | scales_h << 16, then the 4 scales_l bytes (and qs 0..7, unused) */
     x16_prefetch(pf, X16_PF_PER_LOAD);
     load_transposed(blk, 0, T);
     const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(T[0]));
+    /* IQ4_KVALUES + 128, four times over: looked up by VPERMB with a nibble in bits 0-3 and
+       anything in bits 4-5 (so no mask) */
     const __m128i tab = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)IQ4_KVALUES), _mm_set1_epi8((char)0x80));
-    const __m512i table = _mm512_broadcast_i32x4(tab), low4 = _mm512_set1_epi8(0xF);
+    const __m512i table = _mm512_broadcast_i32x4(tab);
     __m512i isum[X16_INPUTS];
     __m512i ls[8], offp[4]; /* ls - 32 of sub-block s; 128 x those of sub-blocks 2i, 2i + 1 as int16 pairs */
     _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
@@ -71,18 +77,22 @@ R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
         x16_prefetch(pf, X16_PF_PER_LOAD);
         load_transposed(blk, 8 + 16 * s, q);
         _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
-            lo[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(q[u], low4));
-            hi[u] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q[u], 4), low4));
+            lo[u] = _mm512_permutexvar_epi8(q[u], table);
+            hi[u] = _mm512_permutexvar_epi8(_mm512_srli_epi16(q[u], 4), table);
         }
         _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
             const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
             const r16_i32 *aq = (const r16_i32 *)(const void *)(a->qs + 32 * s);
-            __m512i l = _mm512_setzero_si512(), h = _mm512_setzero_si512();
+            /* one chain where several inputs give the parallelism, two for one input (the same
+               exact integer either way) */
+            __m512i d = _mm512_setzero_si512(), e = _mm512_setzero_si512();
+            _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) d = _mm512_dpbusd_epi32(d, lo[u], _mm512_set1_epi32(aq[u]));
             _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
-                l = _mm512_dpbusd_epi32(l, lo[u], _mm512_set1_epi32(aq[u]));
-                h = _mm512_dpbusd_epi32(h, hi[u], _mm512_set1_epi32(aq[4 + u]));
+                if (N == 1) e = _mm512_dpbusd_epi32(e, hi[u], _mm512_set1_epi32(aq[4 + u]));
+                else d = _mm512_dpbusd_epi32(d, hi[u], _mm512_set1_epi32(aq[4 + u]));
             }
-            isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(_mm512_add_epi32(l, h), ls[s]));
+            if (N == 1) d = _mm512_add_epi32(d, e);
+            isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(d, ls[s]));
         }
     }
     _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
@@ -92,7 +102,7 @@ R16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
 }
 
 /* Rows row0 .. row0 + n_rows - 1 (row_bytes apart, n_rows <= 16) against N inputs: outs[k][r]. */
-R16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+X16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                          const int N, float *const *outs) {
     const size_t bytes = sizeof(block_iq4_xs);
     const int64_t nb = in->cols / QK_K;
@@ -114,7 +124,7 @@ R16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, cons
 }
 
 /* All rows, in groups of 16, against n_act inputs, X16_INPUTS at a time. */
-__attribute__((target(R16_TARGET))) static void x16_all(const void *row0, size_t row_bytes, int n_rows,
+__attribute__((target(X16_TARGET))) static void x16_all(const void *row0, size_t row_bytes, int n_rows,
                                                         const qdot_inputs *in, int first, int n_act, float *const *outs) {
     for (int r = 0; r < n_rows; r += 16) {
         const int nr = n_rows - r < 16 ? n_rows - r : 16;
