@@ -39,6 +39,25 @@ X16_INLINE void x16_prefetch(x16_pf *pf, int n) {
     for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
 }
 
+/* load_transposed (rows16.h) with the 128-bit inserts made masked broadcasts from memory, which
+ * may run on port 0 as well as 5: for one input (decoding), where port 5 is what limits; the
+ * same bytes in the same places. */
+X16_INLINE void x16_load_transposed_p05(const uint8_t *const *p, int off, __m512i *t) {
+    __m512i z[4];
+    for (int i = 0; i < 4; i++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[4 * i] + off)));
+        v = _mm512_mask_broadcast_i32x4(v, 0x00F0, _mm_loadu_si128((const __m128i *)(p[4 * i + 1] + off)));
+        v = _mm512_mask_broadcast_i32x4(v, 0x0F00, _mm_loadu_si128((const __m128i *)(p[4 * i + 2] + off)));
+        z[i] = _mm512_mask_broadcast_i32x4(v, 0xF000, _mm_loadu_si128((const __m128i *)(p[4 * i + 3] + off)));
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    t[0] = _mm512_unpacklo_epi64(t0, t2);
+    t[1] = _mm512_unpackhi_epi64(t0, t2);
+    t[2] = _mm512_unpacklo_epi64(t1, t3);
+    t[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* Super-block b of the 16 rows (row r's at blk[r]) against N inputs, into acc (lane order of
  * load_transposed). */
 X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int first, const int N, int64_t b,
@@ -75,7 +94,8 @@ X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
     _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
         __m512i q[4], lo[4], hi[4]; /* qs 16s + 4u ..: elements 32s + 4u (low nibbles), + 16 (high) */
         x16_prefetch(pf, X16_PF_PER_LOAD);
-        load_transposed(blk, 8 + 16 * s, q);
+        if (N == 1) x16_load_transposed_p05(blk, 8 + 16 * s, q);
+        else load_transposed(blk, 8 + 16 * s, q);
         _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
             lo[u] = _mm512_permutexvar_epi8(q[u], table);
             hi[u] = _mm512_permutexvar_epi8(_mm512_srli_epi16(q[u], 4), table);
