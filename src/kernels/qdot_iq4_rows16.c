@@ -40,8 +40,8 @@ X16_INLINE void x16_prefetch(x16_pf *pf, int n) {
 }
 
 /* load_transposed (rows16.h) with the 128-bit inserts made masked broadcasts from memory, which
- * may run on port 0 as well as 5: for one input (decoding), where port 5 is what limits; the
- * same bytes in the same places. */
+ * may run on port 0 as well as 5 (measured here: decoding a little faster, batches the same);
+ * the same bytes in the same places. */
 X16_INLINE void x16_load_transposed_p05(const uint8_t *const *p, int off, __m512i *t) {
     __m512i z[4];
     for (int i = 0; i < 4; i++) {
@@ -94,8 +94,7 @@ X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
     _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
         __m512i q[4], lo[4], hi[4]; /* qs 16s + 4u ..: elements 32s + 4u (low nibbles), + 16 (high) */
         x16_prefetch(pf, X16_PF_PER_LOAD);
-        if (N == 1) x16_load_transposed_p05(blk, 8 + 16 * s, q);
-        else load_transposed(blk, 8 + 16 * s, q);
+        x16_load_transposed_p05(blk, 8 + 16 * s, q);
         _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
             lo[u] = _mm512_permutexvar_epi8(q[u], table);
             hi[u] = _mm512_permutexvar_epi8(_mm512_srli_epi16(q[u], 4), table);
