@@ -8,7 +8,8 @@
  * input's sum of the sub-block), multiplied by the row's scale ls - 32 and summed as integers;
  * the offsets come off once per super-block, (128 x scale pairs) . (the input's sums of 32, in
  * pairs) by VPDPWSSD, where the sums start; then one float step per super-block and lane:
- * acc += (d x ad) x sums. Range: |sums| <= 8 x 32 x 32 x 128 x 127 < 2^31. Each row is one lane
+ * acc += (d x ad) x sums. Range: with the offsets in, |sums| <= 8 x 32 x 32 x 255 x 128 < 2^31
+ * (and the offsets alone <= 8 x 32 x 128 x 4096 likewise). Each row is one lane
  * with one chain over its super-blocks, so its result depends neither on the rows beside it nor
  * on the number of inputs: one input and a batch give the same floats. */
 #include <immintrin.h>
