@@ -2,7 +2,7 @@
  * pairs with, and the dispatch table from (type, selected instruction set) to a kernel and the
  * input forms it reads. The kernels live in qdot_ref.c (scalar), qdot_avx2.c, qdot_vnni.c,
  * qdot_q41.c (q4_1 / q5_1), qdot_rows16.c, qdot_k_avx512.c, qdot_k_rows16.c (q3_K / q4_K / q5_K / q6_K,
- * 16 rows a pass), qdot_k_more.c and qdot_iq4.c. */
+ * 16 rows a pass), qdot_k_more.c, qdot_iq4.c and qdot_iq4_rows16.c (iq4_xs, 16 rows a pass). */
 #include "kernels/qdot.h"
 
 #include "kernels/kernels.h"
@@ -71,6 +71,8 @@ static qdot_kernel avx512_kernel(slm_type t) {
         if (t == SLM_TYPE_Q5_K) return (qdot_kernel){qdot_k_more_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){qdot_k_avx512_rows, qdot_k_avx512_many, QDOT_Q8_K, "avx512"};
     case SLM_TYPE_IQ4_XS: /* its scales are unpacked with BMI2 (which every AVX-512 CPU has) */
+        if (kernels_rows16() && __builtin_cpu_supports("avx512vbmi"))
+            return (qdot_kernel){qdot_iq4_rows16_rows, qdot_iq4_rows16_many, QDOT_Q8_K, "avx512vnni16"};
         if (__builtin_cpu_supports("bmi2")) return (qdot_kernel){qdot_iq4_xs_avx512_rows, NULL, QDOT_Q8_K, "avx512vnni"};
         return (qdot_kernel){NULL, NULL, 0, NULL};
     case SLM_TYPE_Q3_K:

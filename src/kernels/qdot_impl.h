@@ -45,6 +45,11 @@ void qdot_k_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int 
 void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                         int n_act, float *const *outs);
 
+/* AVX-512 VNNI over 16 rows at once, a row per lane (qdot_iq4_rows16.c): iq4_xs rows (QDOT_Q8_K). */
+void qdot_iq4_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
+void qdot_iq4_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+                          int n_act, float *const *outs);
+
 /* iq4_xs rows (qdot_iq4.c, QDOT_Q8_K): AVX2, and AVX-512 BW + VNNI, bit-identical to each other. */
 void qdot_iq4_xs_avx2_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_iq4_xs_avx512_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
