@@ -39,7 +39,7 @@ void qdot_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int fi
 void qdot_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                       int n_act, float *const *outs);
 
-/* AVX-512 VNNI over 16 rows at once, a row per lane (qdot_k_rows16.c): q4_K / q5_K / q6_K rows
+/* AVX-512 VNNI over 16 rows at once, a row per lane (qdot_k_rows16.c): q3_K / q4_K / q5_K / q6_K rows
  * (QDOT_Q8_K). */
 void qdot_k_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out);
 void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
