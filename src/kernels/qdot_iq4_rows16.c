@@ -25,46 +25,19 @@
 #define X16_INLINE __attribute__((target(X16_TARGET), always_inline)) static inline
 
 /* Inputs per weight load (each keeps one 16-row accumulator). */
-#define X16_INPUTS 8
+#define X16_INPUTS 8 /* as R16_DEFINE_ALL passes them */
 
 /* Decoding streams the weights: the group of 16 rows (contiguous) this many groups ahead is
  * asked for into L2, a few lines before each transposed load, at the pace this one is read. */
 #define X16_PF_GROUPS 2
 #define X16_PF_PER_LOAD 4
 
-/* What is still to be prefetched: the 64-byte lines of [at, end). */
-typedef struct { const char *at, *end; } x16_pf;
-
-/* Asks for the next n lines of *pf into L2. */
-X16_INLINE void x16_prefetch(x16_pf *pf, int n) {
-    for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
-}
-
-/* load_transposed (rows16.h) with the 128-bit inserts made masked broadcasts from memory, which
- * may run on port 0 as well as 5 (measured here: decoding a little faster, batches the same);
- * the same bytes in the same places. */
-X16_INLINE void x16_load_transposed_p05(const uint8_t *const *p, int off, __m512i *t) {
-    __m512i z[4];
-    for (int i = 0; i < 4; i++) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[4 * i] + off)));
-        v = _mm512_mask_broadcast_i32x4(v, 0x00F0, _mm_loadu_si128((const __m128i *)(p[4 * i + 1] + off)));
-        v = _mm512_mask_broadcast_i32x4(v, 0x0F00, _mm_loadu_si128((const __m128i *)(p[4 * i + 2] + off)));
-        z[i] = _mm512_mask_broadcast_i32x4(v, 0xF000, _mm_loadu_si128((const __m128i *)(p[4 * i + 3] + off)));
-    }
-    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-    t[0] = _mm512_unpacklo_epi64(t0, t2);
-    t[1] = _mm512_unpackhi_epi64(t0, t2);
-    t[2] = _mm512_unpacklo_epi64(t1, t3);
-    t[3] = _mm512_unpackhi_epi64(t1, t3);
-}
-
 /* Super-block b of the 16 rows (row r's at blk[r]) against N inputs, into acc (lane order of
  * load_transposed). */
 X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int first, const int N, int64_t b,
-                          __m512 *acc, x16_pf *pf) {
+                          __m512 *acc, r16_pf *pf) {
     __m512i T[4]; /* lane: d | scales_h << 16, then the 4 scales_l bytes (and qs 0..7, unused) */
-    x16_prefetch(pf, X16_PF_PER_LOAD);
+    r16_prefetch(pf, X16_PF_PER_LOAD);
     load_transposed(blk, 0, T);
     const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(T[0]));
     /* IQ4_KVALUES + 128, four times over: looked up by VPERMB with a nibble in bits 0-3 and
@@ -94,8 +67,8 @@ X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
     }
     _Pragma("GCC unroll 16") for (int s = 0; s < 8; s++) {
         __m512i q[4], lo[4], hi[4]; /* qs 16s + 4u ..: elements 32s + 4u (low nibbles), + 16 (high) */
-        x16_prefetch(pf, X16_PF_PER_LOAD);
-        x16_load_transposed_p05(blk, 8 + 16 * s, q);
+        r16_prefetch(pf, X16_PF_PER_LOAD);
+        load_transposed(blk, 8 + 16 * s, q);
         _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
             lo[u] = _mm512_permutexvar_epi8(q[u], table);
             hi[u] = _mm512_permutexvar_epi8(_mm512_srli_epi16(q[u], 4), table);
@@ -122,8 +95,9 @@ X16_INLINE void x16_block(const uint8_t *const *blk, const qdot_inputs *in, int 
 }
 
 /* Rows row0 .. row0 + n_rows - 1 (row_bytes apart, n_rows <= 16) against N inputs: outs[k][r]. */
-X16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+X16_INLINE void x16_rows(slm_type t, const uint8_t *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                          const int N, float *const *outs) {
+    (void)t; /* iq4_xs: R16_DEFINE_ALL passes the type */
     const size_t bytes = sizeof(block_iq4_xs);
     const int64_t nb = in->cols / QK_K;
     const uint8_t *p[16];
@@ -133,49 +107,24 @@ X16_INLINE void x16_rows(const uint8_t *row0, size_t row_bytes, int n_rows, cons
     for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const size_t at = (size_t)b * bytes;
-        x16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
+        r16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
         const uint8_t *blk[16];
         for (int r = 0; r < 16; r++) blk[r] = p[r] + at;
         x16_block(blk, in, first, N, b, acc, &pf);
-        x16_prefetch(&pf, 64); /* what is left */
+        r16_prefetch(&pf, 64); /* what is left */
     }
     const __mmask16 keep = (__mmask16)((1u << n_rows) - 1);
     for (int k = 0; k < N; k++) _mm512_mask_storeu_ps(outs[k], keep, unshuffle(acc[k]));
 }
 
-/* All rows, in groups of 16, against n_act inputs, X16_INPUTS at a time. */
-__attribute__((target(X16_TARGET))) static void x16_all(const void *row0, size_t row_bytes, int n_rows,
-                                                        const qdot_inputs *in, int first, int n_act, float *const *outs) {
-    for (int r = 0; r < n_rows; r += 16) {
-        const int nr = n_rows - r < 16 ? n_rows - r : 16;
-        const uint8_t *rows = (const uint8_t *)row0 + (size_t)r * row_bytes;
-        for (int g = 0; g < n_act; g += X16_INPUTS) {
-            float *o[X16_INPUTS];
-            const int ng = n_act - g < X16_INPUTS ? n_act - g : X16_INPUTS;
-            for (int k = 0; k < ng; k++) o[k] = outs[g + k] + r;
-#define X16_CASE(N) \
-    case N: x16_rows(rows, row_bytes, nr, in, first + g, N, o); break
-            switch (ng) {
-            X16_CASE(1); X16_CASE(2); X16_CASE(3); X16_CASE(4);
-            X16_CASE(5); X16_CASE(6); X16_CASE(7);
-            default: x16_rows(rows, row_bytes, nr, in, first + g, X16_INPUTS, o); break;
-            }
-#undef X16_CASE
-        }
-    }
-}
+/* All rows, in groups of 16, against the inputs X16_INPUTS at a time. */
+R16_DEFINE_ALL(x16_all, X16_TARGET, x16_rows)
 
-void qdot_iq4_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
+__attribute__((target(X16_TARGET))) void qdot_iq4_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
                           int n_act, float *const *outs) {
-    (void)t;
-    x16_all(row0, row_bytes, n_rows, in, first, n_act, outs);
+    x16_all(t, row0, row_bytes, n_rows, in, first, n_act, outs);
 }
 
 void qdot_iq4_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
-    float *outs[64];
-    for (int k = 0; k < n_act; k += 64) {
-        const int nk = n_act - k < 64 ? n_act - k : 64;
-        for (int i = 0; i < nk; i++) outs[i] = out + k + i;
-        qdot_iq4_rows16_many(t, row, 0, 1, in, first + k, nk, outs);
-    }
+    r16_one_row(qdot_iq4_rows16_many, t, row, in, first, n_act, out);
 }

@@ -27,7 +27,7 @@
 #include "tensor/quants.h"
 
 /* Inputs per weight load (each keeps one 16-row accumulator). */
-#define K16_INPUTS 8
+#define K16_INPUTS 8 /* as R16_DEFINE_ALL passes them */
 
 /* Decoding streams the weights from memory, which the hardware prefetchers do not follow over
  * 16 rows at once: the rows two groups ahead (contiguous) are asked for into L2 at the pace this
@@ -35,12 +35,6 @@
  * of a super-block's lines at once, or into L1, did worse; none at all, 3x worse). */
 #define K16_PF_GROUPS 2
 #define K16_PF_PER_LOAD 4
-
-/* Prefetches into L2 spread over a super-block's loads: the next 64-byte lines of [*pf, end). */
-typedef struct { const char *at, *end; } k16_pf;
-R16_INLINE void pf_some(k16_pf *pf, int n) {
-    for (int i = 0; i < n && pf->at < pf->end; i++, pf->at += 64) _mm_prefetch(pf->at, _MM_HINT_T1);
-}
 
 /* The byte j (0..3) of every lane, zero-extended to 32 bits. */
 R16_INLINE __m512i byte_of(__m512i v, int j) {
@@ -64,12 +58,12 @@ R16_INLINE __m512i low_or(__m512i q, __m512i hi) { return _mm512_ternarylogic_ep
 /* Super-block b of the 16 rows against N inputs, into the float accumulators acc (lane order of
  * load_transposed). blk[r]: row r's super-block; base: row 0's (for gathers at gather_idx). */
 R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *base, __m512i gather_idx,
-                          const qdot_inputs *in, int first, const int N, int64_t b, __m512 *acc, k16_pf *pf) {
+                          const qdot_inputs *in, int first, const int N, int64_t b, __m512 *acc, r16_pf *pf) {
     __m512i isum[K16_INPUTS];
     _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) isum[k] = _mm512_setzero_si512();
     if (t == SLM_TYPE_Q3_K) {
         __m512i T[4], M[8], S[4];
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 94, T); /* qs 62, 63, the 12 scale bytes p0..p11, d */
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(T[3], 16)));
         /* p0..p3, p4..p7, p8..p11 of each row */
@@ -83,15 +77,15 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
             const __m512i l4 = q < 2 ? _mm512_and_si512(lo, nib) : _mm512_and_si512(_mm512_srli_epi16(lo, 4), nib);
             S[q] = _mm512_sub_epi8(_mm512_or_si512(l4, bits_to(P2, 2 * q, 4, 0x30)), off);
         }
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 0, M); /* hmask bytes 4g .. (g = 0..7): bit 4h + p is the high bit of element 128h + 32p + 4g .. */
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 16, M + 4);
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m512i Q[8]; /* qs bytes 32h + 4g ..: bits 2p are element 128h + 32p + 4g .. */
-            pf_some(pf, K16_PF_PER_LOAD);
+            r16_prefetch(pf, K16_PF_PER_LOAD);
             load_transposed(blk, 32 + 32 * h, Q);
-            pf_some(pf, K16_PF_PER_LOAD);
+            r16_prefetch(pf, K16_PF_PER_LOAD);
             load_transposed(blk, 32 + 32 * h + 16, Q + 4);
             _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
                 __m512i w[8]; /* q2 + 4 x hbit (0..7): sub-blocks 8h + 2p (g < 4) and 8h + 2p + 1 */
@@ -121,19 +115,19 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
     }
     if (t == SLM_TYPE_Q6_K) {
         __m512i S[4];
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 192, S); /* the 16 int8 scales */
         const __m512i dword = _mm512_i32gather_epi32(gather_idx, base + 206, 1); /* scales 14, 15, d */
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dword, 16)));
         _Pragma("GCC unroll 16") for (int h = 0; h < 2; h++) {
             __m512i H[8]; /* qh bytes 32h + 4g .. (g = 0..7), the top 2 bits of elements 128h + 4g + 32k at bits 2k */
-            pf_some(pf, K16_PF_PER_LOAD);
+            r16_prefetch(pf, K16_PF_PER_LOAD);
             load_transposed(blk, 128 + 32 * h, H);
-            pf_some(pf, K16_PF_PER_LOAD);
+            r16_prefetch(pf, K16_PF_PER_LOAD);
             load_transposed(blk, 128 + 32 * h + 16, H + 4);
             _Pragma("GCC unroll 16") for (int m = 0; m < 4; m++) {
                 __m512i L[4]; /* ql bytes 64h + 16m + 4u: elements 128h + 16m + 4u (low), + 64 (high) */
-                pf_some(pf, K16_PF_PER_LOAD);
+                r16_prefetch(pf, K16_PF_PER_LOAD);
                 load_transposed(blk, 64 * h + 16 * m, L);
                 __m512i lo[4], hi[4];
                 _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
@@ -165,7 +159,7 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
     const bool q5 = t == SLM_TYPE_Q5_K;
     const int qs = q5 ? 48 : 16;
     __m512i T[4]; /* d | dmin, then the 12 scale bytes */
-    pf_some(pf, K16_PF_PER_LOAD);
+    r16_prefetch(pf, K16_PF_PER_LOAD);
     load_transposed(blk, 0, T);
     const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(T[0]));
     const __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(T[0], 16)));
@@ -181,16 +175,16 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
                            _mm512_shuffle_epi8(mn_hi, pair_lo), _mm512_shuffle_epi8(mn_hi, pair_hi)};
     __m512i H[8]; /* q5_K: qh bytes 4g .. (g = 0..7); bit j is the fifth bit of element 32j + 4g .. */
     if (q5) {
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 16, H);
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, 32, H + 4);
     }
     _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c + 1 (high) */
         __m512i q[8], lo[8], hi[8];
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, qs + 32 * c, q);
-        pf_some(pf, K16_PF_PER_LOAD);
+        r16_prefetch(pf, K16_PF_PER_LOAD);
         load_transposed(blk, qs + 32 * c + 16, q + 4);
         _Pragma("GCC unroll 16") for (int g = 0; g < 8; g++) {
             if (q5) {
@@ -239,49 +233,24 @@ R16_INLINE void k16_rows(slm_type t, const uint8_t *row0, size_t row_bytes, int 
     const size_t bytes = t == SLM_TYPE_Q3_K ? sizeof(block_q3_K) : t == SLM_TYPE_Q6_K ? sizeof(block_q6_K) : t == SLM_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q4_K);
     const int64_t nb = in->cols / QK_K;
     const uint8_t *p[16];
-    int32_t idx[16];
-    for (int q = 0; q < 16; q++) { /* lane q's row (the last row repeated past the end) */
-        const int r = lane_row(q) < n_rows ? lane_row(q) : n_rows - 1;
-        idx[q] = (int32_t)((size_t)r * row_bytes);
-    }
-    for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
-    const __m512i gather_idx = _mm512_loadu_si512(idx);
+    const __m512i gather_idx = r16_rows(row0, row_bytes, n_rows, p);
     const uint8_t *next = row0 + (size_t)K16_PF_GROUPS * 16 * row_bytes;
     __m512 acc[K16_INPUTS];
     for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const size_t at = (size_t)b * bytes;
-        k16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
+        r16_pf pf = {(const char *)next + 16 * at, (const char *)next + 16 * (at + bytes)};
         const uint8_t *blk[16];
         for (int r = 0; r < 16; r++) blk[r] = p[r] + at;
         k16_block(t, blk, row0 + at, gather_idx, in, first, N, b, acc, &pf);
-        pf_some(&pf, 64); /* what is left */
+        r16_prefetch(&pf, 64); /* what is left */
     }
     const __mmask16 keep = (__mmask16)((1u << n_rows) - 1);
     for (int k = 0; k < N; k++) _mm512_mask_storeu_ps(outs[k], keep, unshuffle(acc[k]));
 }
 
-/* All rows, in groups of 16, against n_act inputs, K16_INPUTS at a time. */
-R16_INLINE void k16_all(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                        int n_act, float *const *outs) {
-    for (int r = 0; r < n_rows; r += 16) {
-        const int nr = n_rows - r < 16 ? n_rows - r : 16;
-        const uint8_t *rows = (const uint8_t *)row0 + (size_t)r * row_bytes;
-        for (int g = 0; g < n_act; g += K16_INPUTS) {
-            float *o[K16_INPUTS];
-            const int ng = n_act - g < K16_INPUTS ? n_act - g : K16_INPUTS;
-            for (int k = 0; k < ng; k++) o[k] = outs[g + k] + r;
-#define K16_CASE(N) \
-    case N: k16_rows(t, rows, row_bytes, nr, in, first + g, N, o); break
-            switch (ng) {
-            K16_CASE(1); K16_CASE(2); K16_CASE(3); K16_CASE(4);
-            K16_CASE(5); K16_CASE(6); K16_CASE(7);
-            default: k16_rows(t, rows, row_bytes, nr, in, first + g, K16_INPUTS, o); break;
-            }
-#undef K16_CASE
-        }
-    }
-}
+/* All rows, in groups of 16, against the inputs K16_INPUTS at a time. */
+R16_DEFINE_ALL(k16_all, R16_TARGET, k16_rows)
 
 /* q6_K against one input (decoding), with the floats of k16_rows: per super-block each row's
  * exact integer sum (the same integer however it is summed), then the same float step in the
@@ -418,10 +387,5 @@ void qdot_k_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_ro
 }
 
 void qdot_k_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
-    float *outs[64];
-    for (int k = 0; k < n_act; k += 64) {
-        const int nk = n_act - k < 64 ? n_act - k : 64;
-        for (int i = 0; i < nk; i++) outs[i] = out + k + i;
-        qdot_k_rows16_many(t, row, 0, 1, in, first + k, nk, outs);
-    }
+    r16_one_row(qdot_k_rows16_many, t, row, in, first, n_act, out);
 }

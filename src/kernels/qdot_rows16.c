@@ -26,7 +26,7 @@
 #endif
 
 /* Inputs per weight load (each keeps one 16-row accumulator). */
-#define R16_INPUTS 8
+#define R16_INPUTS 8 /* as R16_DEFINE_ALL passes them */
 
 /* A type's layout: block bytes, where the 16 bytes of nibbles (or the 32 quants) start, where
  * the fifth bits start (q5_*), whether it has a min, and the offset that makes weights unsigned. */
@@ -85,13 +85,7 @@ R16_INLINE void rows16(slm_type t, const uint8_t *row0, size_t row_bytes, int n_
     const r16_layout L = layout_of(t);
     const int64_t nb = in->cols / QK;
     const uint8_t *p[16];
-    int32_t idx[16];
-    for (int q = 0; q < 16; q++) { /* lane q's row (the last row repeated past the end) */
-        const int r = lane_row(q) < n_rows ? lane_row(q) : n_rows - 1;
-        idx[q] = (int32_t)((size_t)r * row_bytes);
-    }
-    for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
-    const __m512i gather_idx = _mm512_loadu_si512(idx);
+    const __m512i gather_idx = r16_rows(row0, row_bytes, n_rows, p);
     const uint8_t *next = row0 + (size_t)16 * R16_PF_GROUPS * row_bytes;
     __m512 acc[R16_INPUTS];
     for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
@@ -129,27 +123,8 @@ R16_INLINE void rows16(slm_type t, const uint8_t *row0, size_t row_bytes, int n_
     for (int k = 0; k < N; k++) _mm512_mask_storeu_ps(outs[k], keep, unshuffle(acc[k]));
 }
 
-/* All rows, in groups of 16, against n_act inputs, R16_INPUTS at a time. */
-R16_INLINE void rows16_all(slm_type t, const void *row0, size_t row_bytes, int n_rows, const qdot_inputs *in, int first,
-                           int n_act, float *const *outs) {
-    for (int r = 0; r < n_rows; r += 16) {
-        const int nr = n_rows - r < 16 ? n_rows - r : 16;
-        const uint8_t *rows = (const uint8_t *)row0 + (size_t)r * row_bytes;
-        for (int g = 0; g < n_act; g += R16_INPUTS) {
-            float *o[R16_INPUTS];
-            const int ng = n_act - g < R16_INPUTS ? n_act - g : R16_INPUTS;
-            for (int k = 0; k < ng; k++) o[k] = outs[g + k] + r;
-#define R16_CASE(N) \
-    case N: rows16(t, rows, row_bytes, nr, in, first + g, N, o); break
-            switch (ng) {
-            R16_CASE(1); R16_CASE(2); R16_CASE(3); R16_CASE(4);
-            R16_CASE(5); R16_CASE(6); R16_CASE(7);
-            default: rows16(t, rows, row_bytes, nr, in, first + g, R16_INPUTS, o); break;
-            }
-#undef R16_CASE
-        }
-    }
-}
+/* All rows, in groups of 16, against the inputs R16_INPUTS at a time. */
+R16_DEFINE_ALL(rows16_all, R16_TARGET, rows16)
 
 /* One function per type, so that every step is specialised for it. */
 #define R16_TYPE(name, T)                                                                                          \
@@ -178,10 +153,5 @@ void qdot_rows16_many(slm_type t, const void *row0, size_t row_bytes, int n_rows
 }
 
 void qdot_rows16_rows(slm_type t, const void *row, const qdot_inputs *in, int first, int n_act, float *out) {
-    float *outs[64];
-    for (int k = 0; k < n_act; k += 64) {
-        const int nk = n_act - k < 64 ? n_act - k : 64;
-        for (int i = 0; i < nk; i++) outs[i] = out + k + i;
-        qdot_rows16_many(t, row, 0, 1, in, first + k, nk, outs);
-    }
+    r16_one_row(qdot_rows16_many, t, row, in, first, n_act, out);
 }
