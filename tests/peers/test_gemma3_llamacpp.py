@@ -109,4 +109,6 @@ def test_peak_memory_within_file_and_cache(slm):
     peak = float(proc.stderr.decode().split("peak memory: ")[1].split(" MiB")[0]) * 2 ** 20
     kv = 18 * n_ctx * 256 * 2 * 4  # layers x positions x (k, v) x head_dim x f32
     print(f"peak RSS {peak / 2**20:.1f} MiB, file {model.stat().st_size / 2**20:.1f} MiB, KV {kv / 2**20:.1f} MiB")
-    assert peak <= model.stat().st_size + kv + 64 * 2 ** 20
+    # ASan's shadow memory: a byte per 8 bytes of the mapped weights the instrumented kernels read
+    shadow = model.stat().st_size // 8 if SANITIZED else 0
+    assert peak <= model.stat().st_size + kv + 64 * 2 ** 20 + shadow
