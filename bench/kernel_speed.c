@@ -4,7 +4,8 @@
  * inputs (prompts: GMAC/s). Prints the kernel set in use; SLM_NO_AVX512=1 / SLM_NO_SIMD=1 pick
  * the others.
  * usage: kernel_speed [threads] [type ...]   (defaults: 1 thread; every quantised type)
- * KERNEL_SPEED_COLS=N sets the row length (default 1536, a multiple of 256). */
+ * KERNEL_SPEED_COLS=N sets the row length (default 1536, a multiple of 256); KERNEL_SPEED_BATCH=N
+ * the inputs of the batch timing (default 64; a 512-token prompt is 512). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +44,19 @@ int main(int argc, char **argv) {
     const char **names = DEFAULT_TYPES;
     int n_names = (int)(sizeof DEFAULT_TYPES / sizeof DEFAULT_TYPES[0]);
     if (argc > 2) names = (const char **)argv + 2, n_names = argc - 2;
-    enum { BATCH = 64 };
+    const char *batch_env = getenv("KERNEL_SPEED_BATCH"); /* inputs of the batch timing (default 64) */
+    const int BATCH = batch_env ? atoi(batch_env) : 64;
+    if (BATCH < 1 || BATCH > 4096) {
+        fprintf(stderr, "KERNEL_SPEED_BATCH must be 1 to 4096\n");
+        return 2;
+    }
     const char *cols_env = getenv("KERNEL_SPEED_COLS"); /* a row length to try (default 1536) */
     const int COLS = cols_env ? atoi(cols_env) : 1536;
     if (COLS <= 0 || COLS % 256) {
         fprintf(stderr, "KERNEL_SPEED_COLS must be a positive multiple of 256\n");
         return 2;
     }
-    printf("kernels: %s, threads %d, cols %d\n", kernels_simd_name(), threads, COLS);
+    printf("kernels: %s, threads %d, cols %d, batch %d\n", kernels_simd_name(), threads, COLS, BATCH);
     printf("%-8s %8s %10s %12s %14s\n", "type", "rows", "MiB", "decode GB/s", "batch GMAC/s");
     slm_rng rng;
     slm_rng_seed(&rng, 7);

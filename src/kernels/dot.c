@@ -134,6 +134,16 @@ static bool cpu_has_avx512_vnni(void) {
     return c & (1u << 11);
 }
 
+/* cpu_has_avx512 and AVX512_BF16 (CPUID leaf 7 sub-leaf 1, EAX bit 5). */
+static bool cpu_has_avx512_bf16(void) {
+    if (!cpu_has_avx512()) return false;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (a < 1) return false; /* no sub-leaf 1 */
+    __cpuid_count(7, 1, a, b, c, d);
+    return a & (1u << 5);
+}
+
 static int g_avx512_allowed = -1; /* -1: not decided yet (SLM_NO_AVX512 decides) */
 
 void kernels_allow_avx512(bool allow) { g_avx512_allowed = allow; }
@@ -151,6 +161,16 @@ bool kernels_avx512(void) {
     static int has = -1;
     if (has < 0) has = cpu_has_avx512();
     return has && avx512_allowed() && kernels_simd_tiles();
+}
+
+static bool g_avx512_bf16_allowed = true;
+
+void kernels_allow_avx512_bf16(bool allow) { g_avx512_bf16_allowed = allow; }
+
+bool kernels_avx512_bf16(void) {
+    static int has = -1;
+    if (has < 0) has = cpu_has_avx512_bf16();
+    return has && g_avx512_bf16_allowed && kernels_avx512();
 }
 
 bool kernels_avx512_vnni(void) {

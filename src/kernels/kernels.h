@@ -22,6 +22,11 @@ bool kernels_avx512_vnni(void);
 /* True when the AVX-512 F/BW/VL/DQ kernels (the f32 / f16 / bf16 matmul tiles) are used: the
  * CPU and OS have them, the AVX2 kernels are selected and they are allowed (as above). */
 bool kernels_avx512(void);
+/* True when kernels_avx512 holds, the CPU has AVX512_BF16 (the bf16 x bf16 tiles) and
+ * kernels_allow_avx512_bf16 did not forbid them. */
+bool kernels_avx512_bf16(void);
+/* Allows (the default) or forbids the AVX512_BF16 tiles, for comparisons and tests. */
+void kernels_allow_avx512_bf16(bool allow);
 /* Allows (the default, unless SLM_NO_AVX512=1) or forbids every AVX-512 kernel. */
 void kernels_allow_avx512(bool allow);
 /* Name of the kernel set in use: "avx2+avx512vnni", "avx2+avx512", "avx2" or "scalar". */
@@ -53,12 +58,12 @@ typedef struct {
 } matmul_job;
 
 /* Bytes of scratch that matmul_multi needs for up to n_tok inputs of at most cols floats (the
- * inputs quantised to q8_0 and q8_K for quantised weights). */
+ * inputs quantised to q8_0 and q8_K for quantised weights, rounded to bf16 for bf16 weights). */
 size_t matmul_scratch_bytes(int n_tok, int64_t cols);
 /* Runs n_jobs products that share the inputs x (n_tok vectors of cols floats, ld_x apart) on
  * the thread pool: rows are split across threads, and each weight row is read once for all
- * n_tok inputs. For quantised weights the inputs are first quantised into scratch
- * (matmul_scratch_bytes(n_tok, cols) bytes, or NULL when every weight is f32/f16/bf16).
+ * n_tok inputs. For quantised and bf16 weights the inputs are first quantised into scratch
+ * (matmul_scratch_bytes(n_tok, cols) bytes, or NULL when every weight is f32/f16).
  * Small products run on the caller alone. */
 void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok, int ld_x, void *scratch);
 /* out = W x for one vector x, on the thread pool (scratch as for matmul_multi). */

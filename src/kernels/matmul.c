@@ -37,15 +37,22 @@ static inline float *job_out(const matmul_job *job, int b) {
  * best). The most any pass takes: */
 #define INPUTS_PER_PASS 16
 
+/* Bytes of weights in a block of rows (quantised weights, several passes of inputs). */
+#define QUANTISED_BLOCK_BYTES (256 * 1024)
+
+/* Rows per block: whole groups of 16 rows, at least one. */
+static int64_t quantised_block_rows(size_t row_bytes) {
+    const int64_t n = (int64_t)(QUANTISED_BLOCK_BYTES / row_bytes) / 16 * 16;
+    return n > 16 ? n : 16;
+}
+
 /* Inputs per pass for a kernel's inputs. */
 static int inputs_per_pass(qdot_kernel k) { return k.forms & QDOT_Q8_K ? 8 : INPUTS_PER_PASS; }
 
-/* Rows [lo, hi) of one job with quantised weights: the job's kernel, each row against the
- * inputs of a pass. */
-static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int64_t lo,
-                                  int64_t hi) {
+/* Rows [lo, hi) of one job with quantised weights against every input, pass by pass. */
+static void matmul_block_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int pass,
+                                   int64_t lo, int64_t hi) {
     const slm_tensor *w = job->w;
-    const int pass = inputs_per_pass(kernel);
     for (int b = 0; b < c->n_tok; b += pass) {
         const int k = c->n_tok - b < pass ? c->n_tok - b : pass;
         if (kernel.many) {
@@ -62,6 +69,19 @@ static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, con
     }
 }
 
+/* Rows [lo, hi) of one job with quantised weights: the job's kernel, each row against the
+ * inputs of a pass; with more inputs than a pass, the rows in blocks that stay in L2 while every
+ * pass goes over them (else each pass would read all of a thread's rows again from L3 or
+ * memory). */
+static void matmul_rows_quantised(const matmul_job *job, qdot_kernel kernel, const matmul_ctx *c, int64_t lo,
+                                  int64_t hi) {
+    const slm_tensor *w = job->w;
+    const int pass = inputs_per_pass(kernel);
+    const int64_t block = c->n_tok > pass ? quantised_block_rows(w->row_bytes) : hi - lo;
+    for (int64_t r0 = lo; r0 < hi; r0 += block) /* each block of rows against every input */
+        matmul_block_quantised(job, kernel, c, pass, r0, hi - r0 < block ? hi : r0 + block);
+}
+
 /* Rows [lo, hi) of one job for every input: the job's quantised kernel, else the f32 / f16 /
  * bf16 tiles of matmul_float.c. */
 static void matmul_rows(int j, const matmul_ctx *c, int64_t lo, int64_t hi) {
@@ -70,7 +90,7 @@ static void matmul_rows(int j, const matmul_ctx *c, int64_t lo, int64_t hi) {
         matmul_rows_quantised(job, c->kernel[j], c, lo, hi);
         return;
     }
-    matmul_float_rows(job, c->x, c->n_tok, c->ld_x, lo, hi);
+    matmul_float_rows(job, c->x, &c->in, c->n_tok, c->ld_x, lo, hi);
 }
 
 /* Rows [begin, end) of the jobs taken as one concatenated matrix. */
@@ -115,7 +135,7 @@ void matmul_multi(const matmul_job *jobs, int n_jobs, const float *x, int n_tok,
         c.total_rows += slm_tensor_rows(w);
         macs += slm_tensor_rows(w) * w->ne[0] * n_tok;
         c.kernel[j] = qdot_kernel_for(w->type);
-        forms |= c.kernel[j].forms;
+        forms |= c.kernel[j].forms | (w->type == SLM_TYPE_BF16 ? QDOT_BF16 : 0u);
     }
     const int parallel = macs >= PARALLEL_MIN_MACS && slm_pool_threads() > 1;
     if (forms) {

@@ -34,6 +34,20 @@
 
 #include "kernels/matmul_float.h"
 
+/* A product's inputs: n floats ld_x apart, and for bf16 weights the same rounded to bf16 (the
+ * QDOT_BF16 form of in). */
+typedef struct {
+    const float *x;
+    int ld_x;
+    const qdot_inputs *in;
+} mf_inputs;
+
+/* Input b as the tiles of weight type t read it: bf16 values for bf16 weights, else floats. */
+static inline const void *mf_input(const mf_inputs *x, slm_type t, int b) {
+    if (t == SLM_TYPE_BF16) return x->in->bf16 + (size_t)b * x->in->bf16_stride;
+    return x->x + (int64_t)b * x->ld_x;
+}
+
 /* Where input b's outputs start (the outputs at out + b * ld_out, or out_rows[b]). */
 static inline float *out_of(const matmul_job *job, int b) {
     return job->out_rows ? job->out_rows[b] : job->out + (int64_t)b * job->ld_out;
@@ -41,6 +55,18 @@ static inline float *out_of(const matmul_job *job, int b) {
 
 /* How far ahead of its reads a one-row tile prefetches its weights, in bytes (into L2). */
 #define PREFETCH_AHEAD 8192
+
+/* A thread's rows are taken in blocks of about this many bytes of weights, each block against
+ * every input before the next, so that the block stays in L2 while the inputs pass over it
+ * (the inputs of a long prompt, 3 MiB of f32 for 512 tokens of 1536, would otherwise be read
+ * again from L3 for every few rows). */
+#define ROW_BLOCK_BYTES (256 * 1024)
+
+/* Rows per block for rows of row_bytes: a multiple of the tile's rows, at least one tile. */
+static inline int64_t block_rows(size_t row_bytes, int tile_rows) {
+    int64_t n = (int64_t)(ROW_BLOCK_BYTES / (row_bytes ? row_bytes : 1)) / tile_rows * tile_rows;
+    return n > tile_rows ? n : tile_rows;
+}
 
 /* ---------------------------------------------------------------- AVX2 + FMA + F16C */
 
@@ -66,13 +92,19 @@ AVX2_TARGET static inline float avx2_hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* Eight inputs from element k of an input of weights of type t (bf16 weights: the input rounded
+ * to bf16, widened; else floats). */
+AVX2_TARGET static inline __m256 avx2_x8(slm_type t, const void *x, int64_t k) {
+    return t == SLM_TYPE_BF16 ? avx2_w8(t, x, k) : _mm256_loadu_ps((const float *)x + k);
+}
+
 /* One group of 8 columns from k: acc[i][t] += w_i[k..k+7] * x_t[k..k+7]. */
 AVX2_TARGET __attribute__((always_inline)) static inline void avx2_step(__m256 acc[AVX2_ROWS][AVX2_TOKS],
-                                                                        const char *const *rows, const float *const *xs,
+                                                                        const char *const *rows, const void *const *xs,
                                                                         int64_t k, const slm_type T, const int NR,
                                                                         const int NT) {
     __m256 xv[AVX2_TOKS];
-    for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(xs[t] + k);
+    for (int t = 0; t < NT; t++) xv[t] = avx2_x8(T, xs[t], k);
     for (int i = 0; i < NR; i++) {
         __m256 wv = avx2_w8(T, rows[i], k);
         for (int t = 0; t < NT; t++) acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
@@ -81,16 +113,17 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_step(__m256 a
 
 /* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1, inlined with constant T, NR, NT so
  * that the accumulators stay in registers; with prefetch set, the weights ahead are prefetched. */
-AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(const matmul_job *job, const float *x,
-                                                                             int ld_x, int64_t r, int b,
-                                                                             const bool prefetch, const slm_type T,
-                                                                             const int NR, const int NT) {
+AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(const matmul_job *job, const mf_inputs *x,
+                                                                             int64_t r, int b, const bool prefetch,
+                                                                             const slm_type T, const int NR,
+                                                                             const int NT) {
     const slm_tensor *w = job->w;
     const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
+    const size_t x_elem = T == SLM_TYPE_BF16 ? 2 : 4;
     const char *rows[AVX2_ROWS];
-    const float *xs[AVX2_TOKS];
+    const void *xs[AVX2_TOKS];
     for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
-    for (int t = 0; t < NT; t++) xs[t] = x + (int64_t)(b + t) * ld_x;
+    for (int t = 0; t < NT; t++) xs[t] = mf_input(x, T, b + t);
     __m256 acc[AVX2_ROWS][AVX2_TOKS];
     for (int i = 0; i < NR; i++)
         for (int t = 0; t < NT; t++) acc[i][t] = _mm256_setzero_ps();
@@ -104,10 +137,9 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(con
     for (; k + 8 <= n; k += 8) avx2_step(acc, rows, xs, k, T, NR, NT);
     if (k < n) { /* the last columns, zero-padded to 8 */
         const size_t rem = (size_t)(n - k);
-        unsigned char wpad[AVX2_ROWS][32];
-        float xpad[AVX2_TOKS][8];
+        unsigned char wpad[AVX2_ROWS][32], xpad[AVX2_TOKS][32];
         const char *wr[AVX2_ROWS];
-        const float *xr[AVX2_TOKS];
+        const void *xr[AVX2_TOKS];
         for (int i = 0; i < NR; i++) {
             memset(wpad[i], 0, sizeof wpad[i]);
             memcpy(wpad[i], rows[i] + k * elem, rem * (size_t)elem);
@@ -115,7 +147,7 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(con
         }
         for (int t = 0; t < NT; t++) {
             memset(xpad[t], 0, sizeof xpad[t]);
-            memcpy(xpad[t], xs[t] + k, rem * sizeof(float));
+            memcpy(xpad[t], (const char *)xs[t] + k * x_elem, rem * x_elem);
             xr[t] = xpad[t];
         }
         avx2_step(acc, wr, xr, 0, T, NR, NT);
@@ -125,34 +157,38 @@ AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_body(con
 }
 
 /* A tile of nr (AVX2_ROWS or 1) rows x nt (1..AVX2_TOKS) inputs of weights of type T. */
-AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_t(const matmul_job *job, const float *x, int ld_x,
+AVX2_TARGET __attribute__((always_inline)) static inline void avx2_tile_t(const matmul_job *job, const mf_inputs *x,
                                                                           int64_t r, int nr, int b, int nt,
                                                                           const bool prefetch, const slm_type T) {
     if (nr == AVX2_ROWS) {
-        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 3);
-        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 2);
-        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, AVX2_ROWS, 1);
+        if (nt == 3) avx2_tile_body(job, x, r, b, prefetch, T, AVX2_ROWS, 3);
+        else if (nt == 2) avx2_tile_body(job, x, r, b, prefetch, T, AVX2_ROWS, 2);
+        else avx2_tile_body(job, x, r, b, prefetch, T, AVX2_ROWS, 1);
     } else {
-        if (nt == 3) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 3);
-        else if (nt == 2) avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 2);
-        else avx2_tile_body(job, x, ld_x, r, b, prefetch, T, 1, 1);
+        if (nt == 3) avx2_tile_body(job, x, r, b, prefetch, T, 1, 3);
+        else if (nt == 2) avx2_tile_body(job, x, r, b, prefetch, T, 1, 2);
+        else avx2_tile_body(job, x, r, b, prefetch, T, 1, 1);
     }
 }
 
 /* Rows [lo, hi) x every input with the AVX2 tiles: groups of AVX2_ROWS rows (the rows left
  * over one at a time). */
-AVX2_TARGET static void avx2_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo, int64_t hi) {
+AVX2_TARGET static void avx2_rows(const matmul_job *job, const mf_inputs *x, int n_tok, int64_t lo, int64_t hi) {
     const slm_type type = job->w->type;
-    for (int64_t r = lo; r < hi;) {
-        const int nr = hi - r >= AVX2_ROWS ? AVX2_ROWS : 1;
+    const int64_t block = block_rows(job->w->row_bytes, AVX2_ROWS);
+    for (int64_t r0 = lo; r0 < hi; r0 += block) {
+        const int64_t r1 = hi - r0 < block ? hi : r0 + block;
         for (int b = 0; b < n_tok; b += AVX2_TOKS) {
             const int nt = n_tok - b < AVX2_TOKS ? n_tok - b : AVX2_TOKS;
-            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX2_ROWS);
-            if (type == SLM_TYPE_F16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
-            else if (type == SLM_TYPE_BF16) avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
-            else avx2_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+            for (int64_t r = r0; r < r1;) {
+                const int nr = r1 - r >= AVX2_ROWS ? AVX2_ROWS : 1;
+                const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX2_ROWS);
+                if (type == SLM_TYPE_F16) avx2_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+                else if (type == SLM_TYPE_BF16) avx2_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+                else avx2_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+                r += nr;
+            }
         }
-        r += nr;
     }
 }
 
@@ -187,15 +223,22 @@ AVX512_TARGET static inline float avx512_hsum(__m512 v) {
     return avx2_hsum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
 }
 
+/* Sixteen inputs from element k of an input of weights of type t, as avx2_x8; masked: only the
+ * lanes of m. */
+AVX512_TARGET static inline __m512 avx512_x16(slm_type t, const void *x, int64_t k, const bool MASKED, __mmask16 m) {
+    if (t == SLM_TYPE_BF16) return MASKED ? avx512_w16_masked(t, x, k, m) : avx512_w16(t, x, k);
+    return MASKED ? _mm512_maskz_loadu_ps(m, (const float *)x + k) : _mm512_loadu_ps((const float *)x + k);
+}
+
 /* One group of 16 columns from k (only the lanes of m when MASKED). */
 AVX512_TARGET __attribute__((always_inline)) static inline void avx512_step(__m512 acc[AVX512_ROWS][AVX512_TOKS],
                                                                             const char *const *rows,
-                                                                            const float *const *xs, int64_t k,
+                                                                            const void *const *xs, int64_t k,
                                                                             const bool MASKED, __mmask16 m,
                                                                             const slm_type T, const int NR,
                                                                             const int NT) {
     __m512 xv[AVX512_TOKS];
-    for (int t = 0; t < NT; t++) xv[t] = MASKED ? _mm512_maskz_loadu_ps(m, xs[t] + k) : _mm512_loadu_ps(xs[t] + k);
+    for (int t = 0; t < NT; t++) xv[t] = avx512_x16(T, xs[t], k, MASKED, m);
     for (int i = 0; i < NR; i++) {
         __m512 wv = MASKED ? avx512_w16_masked(T, rows[i], k, m) : avx512_w16(T, rows[i], k);
         for (int t = 0; t < NT; t++) acc[i][t] = _mm512_fmadd_ps(wv, xv[t], acc[i][t]);
@@ -204,16 +247,16 @@ AVX512_TARGET __attribute__((always_inline)) static inline void avx512_step(__m5
 
 /* Weight rows r..r+NR-1 (type T) times inputs b..b+NT-1 with 16-lane accumulators (prefetch
  * as in avx2_tile_body). */
-AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body(const matmul_job *job, const float *x,
-                                                                                 int ld_x, int64_t r, int b,
+AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body(const matmul_job *job,
+                                                                                 const mf_inputs *x, int64_t r, int b,
                                                                                  const bool prefetch, const slm_type T,
                                                                                  const int NR, const int NT) {
     const slm_tensor *w = job->w;
     const int64_t n = w->ne[0], elem = T == SLM_TYPE_F32 ? 4 : 2, per_line = 64 / elem;
     const char *rows[AVX512_ROWS];
-    const float *xs[AVX512_TOKS];
+    const void *xs[AVX512_TOKS];
     for (int i = 0; i < NR; i++) rows[i] = slm_tensor_row(w, r + i);
-    for (int t = 0; t < NT; t++) xs[t] = x + (int64_t)(b + t) * ld_x;
+    for (int t = 0; t < NT; t++) xs[t] = mf_input(x, T, b + t);
     __m512 acc[AVX512_ROWS][AVX512_TOKS];
     for (int i = 0; i < NR; i++)
         for (int t = 0; t < NT; t++) acc[i][t] = _mm512_setzero_ps();
@@ -230,49 +273,128 @@ AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_body
         for (int t = 0; t < NT; t++) out_of(job, b + t)[r + i] = avx512_hsum(acc[i][t]);
 }
 
-/* The switch over nt (1..AVX512_TOKS) of avx512_tile_t for NR rows. */
-#define AVX512_NT_SWITCH(NR)                                                                                     \
-    switch (nt) {                                                                                                      \
-    case 6: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 6); break;                                               \
-    case 5: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 5); break;                                               \
-    case 4: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 4); break;                                               \
-    case 3: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 3); break;                                               \
-    case 2: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 2); break;                                               \
-    default: avx512_tile_body(job, x, ld_x, r, b, prefetch, T, NR, 1); break;                                              \
+/* The switch over nt (1..AVX512_TOKS) of a tile body for NR rows. */
+#define AVX512_NT_SWITCH(BODY, NR)                                                                                 \
+    switch (nt) {                                                                                                  \
+    case 6: BODY(job, x, r, b, prefetch, T, NR, 6); break;                                                         \
+    case 5: BODY(job, x, r, b, prefetch, T, NR, 5); break;                                                         \
+    case 4: BODY(job, x, r, b, prefetch, T, NR, 4); break;                                                         \
+    case 3: BODY(job, x, r, b, prefetch, T, NR, 3); break;                                                         \
+    case 2: BODY(job, x, r, b, prefetch, T, NR, 2); break;                                                         \
+    default: BODY(job, x, r, b, prefetch, T, NR, 1); break;                                                        \
     }
 /* A tile of nr (AVX512_ROWS or 1) rows x nt (1..AVX512_TOKS) inputs of weights of type T. */
-AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_t(const matmul_job *job, const float *x,
-                                                                              int ld_x, int64_t r, int nr, int b, int nt,
+AVX512_TARGET __attribute__((always_inline)) static inline void avx512_tile_t(const matmul_job *job, const mf_inputs *x,
+                                                                              int64_t r, int nr, int b, int nt,
                                                                               const bool prefetch, const slm_type T) {
-    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(AVX512_ROWS)
-    else AVX512_NT_SWITCH(1)
+    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(avx512_tile_body, AVX512_ROWS)
+    else AVX512_NT_SWITCH(avx512_tile_body, 1)
+}
+
+/* ---------------------------------------------------------------- AVX512_BF16 */
+
+#define BF16_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+/* avx512_hsum, not inlined: GCC 12 keeps the accumulators of bf16_tile_body in registers only
+ * so (with the sum inlined, avx512_hsum's or _mm512_reduce_add_ps, it stores every one of them
+ * to the stack at every step, which halved the speed). */
+__attribute__((noinline)) AVX512_TARGET static float bf16_hsum(__m512 v) { return avx512_hsum(v); }
+
+/* 32 columns from k of NR bf16 rows times NT bf16 inputs, the weights outside mask m zero. */
+BF16_TARGET __attribute__((always_inline)) static inline void bf16_step(__m512 acc[AVX512_ROWS][AVX512_TOKS],
+                                                                        const uint16_t *const *rows,
+                                                                        const uint16_t *const *xs, int64_t k,
+                                                                        const bool MASKED, __mmask32 m, const int NR,
+                                                                        const int NT) {
+    __m512bh xv[AVX512_TOKS];
+    for (int t = 0; t < NT; t++) xv[t] = (__m512bh)_mm512_loadu_si512(xs[t] + k);
+    for (int i = 0; i < NR; i++) {
+        const __m512bh wv = (__m512bh)(MASKED ? _mm512_maskz_loadu_epi16(m, rows[i] + k) : _mm512_loadu_si512(rows[i] + k));
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv, xv[t]);
+    }
+}
+
+/* bf16 rows r..r+NR-1 times the bf16 inputs b..b+NT-1 (T is SLM_TYPE_BF16; prefetch as in
+ * avx2_tile_body): per 32 columns, one VDPBF16PS per row and input adds the 32 products to the
+ * output's 16 lanes (lane i: columns 2i and 2i + 1), the last partial 32 with the weights
+ * masked to zero (the input is zero there already). */
+BF16_TARGET __attribute__((always_inline)) static inline void bf16_tile_body(const matmul_job *job, const mf_inputs *x,
+                                                                             int64_t r, int b, const bool prefetch,
+                                                                             const slm_type T, const int NR,
+                                                                             const int NT) {
+    const slm_tensor *w = job->w;
+    const int64_t n = w->ne[0];
+    const uint16_t *rows[AVX512_ROWS], *xs[AVX512_TOKS];
+    for (int i = 0; i < NR; i++) rows[i] = (const uint16_t *)slm_tensor_row(w, r + i);
+    for (int t = 0; t < NT; t++) xs[t] = mf_input(x, T, b + t);
+    __m512 acc[AVX512_ROWS][AVX512_TOKS];
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) acc[i][t] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= n; k += 32) { /* a cache line of each row per step */
+        if (prefetch && NR == 1) _mm_prefetch((const char *)(rows[0] + k) + PREFETCH_AHEAD, _MM_HINT_T1);
+        else if (prefetch) /* the next NR rows, as many lines as this step reads */
+            for (int i = 0; i < NR; i++)
+                _mm_prefetch((const char *)rows[0] + NR * w->row_bytes + (k * NR + 32 * i) * 2, _MM_HINT_T1);
+        bf16_step(acc, rows, xs, k, false, 0, NR, NT);
+    }
+    if (k < n) bf16_step(acc, rows, xs, k, true, (__mmask32)((1u << (n - k)) - 1), NR, NT);
+    for (int i = 0; i < NR; i++)
+        for (int t = 0; t < NT; t++) out_of(job, b + t)[r + i] = bf16_hsum(acc[i][t]);
+}
+
+/* A tile of nr (AVX512_ROWS or 1) bf16 rows x nt (1..AVX512_TOKS) inputs with VDPBF16PS. */
+BF16_TARGET static void bf16_tile(const matmul_job *job, const mf_inputs *x, int64_t r, int nr, int b, int nt,
+                                  const bool prefetch) {
+    const slm_type T = SLM_TYPE_BF16;
+    if (nr == AVX512_ROWS) AVX512_NT_SWITCH(bf16_tile_body, AVX512_ROWS)
+    else AVX512_NT_SWITCH(bf16_tile_body, 1)
 }
 #undef AVX512_NT_SWITCH
 
-/* Rows [lo, hi) x every input with the AVX-512 tiles: one row at a time for one input and
- * 16-bit weights, else groups of AVX512_ROWS rows (the rows left over one at a time). */
-AVX512_TARGET static void avx512_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo,
-                                      int64_t hi) {
+/* Rows [lo, hi) x every input with the AVX-512 tiles (bf16 weights with VDPBF16PS where the
+ * CPU has it): one row at a time for one input and 16-bit weights, else groups of AVX512_ROWS
+ * rows (the rows left over one at a time). */
+AVX512_TARGET static void avx512_rows(const matmul_job *job, const mf_inputs *x, int n_tok, int64_t lo, int64_t hi) {
     const slm_type type = job->w->type;
-    for (int64_t r = lo; r < hi;) {
-        const int nr = hi - r >= AVX512_ROWS && (n_tok > 1 || type == SLM_TYPE_F32) ? AVX512_ROWS : 1;
+    const bool dp_bf16 = type == SLM_TYPE_BF16 && kernels_avx512_bf16();
+    const int64_t block = block_rows(job->w->row_bytes, AVX512_ROWS);
+    for (int64_t r0 = lo; r0 < hi; r0 += block) {
+        const int64_t r1 = hi - r0 < block ? hi : r0 + block;
         for (int b = 0; b < n_tok; b += AVX512_TOKS) {
             const int nt = n_tok - b < AVX512_TOKS ? n_tok - b : AVX512_TOKS;
-            const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX512_ROWS);
-            if (type == SLM_TYPE_F16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
-            else if (type == SLM_TYPE_BF16) avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
-            else avx512_tile_t(job, x, ld_x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+            for (int64_t r = r0; r < r1;) {
+                const int nr = r1 - r >= AVX512_ROWS && (n_tok > 1 || type == SLM_TYPE_F32) ? AVX512_ROWS : 1;
+                const bool prefetch = b == 0 && (nr == 1 || hi - r >= 2 * AVX512_ROWS);
+                if (dp_bf16) bf16_tile(job, x, r, nr, b, nt, prefetch);
+                else if (type == SLM_TYPE_F16) avx512_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_F16);
+                else if (type == SLM_TYPE_BF16) avx512_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_BF16);
+                else avx512_tile_t(job, x, r, nr, b, nt, prefetch, SLM_TYPE_F32);
+                r += nr;
+            }
         }
-        r += nr;
     }
 }
 
 /* ---------------------------------------------------------------- choice */
 
-/* The AVX-512 tiles, else the AVX2 ones, else one dot_row (scalar) per output. */
-void matmul_float_rows(const matmul_job *job, const float *x, int n_tok, int ld_x, int64_t lo, int64_t hi) {
-    if (kernels_avx512()) avx512_rows(job, x, n_tok, ld_x, lo, hi);
-    else if (kernels_simd_tiles()) avx2_rows(job, x, n_tok, ld_x, lo, hi);
+/* dot(bf16 row, bf16 input) of n elements, in order: the scalar set's bf16 product. */
+static float dot_bf16_bf16(const uint16_t *w, const uint16_t *x, int64_t n) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) s += slm_bf16_to_f32(w[i]) * slm_bf16_to_f32(x[i]);
+    return s;
+}
+
+/* The AVX-512 tiles, else the AVX2 ones, else one scalar dot per output. */
+void matmul_float_rows(const matmul_job *job, const float *x, const qdot_inputs *in, int n_tok, int ld_x, int64_t lo,
+                       int64_t hi) {
+    const mf_inputs inputs = {x, ld_x, in};
+    if (kernels_avx512()) avx512_rows(job, &inputs, n_tok, lo, hi);
+    else if (kernels_simd_tiles()) avx2_rows(job, &inputs, n_tok, lo, hi);
+    else if (job->w->type == SLM_TYPE_BF16)
+        for (int64_t r = lo; r < hi; r++)
+            for (int b = 0; b < n_tok; b++)
+                out_of(job, b)[r] = dot_bf16_bf16(slm_tensor_row(job->w, r), mf_input(&inputs, SLM_TYPE_BF16, b), job->w->ne[0]);
     else
         for (int64_t r = lo; r < hi; r++)
             for (int b = 0; b < n_tok; b++) out_of(job, b)[r] = dot_row(job->w, r, x + (int64_t)b * ld_x);

@@ -1,7 +1,8 @@
 /* qact.c — the activations of quantised products: floats quantised to q8_0 or q8_K (scalar
  * definitions and AVX2 versions giving the same bytes), and the other forms the kernels read,
  * prepared once per product for all its inputs (qdot_inputs): q8_0 block sums, expanded block
- * scales, and the unsigned pairs of the AVX-512 VNNI kernels. */
+ * scales, the unsigned pairs of the AVX-512 VNNI kernels, and the inputs of bf16 weights rounded
+ * to bf16. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -211,11 +212,12 @@ static size_t form_bytes(unsigned form, int64_t cols) {
     case QDOT_Q8_K: return align64((size_t)(cols / QK_K) * sizeof(block_q8_K));
     case QDOT_PAIRS: return (size_t)qdot_block_pairs(cols) * sizeof(qdot_pair);
     case QDOT_INFO: return align64((size_t)(cols / QK) * sizeof(qdot_block_info));
+    case QDOT_BF16: return align64((size_t)((cols + 31) / 32 * 32) * sizeof(uint16_t));
     default: return 0;
     }
 }
 
-static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K, QDOT_PAIRS, QDOT_INFO};
+static const unsigned FORMS[] = {QDOT_Q8_0, QDOT_SCALES, QDOT_U8, QDOT_SUMS, QDOT_Q8_K, QDOT_PAIRS, QDOT_INFO, QDOT_BF16};
 
 /* The forms that others are made from. */
 static unsigned with_sources(unsigned forms) {
@@ -246,6 +248,7 @@ void qdot_inputs_layout(qdot_inputs *in, unsigned forms, int n, int64_t cols, vo
         case QDOT_SUMS: in->sums = at, in->sums_stride = stride; break;
         case QDOT_PAIRS: in->pairs = at, in->pairs_stride = stride; break;
         case QDOT_INFO: in->info = at, in->info_stride = stride; break;
+        case QDOT_BF16: in->bf16 = at, in->bf16_stride = stride; break;
         default: in->q8_K = at, in->q8_K_stride = stride; break;
         }
         at += (size_t)n * stride;
@@ -266,5 +269,10 @@ void qdot_inputs_fill(const qdot_inputs *in, const float *x, int ld_x, int b0, i
             if (in->pairs) vnni_pairs(q, cols, (qdot_pair *)(in->pairs + (size_t)b * in->pairs_stride));
         }
         if (in->q8_K) quantize_act_q8_K(xb, (block_q8_K *)(in->q8_K + (size_t)b * in->q8_K_stride), cols);
+        if (in->bf16) {
+            uint16_t *h = (uint16_t *)(in->bf16 + (size_t)b * in->bf16_stride);
+            quantize_row(SLM_TYPE_BF16, xb, h, cols);
+            memset(h + cols, 0, in->bf16_stride - (size_t)cols * sizeof(uint16_t));
+        }
     }
 }

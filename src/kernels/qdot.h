@@ -43,7 +43,8 @@ enum {
     QDOT_Q8_K = 16,  /* q8_K blocks (with their sums of 16) */
     QDOT_PAIRS = 32, /* the q8_0 blocks in pairs for the AVX-512 VNNI kernels (qdot_pair) */
     QDOT_INFO = 64,  /* each q8_0 block's scale, sum and scale x sum (qdot_block_info) */
-    QDOT_ALL_FORMS = 127,
+    QDOT_BF16 = 128, /* the floats rounded to bf16 (as quantize_row rounds), zeros up to a multiple of 32 */
+    QDOT_ALL_FORMS = 255,
 };
 
 /* The QDOT_INFO form: per q8_0 block of an input, its scale as a float, the sum of its quants,
@@ -71,8 +72,8 @@ static_assert(sizeof(qdot_pair) == 128, "qdot_pair size");
 typedef struct {
     int64_t cols;
     unsigned forms;
-    uint8_t *q8_0, *scales, *u8, *sums, *q8_K, *pairs, *info;
-    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride, pairs_stride, info_stride; /* bytes */
+    uint8_t *q8_0, *scales, *u8, *sums, *q8_K, *pairs, *info, *bf16;
+    size_t q8_0_stride, scales_stride, u8_stride, sums_stride, q8_K_stride, pairs_stride, info_stride, bf16_stride; /* bytes */
 } qdot_inputs;
 
 /* Bytes of scratch for n inputs of cols floats in the given forms (the forms others are made

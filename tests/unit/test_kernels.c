@@ -99,15 +99,19 @@ static void test_matvec_threads_and_scalar(void) {
     free(wh);
 }
 
-/* The kernel sets to try: 0 scalar, 1 AVX2, 2 AVX-512; false when the CPU lacks set k. */
+/* The kernel sets to try: 0 scalar, 1 AVX2, 2 AVX-512 without AVX512_BF16, 3 every AVX-512 kernel
+ * the CPU has; false when the CPU lacks set k (3: lacks AVX512_BF16, which set 2 then covers). */
 static bool use_kernel_set(int k) {
     kernels_force_scalar(k == 0);
-    kernels_allow_avx512(k == 2);
+    kernels_allow_avx512(k >= 2);
+    kernels_allow_avx512_bf16(k != 2);
+    if (k == 3) return kernels_avx512_bf16();
     return k == 0 || (k == 1 ? kernels_simd_tiles() : kernels_avx512());
 }
 
 /* f32 / f16 / bf16 weights, with every kernel set: the outputs against the definition (sums in
- * double of the widened weights times the inputs, within 1e-5 of the sum of |w x|), and each
+ * double of the widened weights times the inputs, rounded to bf16 for bf16 weights, within 1e-5
+ * of the sum of |w x|), and each
  * input's outputs, in a batch of 1, 3, 6, 7 or 11 and on 1 or 2 threads, bit-identical to that
  * input alone on one thread. Column counts leave tails of every kind (264 = 16 * 16 + 8, 261 is
  * odd), 37 rows leave partial row tiles, and two jobs in one call split rows mid-tile. */
@@ -115,12 +119,15 @@ static void test_matmul_float(void) {
     enum { ROWS = 37, ROWS2 = 21, MAX_TOK = 11, MAX_COLS = 1040 };
     static const int COLS[] = {264, 261, 1040}, N_TOK[] = {1, 3, 6, 7, MAX_TOK};
     static const slm_type TYPES[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16};
-    static const char *SETS[] = {"scalar", "avx2", "avx512"};
+    static const char *SETS[] = {"scalar", "avx2", "avx512", "avx512bf16"};
     float *wf = malloc(sizeof(float) * (ROWS + ROWS2) * MAX_COLS), *x = malloc(sizeof(float) * MAX_TOK * MAX_COLS);
     float *deq = malloc(sizeof(float) * MAX_COLS), *out = malloc(sizeof(float) * MAX_TOK * (ROWS + ROWS2));
     float *alone = malloc(sizeof(float) * MAX_TOK * (ROWS + ROWS2));
     double *ref = malloc(sizeof(double) * MAX_TOK * (ROWS + ROWS2)), *mag = malloc(sizeof(double) * MAX_TOK * (ROWS + ROWS2));
     unsigned char *wq = malloc(4 * (ROWS + ROWS2) * MAX_COLS);
+    float *xr = malloc(sizeof(float) * MAX_TOK * MAX_COLS); /* the inputs as the product reads them */
+    uint16_t *xh = malloc(sizeof(uint16_t) * MAX_COLS);
+    void *scratch = malloc(matmul_scratch_bytes(MAX_TOK, MAX_COLS));
     slm_rng rng;
     slm_rng_seed(&rng, 11);
     for (size_t ci = 0; ci < sizeof COLS / sizeof COLS[0]; ci++)
@@ -131,6 +138,12 @@ static void test_matmul_float(void) {
             for (int i = 0; i < (ROWS + ROWS2) * cols; i++) wf[i] = (slm_rng_f32(&rng) - 0.5f) * (1 + i % 3);
             for (int i = 0; i < MAX_TOK * cols; i++) x[i] = slm_rng_f32(&rng) - 0.5f;
             quantize_row(type, wf, wq, (int64_t)(ROWS + ROWS2) * cols);
+            for (int b = 0; b < MAX_TOK; b++) { /* bf16 weights pair with inputs rounded to bf16 */
+                if (type == SLM_TYPE_BF16) {
+                    quantize_row(SLM_TYPE_BF16, x + b * cols, xh, cols);
+                    dequantize_row(SLM_TYPE_BF16, xh, xr + b * cols, cols);
+                } else memcpy(xr + b * cols, x + b * cols, sizeof(float) * cols);
+            }
             /* two matrices that share the inputs: rows 0..36 and 37..57 of wq */
             slm_tensor t1 = {.name = "w", .type = type, .n_dims = 2, .ne = {cols, ROWS, 1, 1}, .data = wq,
                              .row_bytes = cols * elem};
@@ -142,13 +155,13 @@ static void test_matmul_float(void) {
                 for (int b = 0; b < MAX_TOK; b++) {
                     double s = 0, m = 0;
                     for (int i = 0; i < cols; i++) {
-                        s += (double)deq[i] * x[b * cols + i];
-                        m += fabs((double)deq[i] * x[b * cols + i]);
+                        s += (double)deq[i] * xr[b * cols + i];
+                        m += fabs((double)deq[i] * xr[b * cols + i]);
                     }
                     ref[b * (ROWS + ROWS2) + r] = s, mag[b * (ROWS + ROWS2) + r] = m;
                 }
             }
-            for (int set = 0; set < 3; set++) {
+            for (int set = 0; set < 4; set++) {
                 if (!use_kernel_set(set)) continue;
                 /* each input alone, on one thread: the definition */
                 slm_set_threads(1);
@@ -156,7 +169,7 @@ static void test_matmul_float(void) {
                 for (int b = 0; b < MAX_TOK; b++) {
                     float *o = alone + b * (ROWS + ROWS2);
                     matmul_job jobs[2] = {{o, 0, &t1, NULL}, {o + ROWS, 0, &t2, NULL}};
-                    matmul_multi(jobs, 2, x + b * cols, 1, cols, NULL);
+                    matmul_multi(jobs, 2, x + b * cols, 1, cols, scratch);
                     for (int r = 0; r < ROWS + ROWS2; r++) {
                         const int i = b * (ROWS + ROWS2) + r;
                         worst = fmax(worst, fabs(o[r] - ref[i]) / (mag[i] + 1e-30));
@@ -171,7 +184,7 @@ static void test_matmul_float(void) {
                         slm_set_threads(threads);
                         memset(out, 0, sizeof(float) * MAX_TOK * (ROWS + ROWS2));
                         matmul_job jobs[2] = {{out, ROWS + ROWS2, &t1, NULL}, {out + ROWS, ROWS + ROWS2, &t2, NULL}};
-                        matmul_multi(jobs, 2, x, n_tok, cols, NULL);
+                        matmul_multi(jobs, 2, x, n_tok, cols, scratch);
                         CHECK(!memcmp(out, alone, sizeof(float) * n_tok * (ROWS + ROWS2)),
                               "%s matmul, %d cols, %s, %d inputs, %d threads: an input's outputs depend on the batch",
                               slm_type_info(type)->name, cols, SETS[set], n_tok, threads);
@@ -179,7 +192,7 @@ static void test_matmul_float(void) {
                 /* outputs scattered through out_rows, as the logits of several sessions */
                 float *rows_at[3] = {out + 2 * ROWS, out, out + ROWS};
                 matmul_job scat = {NULL, 0, &t1, rows_at};
-                matmul_multi(&scat, 1, x, 3, cols, NULL);
+                matmul_multi(&scat, 1, x, 3, cols, scratch);
                 int same = 1;
                 for (int b = 0; b < 3; b++) same &= !memcmp(rows_at[b], alone + b * (ROWS + ROWS2), sizeof(float) * ROWS);
                 CHECK(same, "%s matmul, %d cols, %s: out_rows outputs differ", slm_type_info(type)->name, cols, SETS[set]);
@@ -187,8 +200,9 @@ static void test_matmul_float(void) {
         }
     kernels_force_scalar(false);
     kernels_allow_avx512(true);
+    kernels_allow_avx512_bf16(true);
     slm_set_threads(1);
-    free(wf); free(x); free(deq); free(out); free(alone); free(ref); free(mag); free(wq);
+    free(wf); free(x); free(deq); free(out); free(alone); free(ref); free(mag); free(wq); free(xr); free(xh); free(scratch);
 }
 
 static void test_attention(void) {
