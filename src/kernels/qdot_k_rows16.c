@@ -7,8 +7,8 @@
  * and the high bit, q + 4), and one VPDPBUSD with 4 of an input's quants broadcast adds 4
  * products to every row. Per sub-block (32 elements for q4_K / q5_K, 16 for q3_K / q6_K) each
  * lane then holds its row's exact integer dot, which is multiplied by that row's sub-block scale
- * and summed, as integers (q6_K: the chain starts at -32 x the input's sum of the sub-block,
- * taking its offset off; q3_K: at -4 x that sum). The q4_K / q5_K mins come in as integers too:
+ * and summed, as integers (q6_K: the chain starts at -32 x (the scales . the input's sums of
+ * 16), by VPDPWSSD on pairs, taking the offset off; q3_K: each sub-block at -4 x its sum). The q4_K / q5_K mins come in as integers too:
  * (min pairs) . (the input's sums of 32, in pairs) by VPDPWSSD. Then one float step per
  * super-block and lane:
  *   q4_K / q5_K: acc += (d x ad) x sums, then acc -= (dmin x ad) x mins;
@@ -119,6 +119,21 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
         load_transposed(blk, 192, S); /* the 16 int8 scales */
         const __m512i dword = _mm512_i32gather_epi32(gather_idx, base + 206, 1); /* scales 14, 15, d */
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dword, 16)));
+        { /* the offset first: isum = -32 x (scales . the input's sums of 16), pairs of int16 by VPDPWSSD */
+            __m512i sp[8]; /* (scale 2p, scale 2p + 1) as int16 */
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+                const __m512i ev = _mm512_srai_epi16(_mm512_slli_epi16(S[q], 8), 8), od = _mm512_srai_epi16(S[q], 8);
+                sp[2 * q] = _mm512_mask_blend_epi16(0xAAAAAAAAu, ev, _mm512_slli_epi32(od, 16));
+                sp[2 * q + 1] = _mm512_mask_blend_epi16(0xAAAAAAAAu, _mm512_srli_epi32(ev, 16), od);
+            }
+            _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
+                const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
+                const r16_i32 *bs = (const r16_i32 *)(const void *)a->bsums;
+                __m512i off = _mm512_setzero_si512();
+                _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) off = _mm512_dpwssd_epi32(off, sp[q], _mm512_set1_epi32(bs[q]));
+                isum[k] = _mm512_sub_epi32(isum[k], _mm512_slli_epi32(off, 5));
+            }
+        }
         _Pragma("GCC unroll 16") for (int h = 0; h < 2; h++) {
             __m512i H[8]; /* qh bytes 32h + 4g .. (g = 0..7), the top 2 bits of elements 128h + 4g + 32k at bits 2k */
             r16_prefetch(pf, K16_PF_PER_LOAD);
@@ -141,7 +156,7 @@ R16_INLINE void k16_block(slm_type t, const uint8_t *const *blk, const uint8_t *
                 _Pragma("GCC unroll 16") for (int k = 0; k < N; k++) {
                     const block_q8_K *a = (const block_q8_K *)(in->q8_K + (size_t)(first + k) * in->q8_K_stride) + b;
                     const r16_i32 *aq = (const r16_i32 *)(const void *)a->qs;
-                    __m512i dl = _mm512_set1_epi32(-32 * a->bsums[jl]), dh = _mm512_set1_epi32(-32 * a->bsums[jh]);
+                    __m512i dl = _mm512_setzero_si512(), dh = _mm512_setzero_si512();
                     _Pragma("GCC unroll 16") for (int u = 0; u < 4; u++) {
                         dl = _mm512_dpbusd_epi32(dl, lo[u], _mm512_set1_epi32(aq[4 * jl + u]));
                         dh = _mm512_dpbusd_epi32(dh, hi[u], _mm512_set1_epi32(aq[4 * jh + u]));
