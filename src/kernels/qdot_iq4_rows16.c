@@ -101,7 +101,7 @@ X16_INLINE void x16_rows(slm_type t, const uint8_t *row0, size_t row_bytes, int 
     const size_t bytes = sizeof(block_iq4_xs);
     const int64_t nb = in->cols / QK_K;
     const uint8_t *p[16];
-    for (int r = 0; r < 16; r++) p[r] = row0 + (size_t)(r < n_rows ? r : n_rows - 1) * row_bytes;
+    (void)r16_rows(row0, row_bytes, n_rows, p); /* the rows' pointers (no gathers here) */
     const uint8_t *next = row0 + (size_t)X16_PF_GROUPS * 16 * row_bytes;
     __m512 acc[X16_INPUTS];
     for (int k = 0; k < N; k++) acc[k] = _mm512_setzero_ps();
